@@ -1,0 +1,110 @@
+"""Normalized events and their delivery state (the inbox and outbox rows).
+
+The shape of a forwarded event is documented in ``docs/events.schema.json``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from integration_core.channels import Channel
+from integration_core.errors import Conflict
+from integration_core.ids import TenantId
+
+
+class EventType(enum.StrEnum):
+    """What happened, as the messaging service sees it."""
+
+    MESSAGE_RECEIVED = "message.received"
+    MESSAGE_EDITED = "message.edited"
+    MESSAGE_STATUS = "message.status"
+    CONVERSATION_STARTED = "conversation.started"
+    CONVERSATION_ENDED = "conversation.ended"
+    TICKET_CREATED = "ticket.created"
+    PAYMENT_UPDATED = "payment.updated"
+    INTEGRATION_TOKEN_EXPIRING = "integration.token_expiring"  # noqa: S105 - an event name
+    INTEGRATION_REAUTHORIZATION_REQUIRED = "integration.reauthorization_required"
+    INTEGRATION_EXPIRED = "integration.expired"
+    INTEGRATION_RECOVERED = "integration.recovered"
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where an event is on its way to the messaging service."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    IGNORED = "ignored"
+
+
+@attrs.frozen(kw_only=True)
+class NormalizedEvent:
+    """The event forwarded to the messaging service, identical on every retry."""
+
+    id: str
+    type: EventType
+    tenant_id: TenantId
+    integration_id: str
+    channel: Channel
+    occurred_at: datetime
+    received_at: datetime
+    data: Mapping[str, Any]
+
+
+@attrs.frozen(kw_only=True)
+class EventRecord:
+    """One platform event as stored: its identity, routing, payload and delivery state.
+
+    *dedupe_key* is unique per channel (a WhatsApp wamid, a Telegram bot + update id, ...), so the
+    database itself recognises a repeat. *tenant_id* and *integration_id* are ``None`` for an event
+    that routed to no integration; such an event is ``ignored``. *inbound_id* points at the raw
+    delivery it came from (``None`` for events we raise ourselves, like token expiry).
+    """
+
+    id: str
+    channel: Channel
+    dedupe_key: str
+    type: EventType
+    tenant_id: TenantId | None
+    integration_id: str | None
+    inbound_id: str | None = None
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    occurred_at: datetime
+    received_at: datetime
+    delivered_at: datetime | None = None
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def to_forward(self) -> NormalizedEvent:
+        """Return the event to send downstream.
+
+        Raises :class:`Conflict` for an event that routed to no integration.
+        """
+        if self.tenant_id is None or self.integration_id is None:
+            raise Conflict(f"event {self.id} routed to no integration and is never forwarded")
+        return NormalizedEvent(
+            id=self.id,
+            type=self.type,
+            tenant_id=self.tenant_id,
+            integration_id=self.integration_id,
+            channel=self.channel,
+            occurred_at=self.occurred_at,
+            received_at=self.received_at,
+            data=self.data,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class QueueStats:
+    """The outbox at a glance, for metrics and health."""
+
+    pending: int
+    dead: int
+    oldest_pending_at: datetime | None

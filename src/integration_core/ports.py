@@ -1,0 +1,319 @@
+"""Every port of the hexagon, in one module a reader can scan.
+
+Adapters implement these Protocols structurally (no inheritance); ``integration_core.testing``
+ships an in-memory fake of each, and ``tests/contract`` runs one suite over every implementation.
+Every method that touches storage raises :class:`~integration_core.errors.StorageUnavailable` when
+the store cannot be reached, never a driver's own exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from integration_core.channels import (
+    Channel,
+    Integration,
+    RefreshedToken,
+    ValidatedAccount,
+)
+from integration_core.credentials import CredentialRef, Secret
+from integration_core.events import DeliveryStatus, EventRecord, NormalizedEvent, QueueStats
+from integration_core.ids import TenantId
+from integration_core.paging import Page
+from integration_core.payments import (
+    CardPaymentRequest,
+    Checkout,
+    CheckoutRequest,
+    Payment,
+    ProviderPayment,
+    ProviderRefund,
+)
+from integration_core.webhooks import InboundEvent, WebhookRequest
+
+# --------------------------------------------------------------------------- time
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Tell the time; inject it so tests can freeze it."""
+
+    def now(self) -> datetime:
+        """Return the current time, timezone-aware UTC."""
+        ...
+
+
+# --------------------------------------------------------------------------- stores
+
+
+class IntegrationStore(Protocol):
+    """Keep integrations; every read for a caller is scoped by tenant."""
+
+    async def add(self, integration: Integration) -> None:
+        """Store a new integration.
+
+        Raises :class:`IntegrationExists` when its channel and external id are already connected
+        (by any tenant), since that pair routes webhooks.
+        """
+        ...
+
+    async def get(self, tenant_id: TenantId, integration_id: str) -> Integration:
+        """Return the tenant's integration; :class:`NotFound` if absent or another tenant's."""
+        ...
+
+    async def find(self, integration_id: str) -> Integration | None:
+        """Return any tenant's integration by id (webhook routing only), or ``None``."""
+        ...
+
+    async def find_by_external_id(self, channel: Channel, external_id: str) -> Integration | None:
+        """Return the integration that owns *external_id* on *channel*, or ``None``."""
+        ...
+
+    async def list(
+        self, tenant_id: TenantId, *, channel: Channel | None = None
+    ) -> Sequence[Integration]:
+        """Return the tenant's integrations, oldest first."""
+        ...
+
+    async def update(self, integration: Integration) -> None:
+        """Replace a stored integration (matched by id and tenant); :class:`NotFound` if absent."""
+        ...
+
+    async def delete(self, tenant_id: TenantId, integration_id: str) -> None:
+        """Remove the tenant's integration; :class:`NotFound` if absent or another tenant's."""
+        ...
+
+    async def expiring_before(self, moment: datetime) -> Sequence[Integration]:
+        """Return integrations of any tenant whose token expires before *moment*."""
+        ...
+
+    async def count_by_channel(self) -> Mapping[Channel, int]:
+        """Return how many active integrations each channel has."""
+        ...
+
+
+class EventStore(Protocol):
+    """The durable inbox and transactional outbox of platform events.
+
+    The inbox row and the outbox row are one record: storing an event is what queues it, so an
+    event answered ``200`` to a platform is always forwarded.
+    """
+
+    async def record(
+        self, inbound: InboundEvent | None, events: Sequence[EventRecord]
+    ) -> tuple[bool, ...]:
+        """Store a raw delivery and the events split from it, in one transaction.
+
+        Returns, per event, ``True`` if it was new and ``False`` if an event with the same channel
+        and dedupe key was already stored (the stored one is left untouched). Either everything
+        is committed or :class:`StorageUnavailable` is raised.
+        """
+        ...
+
+    async def get(self, tenant_id: TenantId, event_id: str) -> EventRecord:
+        """Return the tenant's event; :class:`NotFound` if absent or another tenant's."""
+        ...
+
+    async def get_inbound(self, inbound_id: str) -> InboundEvent:
+        """Return a stored raw delivery; :class:`NotFound` if absent."""
+        ...
+
+    async def list(
+        self,
+        tenant_id: TenantId,
+        *,
+        status: DeliveryStatus | None = None,
+        channel: Channel | None = None,
+        received_after: datetime | None = None,
+        received_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[EventRecord]:
+        """Return the tenant's events, newest first; :class:`InvalidInput` for a bad cursor."""
+        ...
+
+    async def claim_due(
+        self, *, now: datetime, limit: int, lease: timedelta
+    ) -> Sequence[EventRecord]:
+        """Lease up to *limit* pending events due at *now*, oldest first.
+
+        A leased event is not handed to another caller until the lease runs out, so a crashed
+        worker's events come back and concurrent workers never share one.
+        """
+        ...
+
+    async def mark_delivered(self, event_id: str, *, at: datetime) -> None:
+        """Record a successful delivery attempt; the event will not be sent again."""
+        ...
+
+    async def mark_failed(
+        self, event_id: str, *, error: str, retry_at: datetime | None, at: datetime
+    ) -> None:
+        """Record a failed attempt; retry at *retry_at*, or dead-letter the event if ``None``."""
+        ...
+
+    async def requeue(self, tenant_id: TenantId, event_id: str, *, at: datetime) -> EventRecord:
+        """Queue the tenant's event for delivery again, keeping its id (replay)."""
+        ...
+
+    async def stats(self) -> QueueStats:
+        """Return the outbox depth and its oldest pending event."""
+        ...
+
+
+class PaymentStore(Protocol):
+    """Keep payments and their refunds."""
+
+    async def add(self, payment: Payment) -> None:
+        """Store a new payment."""
+        ...
+
+    async def get(self, tenant_id: TenantId, payment_id: str) -> Payment:
+        """Return the tenant's payment by our id or the provider's; :class:`NotFound` otherwise."""
+        ...
+
+    async def find_by_provider_id(self, provider_payment_id: str) -> Payment | None:
+        """Return any tenant's payment by the provider's id (notification routing), or ``None``."""
+        ...
+
+    async def update(self, payment: Payment) -> None:
+        """Replace a stored payment and its refunds; :class:`NotFound` if absent."""
+        ...
+
+    async def list(
+        self, tenant_id: TenantId, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Payment]:
+        """Return the tenant's payments, newest first."""
+        ...
+
+
+class CredentialStore(Protocol):
+    """Keep integration secrets encrypted at rest (database) or in Vault."""
+
+    async def put(self, ref: CredentialRef, secret: Secret) -> None:
+        """Store or replace the secret at *ref*."""
+        ...
+
+    async def get(self, ref: CredentialRef) -> Secret:
+        """Return the secret at *ref*; :class:`NotFound` if absent."""
+        ...
+
+    async def delete_all(self, tenant_id: TenantId, integration_id: str) -> None:
+        """Remove every secret of an integration (absent ones are fine)."""
+        ...
+
+
+# --------------------------------------------------------------------------- platforms
+
+
+class WebhookVerifier(Protocol):
+    """Check that a webhook delivery really comes from its platform."""
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> None:
+        """Return if any of *secrets* verifies *request*; else raise :class:`InvalidSignature`.
+
+        Several secrets let an operator rotate one with a grace window. An empty *secrets*
+        rejects everything (fail closed).
+        """
+        ...
+
+
+class ChannelSetup(Protocol):
+    """Talk to one messaging platform on a tenant's behalf: validate, register, test, refresh."""
+
+    channel: Channel
+
+    async def validate(
+        self, *, credentials: Mapping[str, Secret], config: Mapping[str, str]
+    ) -> ValidatedAccount:
+        """Prove the credentials work; :class:`InvalidCredentials` or :class:`PlatformError`."""
+        ...
+
+    async def register_webhook(
+        self, *, integration: Integration, credentials: Mapping[str, Secret]
+    ) -> None:
+        """Point the platform's webhook at *integration.webhook_url* where the platform allows."""
+        ...
+
+    async def unregister_webhook(
+        self, *, integration: Integration, credentials: Mapping[str, Secret]
+    ) -> None:
+        """Undo :meth:`register_webhook` where possible."""
+        ...
+
+    async def send_test_message(
+        self, *, integration: Integration, credentials: Mapping[str, Secret], to: str, text: str
+    ) -> str:
+        """Send *text* to *to* through the platform; return the platform's message id."""
+        ...
+
+    async def refresh_token(
+        self, *, integration: Integration, credentials: Mapping[str, Secret]
+    ) -> RefreshedToken | None:
+        """Exchange the token for a fresh one, or ``None`` where the platform has no refresh."""
+        ...
+
+
+class PaymentGateway(Protocol):
+    """A payment provider (Mercado Pago). *access_token* is a seller's own; ``None``: ours."""
+
+    async def create_checkout(
+        self, request: CheckoutRequest, *, idempotency_key: str, access_token: Secret | None = None
+    ) -> Checkout:
+        """Open a hosted checkout (Checkout Pro preference)."""
+        ...
+
+    async def create_payment(
+        self,
+        request: CardPaymentRequest,
+        *,
+        idempotency_key: str,
+        access_token: Secret | None = None,
+    ) -> ProviderPayment:
+        """Charge a tokenized card; the same *idempotency_key* never charges twice."""
+        ...
+
+    async def get_payment(
+        self, provider_payment_id: str, *, access_token: Secret | None = None
+    ) -> ProviderPayment:
+        """Fetch a payment's current state from the provider."""
+        ...
+
+    async def refund(
+        self,
+        provider_payment_id: str,
+        amount: Decimal | None,
+        *,
+        idempotency_key: str,
+        access_token: Secret | None = None,
+    ) -> ProviderRefund:
+        """Refund *amount* of a payment (``None``: all of it)."""
+        ...
+
+
+# --------------------------------------------------------------------------- downstream
+
+
+class MessageForwarder(Protocol):
+    """Deliver normalized events to the downstream messaging service."""
+
+    async def forward(self, event: NormalizedEvent) -> None:
+        """Deliver *event*; raise :class:`DeliveryFailed` for anything but a 2xx answer."""
+        ...
+
+
+# --------------------------------------------------------------------------- operations
+
+
+class HealthProbe(Protocol):
+    """One dependency the health endpoint checks (database, messaging service, Vault)."""
+
+    name: str
+    critical: bool
+    """A failing critical probe makes the service unhealthy (503), not just degraded."""
+
+    async def check(self) -> None:
+        """Return if the dependency answers; raise any :class:`IntegrationServiceError` if not."""
+        ...

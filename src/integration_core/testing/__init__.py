@@ -1,0 +1,35 @@
+"""Fakes of every port, for tests of code built on integration_core.
+
+Swap these in for the real adapters; ``tests/contract`` in this project runs the same suites
+over them and over the SQL and Vault adapters, so they behave like production. Hypothesis
+strategies for the domain types live in :mod:`integration_core.testing.strategies` (it needs the
+``testing`` extra: ``pip install 'integration-service[testing]'``).
+"""
+
+from integration_core.testing.clock import FrozenClock
+from integration_core.testing.credentials import InMemoryCredentialStore
+from integration_core.testing.forwarding import RecordingForwarder
+from integration_core.testing.platforms import (
+    FakeChannelSetup,
+    FakePaymentGateway,
+    FakeProbe,
+    SharedSecretVerifier,
+)
+from integration_core.testing.stores import (
+    InMemoryEventStore,
+    InMemoryIntegrationStore,
+    InMemoryPaymentStore,
+)
+
+__all__ = [
+    "FakeChannelSetup",
+    "FakePaymentGateway",
+    "FakeProbe",
+    "FrozenClock",
+    "InMemoryCredentialStore",
+    "InMemoryEventStore",
+    "InMemoryIntegrationStore",
+    "InMemoryPaymentStore",
+    "RecordingForwarder",
+    "SharedSecretVerifier",
+]

@@ -1,0 +1,322 @@
+"""In-memory stores with the same behaviour as the database adapters.
+
+``tests/contract`` runs the same suites over these and over SQLite and PostgreSQL, so a test that
+swaps them in is testing what production does. Each store can be told to fail, to exercise the
+"database down" paths: set ``available = False``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+import attrs
+
+from integration_core.channels import Channel, Integration, IntegrationStatus
+from integration_core.errors import Conflict, IntegrationExists, NotFound, StorageUnavailable
+from integration_core.events import DeliveryStatus, EventRecord, QueueStats
+from integration_core.ids import TenantId
+from integration_core.paging import Page, check_limit, decode_cursor, encode_cursor
+from integration_core.payments import Payment
+from integration_core.webhooks import InboundEvent
+
+
+class _Switch:
+    available: bool = True
+
+    def _check(self) -> None:
+        if not self.available:
+            raise StorageUnavailable()
+
+
+class InMemoryIntegrationStore(_Switch):
+    """Keep integrations in a dict."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Integration] = {}
+
+    async def add(self, integration: Integration) -> None:
+        """Store a new integration; :class:`IntegrationExists` for a taken external account."""
+        self._check()
+        key = (integration.channel, integration.external_id)
+        if integration.id in self._items or any(
+            (i.channel, i.external_id) == key for i in self._items.values()
+        ):
+            raise IntegrationExists()
+        self._items[integration.id] = integration
+
+    async def get(self, tenant_id: TenantId, integration_id: str) -> Integration:
+        """Return the tenant's integration."""
+        self._check()
+        found = self._items.get(integration_id)
+        if found is None or found.tenant_id != tenant_id:
+            raise NotFound(f"integration {integration_id} was not found")
+        return found
+
+    async def find(self, integration_id: str) -> Integration | None:
+        """Return any tenant's integration by id."""
+        self._check()
+        return self._items.get(integration_id)
+
+    async def find_by_external_id(self, channel: Channel, external_id: str) -> Integration | None:
+        """Return the integration that owns the external account."""
+        self._check()
+        return next(
+            (
+                i
+                for i in self._items.values()
+                if i.channel is channel and i.external_id == external_id
+            ),
+            None,
+        )
+
+    async def list(
+        self, tenant_id: TenantId, *, channel: Channel | None = None
+    ) -> Sequence[Integration]:
+        """Return the tenant's integrations, oldest first."""
+        self._check()
+        found = [
+            i
+            for i in self._items.values()
+            if i.tenant_id == tenant_id and (channel is None or i.channel is channel)
+        ]
+        return sorted(found, key=lambda i: (i.created_at, i.id))
+
+    async def update(self, integration: Integration) -> None:
+        """Replace a stored integration."""
+        self._check()
+        current = self._items.get(integration.id)
+        if current is None or current.tenant_id != integration.tenant_id:
+            raise NotFound(f"integration {integration.id} was not found")
+        self._items[integration.id] = integration
+
+    async def delete(self, tenant_id: TenantId, integration_id: str) -> None:
+        """Remove the tenant's integration."""
+        await self.get(tenant_id, integration_id)
+        del self._items[integration_id]
+
+    async def expiring_before(self, moment: datetime) -> Sequence[Integration]:
+        """Return integrations whose token expires before *moment*, soonest first."""
+        self._check()
+        found = [
+            i
+            for i in self._items.values()
+            if i.token_expires_at is not None and i.token_expires_at < moment
+        ]
+        return sorted(found, key=lambda i: (i.token_expires_at, i.id))
+
+    async def count_by_channel(self) -> Mapping[Channel, int]:
+        """Return the number of active integrations per channel."""
+        self._check()
+        counts: dict[Channel, int] = {}
+        for i in self._items.values():
+            if i.status is IntegrationStatus.ACTIVE:
+                counts[i.channel] = counts.get(i.channel, 0) + 1
+        return counts
+
+
+class InMemoryEventStore(_Switch):
+    """Keep inbound deliveries and events in dicts, with leases like the SQL outbox."""
+
+    def __init__(self) -> None:
+        self._inbound: dict[str, InboundEvent] = {}
+        self._events: dict[str, EventRecord] = {}
+        self._keys: dict[tuple[Channel, str], str] = {}
+        self._leases: dict[str, datetime] = {}
+
+    async def record(
+        self, inbound: InboundEvent | None, events: Sequence[EventRecord]
+    ) -> tuple[bool, ...]:
+        """Store a delivery and its events; ``False`` for each repeat."""
+        self._check()
+        if inbound is not None:
+            self._inbound.setdefault(inbound.id, inbound)
+        outcome: list[bool] = []
+        for event in events:
+            key = (event.channel, event.dedupe_key)
+            if key in self._keys or event.id in self._events:
+                outcome.append(False)
+                continue
+            self._keys[key] = event.id
+            self._events[event.id] = event
+            outcome.append(True)
+        return tuple(outcome)
+
+    async def get(self, tenant_id: TenantId, event_id: str) -> EventRecord:
+        """Return the tenant's event."""
+        self._check()
+        found = self._events.get(event_id)
+        if found is None or found.tenant_id != tenant_id:
+            raise NotFound(f"event {event_id} was not found")
+        return found
+
+    async def get_inbound(self, inbound_id: str) -> InboundEvent:
+        """Return a stored raw delivery."""
+        self._check()
+        try:
+            return self._inbound[inbound_id]
+        except KeyError:
+            raise NotFound(f"inbound delivery {inbound_id} was not found") from None
+
+    async def list(
+        self,
+        tenant_id: TenantId,
+        *,
+        status: DeliveryStatus | None = None,
+        channel: Channel | None = None,
+        received_after: datetime | None = None,
+        received_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[EventRecord]:
+        """Return the tenant's events, newest (highest id) first."""
+        self._check()
+        check_limit(limit)
+        after_id = decode_cursor(cursor) if cursor else None
+        found = sorted(
+            (
+                e
+                for e in self._events.values()
+                if e.tenant_id == tenant_id
+                and (status is None or e.status is status)
+                and (channel is None or e.channel is channel)
+                and (received_after is None or e.received_at >= received_after)
+                and (received_before is None or e.received_at < received_before)
+                and (after_id is None or e.id < after_id)
+            ),
+            key=lambda e: e.id,
+            reverse=True,
+        )
+        items = tuple(found[:limit])
+        more = len(found) > limit
+        return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+
+    async def claim_due(
+        self, *, now: datetime, limit: int, lease: timedelta
+    ) -> Sequence[EventRecord]:
+        """Lease the oldest due pending events."""
+        self._check()
+        due = sorted(
+            (
+                e
+                for e in self._events.values()
+                if e.status is DeliveryStatus.PENDING
+                and (e.next_attempt_at is None or e.next_attempt_at <= now)
+                and self._leases.get(e.id, now) <= now
+            ),
+            key=lambda e: (e.next_attempt_at or e.received_at, e.id),
+        )[:limit]
+        for event in due:
+            self._leases[event.id] = now + lease
+        return due
+
+    async def mark_delivered(self, event_id: str, *, at: datetime) -> None:
+        """Record a delivery."""
+        event = self._require(event_id)
+        self._leases.pop(event_id, None)
+        self._events[event_id] = attrs.evolve(
+            event,
+            status=DeliveryStatus.DELIVERED,
+            attempts=event.attempts + 1,
+            delivered_at=at,
+            next_attempt_at=None,
+        )
+
+    async def mark_failed(
+        self, event_id: str, *, error: str, retry_at: datetime | None, at: datetime
+    ) -> None:
+        """Record a failed attempt; dead-letter when there is no retry."""
+        event = self._require(event_id)
+        self._leases.pop(event_id, None)
+        self._events[event_id] = attrs.evolve(
+            event,
+            status=DeliveryStatus.PENDING if retry_at is not None else DeliveryStatus.DEAD,
+            attempts=event.attempts + 1,
+            last_error=error,
+            next_attempt_at=retry_at,
+        )
+
+    async def requeue(self, tenant_id: TenantId, event_id: str, *, at: datetime) -> EventRecord:
+        """Queue the tenant's event again under the same id."""
+        event = await self.get(tenant_id, event_id)
+        self._leases.pop(event_id, None)
+        again = attrs.evolve(
+            event, status=DeliveryStatus.PENDING, next_attempt_at=at, delivered_at=None
+        )
+        self._events[event_id] = again
+        return again
+
+    async def stats(self) -> QueueStats:
+        """Return the outbox depth."""
+        self._check()
+        pending = [e for e in self._events.values() if e.status is DeliveryStatus.PENDING]
+        dead = sum(1 for e in self._events.values() if e.status is DeliveryStatus.DEAD)
+        oldest = min((e.received_at for e in pending), default=None)
+        return QueueStats(pending=len(pending), dead=dead, oldest_pending_at=oldest)
+
+    def _require(self, event_id: str) -> EventRecord:
+        self._check()
+        try:
+            return self._events[event_id]
+        except KeyError:
+            raise NotFound(f"event {event_id} was not found") from None
+
+
+class InMemoryPaymentStore(_Switch):
+    """Keep payments (with their refunds) in a dict."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Payment] = {}
+
+    async def add(self, payment: Payment) -> None:
+        """Store a new payment."""
+        self._check()
+        if payment.id in self._items:
+            raise Conflict(f"payment {payment.id} already exists")
+        self._items[payment.id] = payment
+
+    async def get(self, tenant_id: TenantId, payment_id: str) -> Payment:
+        """Return the tenant's payment by our id or the provider's."""
+        self._check()
+        found = self._items.get(payment_id) or next(
+            (p for p in self._items.values() if p.provider_payment_id == payment_id), None
+        )
+        if found is None or found.tenant_id != tenant_id:
+            raise NotFound(f"payment {payment_id} was not found")
+        return found
+
+    async def find_by_provider_id(self, provider_payment_id: str) -> Payment | None:
+        """Return any tenant's payment by the provider's id."""
+        self._check()
+        return next(
+            (p for p in self._items.values() if p.provider_payment_id == provider_payment_id),
+            None,
+        )
+
+    async def update(self, payment: Payment) -> None:
+        """Replace a stored payment."""
+        self._check()
+        current = self._items.get(payment.id)
+        if current is None or current.tenant_id != payment.tenant_id:
+            raise NotFound(f"payment {payment.id} was not found")
+        self._items[payment.id] = payment
+
+    async def list(
+        self, tenant_id: TenantId, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Payment]:
+        """Return the tenant's payments, newest (highest id) first."""
+        self._check()
+        check_limit(limit)
+        after_id = decode_cursor(cursor) if cursor else None
+        found = sorted(
+            (
+                p
+                for p in self._items.values()
+                if p.tenant_id == tenant_id and (after_id is None or p.id < after_id)
+            ),
+            key=lambda p: p.id,
+            reverse=True,
+        )
+        items = tuple(found[:limit])
+        more = len(found) > limit
+        return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
