@@ -1,0 +1,38 @@
+"""Static proof that every fake satisfies its port: mypy checks these assignments.
+
+Nothing here runs; a fake that drifts from its Protocol fails ``nox -s typecheck``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from integration_core import ports
+    from integration_core.channels import Channel
+    from integration_core.testing.clock import FrozenClock
+    from integration_core.testing.credentials import InMemoryCredentialStore
+    from integration_core.testing.forwarding import RecordingForwarder
+    from integration_core.testing.platforms import (
+        FakeChannelSetup,
+        FakePaymentGateway,
+        FakeProbe,
+        SharedSecretVerifier,
+    )
+    from integration_core.testing.stores import (
+        InMemoryEventStore,
+        InMemoryIntegrationStore,
+        InMemoryPaymentStore,
+    )
+
+    def _conforms() -> None:
+        _clock: ports.Clock = FrozenClock()
+        _integrations: ports.IntegrationStore = InMemoryIntegrationStore()
+        _events: ports.EventStore = InMemoryEventStore()
+        _payments: ports.PaymentStore = InMemoryPaymentStore()
+        _credentials: ports.CredentialStore = InMemoryCredentialStore()
+        _forwarder: ports.MessageForwarder = RecordingForwarder()
+        _setup: ports.ChannelSetup = FakeChannelSetup(channel=Channel.TELEGRAM)
+        _verifier: ports.WebhookVerifier = SharedSecretVerifier()
+        _gateway: ports.PaymentGateway = FakePaymentGateway()
+        _probe: ports.HealthProbe = FakeProbe("x")
