@@ -1,0 +1,15 @@
+"""Every route of the HTTP adapter, registered in one place."""
+
+from __future__ import annotations
+
+from aiohttp import hdrs, web
+
+from adapters_http.routes import health
+from adapters_http.routing import add_route
+
+
+def add_routes(app: web.Application) -> None:
+    """Register every route on *app*, each with and without a trailing slash."""
+    add_route(app, hdrs.METH_GET, "/api/v1/health", health.health)
+    add_route(app, hdrs.METH_GET, "/api/v1/ready", health.ready)
+    add_route(app, hdrs.METH_GET, "/metrics", health.metrics)

@@ -1,0 +1,58 @@
+"""Everything the HTTP adapter needs, handed over by the composition root in one value.
+
+Handlers read ``request.app[SERVICES]``; nothing is looked up from module globals. To give the
+next routes a new dependency, add a field here (with a default if existing callers should not
+change) rather than a new ``AppKey``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import attrs
+import prometheus_client
+from aiohttp import web
+
+from adapters_http.auth import JwtAuthenticator
+from adapters_http.rate_limit import RateLimiter
+from integration_core.ports import Clock, EventStore, IntegrationStore, PaymentStore
+from integration_core.use_cases.health import CheckHealth
+
+ONE_MIB: Final = 1024 * 1024
+
+
+@attrs.frozen(kw_only=True)
+class HttpSettings:
+    """How the HTTP side behaves; built from the environment by the composition root.
+
+    *allowed_origins* are exact CORS origins (``https://app.example.com``) or ``*``.
+    *max_body_bytes* caps every request body. *trust_proxy_headers* takes the client IP from the
+    first ``X-Forwarded-For`` hop; set it only behind a proxy that overwrites that header.
+    *rate_limit_exempt_routes* lists route templates (``/metrics``) the per-IP limit skips;
+    empty by default, since the contract limits every route.
+    """
+
+    service_version: str
+    allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = attrs.field(default=ONE_MIB, validator=attrs.validators.gt(0))
+    trust_proxy_headers: bool = False
+    cors_max_age_seconds: int = attrs.field(default=600, validator=attrs.validators.gt(0))
+    rate_limit_exempt_routes: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class HttpServices:
+    """The dependencies of every route, middleware and guard of the HTTP adapter."""
+
+    settings: HttpSettings
+    clock: Clock
+    check_health: CheckHealth
+    authenticator: JwtAuthenticator
+    rate_limiter: RateLimiter
+    registry: prometheus_client.CollectorRegistry
+    integrations: IntegrationStore
+    events: EventStore
+    payments: PaymentStore
+
+
+SERVICES: Final = web.AppKey("services", HttpServices)

@@ -1,0 +1,181 @@
+"""Build the HTTP app over the core's fakes and serve it on a real local server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from prometheus_client import CollectorRegistry
+
+from adapters_http import (
+    HttpServices,
+    HttpSettings,
+    JwtAuthenticator,
+    Rate,
+    RateLimiter,
+    create_app,
+    issue_token,
+)
+from integration_core.credentials import Secret
+from integration_core.testing import (
+    FakeProbe,
+    FrozenClock,
+    InMemoryEventStore,
+    InMemoryIntegrationStore,
+    InMemoryPaymentStore,
+)
+from integration_core.use_cases.health import CheckHealth
+
+# 64 bytes: PyJWT warns about HMAC keys shorter than the hash (tests also sign with HS512).
+JWT_SECRET = Secret("test-jwt-secret-" + "0123456789abcdef" * 3)
+
+MakeServices = Callable[..., HttpServices]
+MakeClient = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
+
+
+@pytest.fixture
+def jwt_secret() -> Secret:
+    """Return the secret the test app verifies tokens with."""
+    return JWT_SECRET
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """Return the clock every fake and the authenticator share."""
+    return FrozenClock()
+
+
+@pytest.fixture
+def database_probe() -> FakeProbe:
+    """Return the critical probe the default health check runs."""
+    return FakeProbe("database", critical=True)
+
+
+@pytest.fixture
+async def make_rate_limiter() -> AsyncIterator[Callable[..., RateLimiter]]:
+    """Build rate limiters and close their Redis pools after the test."""
+    made: list[RateLimiter] = []
+
+    def make(**kwargs: Any) -> RateLimiter:
+        kwargs.setdefault("rates", {"ip": Rate(rps=1000, burst=1000)})
+        limiter = RateLimiter(**kwargs)
+        made.append(limiter)
+        return limiter
+
+    yield make
+    for limiter in made:
+        await limiter.aclose()
+
+
+@pytest.fixture
+def make_services(
+    clock: FrozenClock,
+    database_probe: FakeProbe,
+    make_rate_limiter: Callable[..., RateLimiter],
+) -> MakeServices:
+    """Return ``make(**overrides)`` building HttpServices over in-memory fakes.
+
+    Besides HttpServices' own fields, *probes* replaces the health probes and *settings* may be
+    a dict of HttpSettings fields.
+    """
+
+    def make(**overrides: Any) -> HttpServices:
+        integrations = overrides.pop("integrations", InMemoryIntegrationStore())
+        probes = overrides.pop("probes", [database_probe])
+        settings = overrides.pop("settings", {})
+        if isinstance(settings, dict):
+            settings = HttpSettings(**{"service_version": "1.2.3-test", **settings})
+        fields: dict[str, Any] = {
+            "settings": settings,
+            "clock": clock,
+            "check_health": CheckHealth(probes=probes, integrations=integrations, timeout=1.0),
+            "authenticator": JwtAuthenticator(secret=JWT_SECRET, clock=clock),
+            "registry": CollectorRegistry(),
+            "integrations": integrations,
+            "events": InMemoryEventStore(),
+            "payments": InMemoryPaymentStore(),
+        }
+        fields.update(overrides)
+        if "rate_limiter" not in fields:
+            fields["rate_limiter"] = make_rate_limiter()
+        return HttpServices(**fields)
+
+    return make
+
+
+@pytest.fixture
+def make_client(aiohttp_client: Any, make_services: MakeServices) -> MakeClient:
+    """Return ``await make_client(services=None, setup=None)``: a client of a real server.
+
+    *setup* receives the app before it starts, to add test-only routes.
+    """
+
+    async def make(
+        services: HttpServices | None = None,
+        setup: Callable[[web.Application], None] | None = None,
+    ) -> TestClient[web.Request, web.Application]:
+        app = create_app(services if services is not None else make_services())
+        if setup is not None:
+            setup(app)
+        client: TestClient[web.Request, web.Application] = await aiohttp_client(app)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def token_for(clock: FrozenClock) -> Callable[..., str]:
+    """Return ``token_for(*scopes, tenant="t1")``: a valid token at the test clock's time."""
+
+    def make(*scopes: str, tenant: str = "tenant-1", expires: timedelta | None = None) -> str:
+        return issue_token(
+            secret=JWT_SECRET,
+            tenant_id=tenant,
+            scopes=scopes,
+            expires_in=expires or timedelta(hours=1),
+            now=clock.now(),
+        )
+
+    return make
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """Return the Redis URL for shared-state tests; fail loudly if Redis is not there.
+
+    CI runs a Redis service; locally, start one on 127.0.0.1:6379 or set ``TEST_REDIS_URL``.
+    """
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    host_port = url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+    host, _, port = host_port.partition(":")
+    try:
+        with socket.create_connection((host, int(port or 6379)), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            answer = sock.recv(64)
+    except OSError as exc:
+        pytest.fail(f"these tests need Redis at {host_port} (set TEST_REDIS_URL): {exc}")
+    if not answer.startswith(b"+PONG"):
+        pytest.fail(f"{host_port} does not answer like Redis: {answer!r}")
+    return url
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """Return a Redis key prefix no other test uses."""
+    return f"test-integration-service-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """Return a local TCP port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
