@@ -97,3 +97,7 @@ class ConfigurationError(IntegrationServiceError):
     def __init__(self, message: str | None = None, *, problems: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+class MalformedPayload(InvalidInput):
+    """The verified request body is not valid JSON."""

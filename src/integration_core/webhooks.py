@@ -43,3 +43,48 @@ class InboundEvent:
     body: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
     headers: Mapping[str, str] = attrs.field(factory=dict)
     query: Mapping[str, str] = attrs.field(factory=dict)
+
+
+# The credential (in the credential store) that holds an integration's own webhook secret.
+INTEGRATION_WEBHOOK_SECRET: Mapping[Channel, str] = {
+    Channel.WHATSAPP: "app_secret",
+    Channel.MESSENGER: "app_secret",
+    Channel.INSTAGRAM: "app_secret",
+    Channel.TELEGRAM: "webhook_secret_token",
+    Channel.WEBCHAT: "signing_secret",
+    Channel.TAWKTO: "webhook_secret",
+}
+
+# Headers worth keeping with a stored delivery: they identify, sign or describe it. Secrets
+# (Telegram's secret token, Authorization) are never stored.
+STORED_HEADERS: frozenset[str] = frozenset(
+    {
+        "content-type",
+        "user-agent",
+        "x-hub-signature-256",
+        "x-tawk-signature",
+        "x-hook-event-id",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "x-signature",
+        "x-request-id",
+    }
+)
+
+
+def routing_secret_token(integration_id: str, random_part: str) -> str:
+    """Return a Telegram secret token that names its integration: ``<integration id>-<random>``.
+
+    Telegram sends the token back on every delivery, so the shared webhook path can route by it
+    without an index of secrets; the random part is what authenticates.
+    """
+    return f"{integration_id}-{random_part}"
+
+
+def secret_token_owner(token: str) -> str | None:
+    """Return the integration id a :func:`routing_secret_token` names, or ``None``."""
+    owner, sep, rest = token.partition("-")
+    if not sep or not rest or not owner.startswith("int_"):
+        return None
+    return owner
