@@ -1,0 +1,161 @@
+"""The ``integration-service`` command line: ``serve``, ``migrate`` and ``token``.
+
+Configuration errors are an operator's everyday mistake, so they get one short message that
+lists every problem and exit code 2, never a traceback. Any other failure prints one line and
+exits 1; ``LOG_LEVEL=debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+import attrs
+
+from adapters_http.auth import SCOPES, issue_token
+from integration_core.clock import SystemClock
+from integration_core.errors import ConfigurationError
+from integration_service import __version__
+from integration_service.durations import InvalidDuration, parse_duration
+from integration_service.settings import Settings
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with *argv* (default: ``sys.argv[1:]``); return the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command: Callable[[argparse.Namespace, Settings], int] = args.run
+    try:
+        settings = Settings.from_env(os.environ)
+        return command(args, settings)
+    except ConfigurationError as exc:
+        _print_configuration_error(exc)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one clear message
+        if os.environ.get("LOG_LEVEL", "").strip().lower() == "debug":
+            traceback.print_exc()
+        print(f"integration-service: error: {type(exc).__name__}: {exc}", file=sys.stderr)  # noqa: T201 - CLI output
+        return EXIT_FAILURE
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here so that `token` and `--help` do not wait for SQLAlchemy and Alembic.
+    from integration_service.server import serve  # noqa: PLC0415 - see the comment above
+
+    server = settings.server
+    if args.host is not None:
+        server = attrs.evolve(server, host=args.host)
+    if args.port is not None:
+        server = attrs.evolve(server, port=args.port)
+        if not server.base_url_set:
+            server = attrs.evolve(server, base_url=f"http://localhost:{args.port}")
+    asyncio.run(serve(attrs.evolve(settings, server=server)))
+    return EXIT_OK
+
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    from integration_service.migration import migrate_once  # noqa: PLC0415 - as in _serve
+
+    revision = asyncio.run(migrate_once(settings))
+    print(revision or "(no revision)")  # noqa: T201 - the command's output
+    return EXIT_OK
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    scopes = args.scope.split() if args.scope is not None else sorted(SCOPES)
+    unknown = sorted(set(scopes) - SCOPES)
+    if unknown:
+        raise ConfigurationError(
+            problems=(f"--scope: unknown {', '.join(unknown)} (known: {' '.join(sorted(SCOPES))})",)
+        )
+    expires_in: timedelta = args.expires or settings.security.jwt_expiry
+    token = issue_token(
+        secret=settings.security.jwt_secret,
+        tenant_id=args.tenant,
+        scopes=scopes,
+        expires_in=expires_in,
+        now=SystemClock().now(),
+        subject=args.subject,
+    )
+    if settings.dev_keys is not None and "JWT_SECRET" in settings.dev_keys.names:
+        print(  # noqa: T201 - a note for the operator, kept off stdout
+            f"note: signed with the development JWT_SECRET from {settings.dev_keys.path}",
+            file=sys.stderr,
+        )
+    print(token)  # noqa: T201 - the command's output
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="integration-service",
+        description="Connect tenants to messaging and payment platforms. "
+        "Configured through environment variables (see the documentation).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP service (migrates first)")
+    serve.add_argument("--host", help="bind address (overrides HOST)")
+    serve.add_argument("--port", type=_port, help="TCP port (overrides PORT)")
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations, print the revision")
+    migrate.set_defaults(run=_migrate)
+
+    token = commands.add_parser("token", help="print a management API token (JWT)")
+    token.add_argument("--tenant", required=True, type=_non_empty, help="tenant_id claim")
+    token.add_argument(
+        "--scope",
+        help='space-separated scopes, e.g. "integrations:read events:read" (default: all six)',
+    )
+    token.add_argument(
+        "--expires", type=_duration, help="lifetime such as 1h, 30d (default: JWT_EXPIRY)"
+    )
+    token.add_argument("--subject", help="sub claim: who the token is for")
+    token.set_defaults(run=_token)
+    return parser
+
+
+def _print_configuration_error(error: ConfigurationError) -> None:
+    lines = ["invalid configuration:"]
+    lines.extend(f"- {problem}" for problem in error.problems or (error.message,))
+    print("\n".join(lines), file=sys.stderr)  # noqa: T201 - CLI output
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not between 1 and 65535")
+    return port
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        duration = parse_duration(text)
+    except InvalidDuration as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not duration:
+        raise argparse.ArgumentTypeError("must be longer than 0s")
+    return duration
+
+
+def _non_empty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text.strip()

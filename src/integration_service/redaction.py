@@ -1,0 +1,71 @@
+"""Mask secrets in log events, by key name and by the shape of the value.
+
+Contract section 3: no secret or token ever appears in a log line. Code should not log secrets
+in the first place; this is the net under it, for a header dict logged whole, a platform error
+that echoes a token, or a traceback that shows a URL with its password.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+# A key is sensitive when, lower-cased with dashes as underscores, its last word (optionally
+# plural or numbered, as in x-hub-signature-256) is one of these. "token_expires_at" is not.
+_SENSITIVE_KEY = re.compile(
+    r"(?:^|_)(?:token|secret|password|passwd|pwd|authorization|api_?key|signature|cookie"
+    r"|set_cookie|credentials?|private_key|client_secret|dsn)s?(?:_\d+)?$"
+)
+_VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
+    (re.compile(r"eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){0,2}"), REDACTED),
+    (re.compile(r"whsec_[A-Za-z0-9+/=_-]+"), f"whsec_{REDACTED}"),
+    # Telegram bot tokens: "<bot id>:<35 characters>", also inside bot API URLs.
+    (re.compile(r"\d+:[A-Za-z0-9_-]{30,}"), REDACTED),
+    # Meta access tokens and Mercado Pago credentials.
+    (re.compile(r"\bEAA[A-Za-z0-9]{20,}"), REDACTED),
+    (re.compile(r"\b(?:APP_USR|TEST)-[A-Za-z0-9-]{20,}"), REDACTED),
+    # The password of a URL such as postgresql://user:password@host/db.
+    (re.compile(r"(://[^:/@\s]+):[^@/\s]+@"), rf"\1:{REDACTED}@"),
+)
+
+
+def is_sensitive_key(key: object) -> bool:
+    """Tell whether a value stored under *key* must never be logged."""
+    return isinstance(key, str) and bool(
+        _SENSITIVE_KEY.search(key.strip().lower().replace("-", "_"))
+    )
+
+
+def redact_text(text: str) -> str:
+    """Return *text* with every token-, key- or password-shaped part masked."""
+    for pattern, replacement in _VALUE_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact(value: Any) -> Any:
+    """Return *value* with sensitive keys and secret-shaped strings masked, recursively."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if is_sensitive_key(key) and item is not None else redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact(item) for item in value]
+    if isinstance(value, bytes | bytearray):
+        return redact_text(value.decode("utf-8", "replace"))
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    # Anything else would be rendered with str()/repr() later: render it now, then mask.
+    return redact_text(str(value))
+
+
+def redact_event(_logger: object, _method: str, event_dict: Any) -> Any:
+    """Mask secrets in a structlog event dict (a processor: put it just before the renderer)."""
+    return redact(event_dict)

@@ -1,0 +1,201 @@
+"""The groups of settings, one frozen attrs class per concern.
+
+Every secret is an :class:`~integration_core.credentials.Secret`, so ``repr(settings)`` and any
+log line that includes a section show ``Secret('**********')`` instead of the value.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import ClassVar
+
+import attrs
+
+from integration_core.channels import MESSAGING_CHANNELS, Channel
+from integration_core.credentials import Secret
+from integration_service.database_url import hide_password
+from integration_service.keys import decode_key
+
+DEFAULT_RETRY_SCHEDULE: tuple[timedelta, ...] = (
+    timedelta(0),
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=14),
+    timedelta(hours=20),
+    timedelta(hours=24),
+)
+
+
+class Environment(enum.StrEnum):
+    """Development generates missing keys; production refuses to start without them."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class CredentialStoreKind(enum.StrEnum):
+    """Where integration secrets are kept: encrypted in the database, or in Vault's KV v2."""
+
+    DATABASE = "database"
+    VAULT = "vault"
+
+
+@attrs.frozen(kw_only=True)
+class ServerSettings:
+    """The HTTP listener and what it accepts (``HOST``, ``PORT``, ``BASE_URL``, CORS, limits)."""
+
+    host: str = "0.0.0.0"  # noqa: S104 - a service in a container listens on every interface
+    port: int = 8080
+    base_url: str = "http://localhost:8080"
+    base_url_set: bool = False
+    allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 1_048_576
+    trust_proxy_headers: bool = False
+    shutdown_timeout: timedelta = timedelta(seconds=25)
+    """How long in-flight requests may run after SIGTERM (below Kubernetes' 30 s grace)."""
+
+
+@attrs.frozen(kw_only=True)
+class DatabaseSettings:
+    """The SQLAlchemy URL (a secret: it may hold a password) and whether to migrate at start."""
+
+    url: Secret
+    auto_migrate: bool = True
+    sqlite_file: Path | None = None
+    """The database file when *url* is SQLite on disk, else ``None``."""
+
+    @property
+    def display_url(self) -> str:
+        """Return the URL with its password hidden, for logs."""
+        return hide_password(self.url.reveal())
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Tell whether the database is SQLite (single process, fine for development)."""
+        return self.url.reveal().startswith("sqlite")
+
+
+@attrs.frozen(kw_only=True)
+class SecuritySettings:
+    """Management API tokens (HS256 JWT) and the keys that encrypt stored credentials."""
+
+    DEFAULT_EXPIRY: ClassVar[timedelta] = timedelta(hours=24)
+
+    jwt_secret: Secret
+    jwt_expiry: timedelta = DEFAULT_EXPIRY
+    jwt_leeway_seconds: int = 0
+    encryption_key: Secret
+    """As written (hex, base64 or raw); validated to decode to 32 bytes."""
+    encryption_keys_previous: tuple[Secret, ...] = ()
+    credential_store: CredentialStoreKind = CredentialStoreKind.DATABASE
+
+    @property
+    def encryption_keys(self) -> tuple[bytes, ...]:
+        """Return the decoded current key first, then older ones still accepted for decryption."""
+        return tuple(
+            decode_key(key.reveal())
+            for key in (self.encryption_key, *self.encryption_keys_previous)
+        )
+
+
+@attrs.frozen(kw_only=True)
+class MessagingSettings:
+    """The downstream messaging service and how forwarded events are signed and retried."""
+
+    service_url: str | None = None
+    signing_secret: Secret | None = None
+    retry_schedule: tuple[timedelta, ...] = DEFAULT_RETRY_SCHEDULE
+
+
+@attrs.frozen(kw_only=True)
+class ChannelSecrets:
+    """A channel's global verify token and webhook secrets (current first, then previous)."""
+
+    verify_token: Secret | None = None
+    webhook_secrets: tuple[Secret, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class PlatformSettings:
+    """Per-channel webhook secrets and the platform API roots (overridable for tests)."""
+
+    channels: Mapping[Channel, ChannelSecrets] = attrs.field(
+        factory=lambda: {channel: ChannelSecrets() for channel in MESSAGING_CHANNELS}
+    )
+    meta_graph_base_url: str = "https://graph.facebook.com"
+    meta_graph_version: str = "v26.0"
+    meta_app_id: str | None = None
+    instagram_graph_base_url: str = "https://graph.instagram.com"
+    telegram_api_base_url: str = "https://api.telegram.org"
+    token_refresh_margin: timedelta = timedelta(days=10)
+
+    def secrets_for(self, channel: Channel) -> ChannelSecrets:
+        """Return *channel*'s secrets (empty for a channel without global ones)."""
+        return self.channels.get(channel, ChannelSecrets())
+
+
+@attrs.frozen(kw_only=True)
+class TawktoSettings:
+    """The Tawk.to REST API account used for the analytics and session endpoints."""
+
+    api_key: Secret | None = None
+    base_url: str = "https://api.tawk.to/v1"
+    widget_id: str | None = None
+    property_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MercadoPagoSettings:
+    """Our own Mercado Pago account and how its notifications are verified."""
+
+    access_token: Secret | None = None
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    environment: str = "sandbox"
+    webhook_url: str | None = None
+    webhook_secrets: tuple[Secret, ...] = ()
+    webhook_tolerance_seconds: int = 0
+    api_base_url: str = "https://api.mercadopago.com"
+
+
+@attrs.frozen(kw_only=True)
+class VaultSettings:
+    """Vault (or OpenBao) KV v2, used when ``CREDENTIAL_STORE=vault``."""
+
+    addr: str | None = None
+    token: Secret | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RateLimitSettings:
+    """Token-bucket rates (requests a second, burst) per scope, shared through Redis if set.
+
+    *rps*/*burst* apply per client IP on every route (``RATE_LIMIT_RPS``/``RATE_LIMIT_BURST``,
+    our defaults 10/20); per tenant on management routes they default to the same values; per
+    webhook channel (all of a channel's deliveries share one budget) the default is far higher
+    so a busy platform is not throttled into retry storms.
+    """
+
+    rps: float = 10.0
+    burst: int = 20
+    tenant_rps: float = 10.0
+    tenant_burst: int = 20
+    webhook_rps: float = 100.0
+    webhook_burst: int = 200
+    redis_url: Secret | None = None
+    """A secret because ``redis://:password@host`` URLs carry the password."""
+
+
+@attrs.frozen(kw_only=True)
+class DevKeys:
+    """Which secrets came from the development key file, and where that file is."""
+
+    path: Path
+    names: tuple[str, ...]
