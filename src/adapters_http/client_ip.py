@@ -12,17 +12,18 @@ UNKNOWN_CLIENT = "unknown"
 def client_ip(request: web.Request, *, trust_proxy_headers: bool) -> str:
     """Return the client's IP address.
 
-    With *trust_proxy_headers*, the first (left-most) ``X-Forwarded-For`` hop, which a trusted
-    proxy set from the connection it accepted; without it, or if that hop is not an IP address,
-    the peer of the TCP connection. Anyone can send ``X-Forwarded-For``, so trusting it without
-    a proxy that overwrites it would let a client pick its own rate-limit bucket.
+    With *trust_proxy_headers*, the last (right-most) ``X-Forwarded-For`` hop: the address our
+    own proxy (Cloud Run's front end, a load balancer) appended from the connection it accepted.
+    Hops to its left were sent by the client and are not evidence of anything, so reading the
+    left-most one would let a client pick its own rate-limit bucket. Without the setting, or if
+    that hop is not an IP address, the peer of the TCP connection.
     """
     if trust_proxy_headers:
         forwarded = request.headers.get("X-Forwarded-For", "")
-        first = forwarded.split(",", 1)[0].strip()
-        if first:
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
             try:
-                return str(ipaddress.ip_address(first))
+                return str(ipaddress.ip_address(last))
             except ValueError:
                 pass
     return request.remote or UNKNOWN_CLIENT
