@@ -9,13 +9,16 @@ Middlewares run outermost first; the order is deliberate:
 4. ``cors``: answers preflights without touching the rate limit or the handler, and adds CORS
    headers to error responses too, so a browser page can read them;
 5. ``error_envelope``: everything raised below becomes the JSON envelope;
-6. ``rate_limit``: the cheapest refusal comes before any body is read;
-7. ``body_limit``: a declared over-sized body is refused before a handler reads it.
+6. ``webhook_deliveries``: counts webhook deliveries and logs each refused one, so it must see
+   the raw exceptions of the two layers below as well as the handler's;
+7. ``rate_limit``: the cheapest refusal comes before any body is read;
+8. ``body_limit``: a declared over-sized body is refused before a handler reads it.
 """
 
 from __future__ import annotations
 
 import psutil
+import structlog
 from aiohttp import web
 
 from adapters_http.access_log import access_log_middleware
@@ -28,6 +31,7 @@ from adapters_http.request_id import request_id_middleware, stamp_request_id
 from adapters_http.routes import add_routes
 from adapters_http.runtime import PROCESS
 from adapters_http.services import SERVICES, HttpServices
+from adapters_http.webhook_deliveries import WEBHOOK_LOGGER, webhook_deliveries_middleware
 
 __all__ = ["SERVICES", "create_app"]
 
@@ -36,6 +40,8 @@ def create_app(services: HttpServices) -> web.Application:
     """Return the HTTP application serving *services*.
 
     The metrics are registered on ``services.registry``, so build one application per registry.
+    Without ``services.receive_webhook`` the application still serves, answering every webhook
+    delivery ``503`` (and logging an error now), so a wiring mistake costs retries, not events.
     Resources in *services* (the rate limiter's Redis pool, stores) belong to the composition
     root, which closes them; the application only borrows them.
     """
@@ -47,6 +53,7 @@ def create_app(services: HttpServices) -> web.Application:
             metrics_middleware,
             cors_middleware,
             error_envelope_middleware,
+            webhook_deliveries_middleware,
             rate_limit_middleware,
             body_limit_middleware,
         ],
@@ -56,4 +63,10 @@ def create_app(services: HttpServices) -> web.Application:
     app[PROCESS] = psutil.Process()
     app.on_response_prepare.append(stamp_request_id)
     add_routes(app)
+    if services.receive_webhook is None:
+        # Loud at start-up rather than at the first delivery: every webhook will answer 503.
+        structlog.get_logger(WEBHOOK_LOGGER).error(
+            "webhook_intake_not_configured",
+            detail="every webhook delivery is answered 503 until the intake is wired",
+        )
     return app

@@ -17,7 +17,11 @@ from adapters_http.request_id import REQUEST_ID_HEADER
 from adapters_http.services import SERVICES, HttpSettings
 
 ALLOWED_METHODS: Final = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-ALLOWED_HEADERS: Final = f"Authorization, Content-Type, Idempotency-Key, {REQUEST_ID_HEADER}"
+# The webhook-* headers are the Standard Webhooks signature our webchat widget sends from pages.
+ALLOWED_HEADERS: Final = (
+    f"Authorization, Content-Type, Idempotency-Key, {REQUEST_ID_HEADER}, "
+    "webhook-id, webhook-timestamp, webhook-signature"
+)
 EXPOSED_HEADERS: Final = f"{REQUEST_ID_HEADER}, Retry-After, WWW-Authenticate"
 
 

@@ -26,6 +26,7 @@ from integration_core.errors import (
     InvalidCredentials,
     InvalidInput,
     InvalidSignature,
+    MalformedPayload,
     NotFound,
     PermissionMissing,
     PlatformError,
@@ -84,6 +85,27 @@ class RateLimited(HttpError):
         super().__init__(message, headers={hdrs.RETRY_AFTER: str(self.retry_after)})
 
 
+class VerificationFailed(HttpError):
+    """Refuse a webhook subscription handshake (Meta's ``hub.*`` GET) that does not verify.
+
+    A 403, not the 401 of a bad delivery signature: the contract and Meta's documentation
+    both expect 403 here, and Meta only shows the status in its dashboard.
+    """
+
+    status = 403
+    code = "verification_failed"
+
+
+class WebhooksUnavailable(HttpError):
+    """Refuse a webhook delivery this instance has no intake for; the platform retries it."""
+
+    status = 503
+    code = "webhooks_unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={hdrs.RETRY_AFTER: str(STORAGE_RETRY_AFTER_SECONDS)})
+
+
 class NotReady(HttpError):
     """Refuse traffic while a critical dependency is down (readiness probe)."""
 
@@ -106,7 +128,8 @@ class ErrorSpec:
 
 
 # The one table. Order does not matter: lookup walks the exception's MRO, so a subclass
-# (IntegrationExists, PermissionMissing, RefundExceedsBalance) wins over its parent.
+# (IntegrationExists, PermissionMissing, RefundExceedsBalance, MalformedPayload) wins over its
+# parent.
 DOMAIN_ERRORS: Final[Mapping[type[IntegrationServiceError], ErrorSpec]] = MappingProxyType(
     {
         InvalidInput: ErrorSpec(400, "invalid_request"),
@@ -116,6 +139,8 @@ DOMAIN_ERRORS: Final[Mapping[type[IntegrationServiceError], ErrorSpec]] = Mappin
         Unauthorized: ErrorSpec(401, "unauthorized"),
         Forbidden: ErrorSpec(403, "forbidden"),
         InvalidSignature: ErrorSpec(401, "invalid_signature"),
+        # A verified webhook body that does not parse: the same code as any other bad JSON.
+        MalformedPayload: ErrorSpec(400, "invalid_json"),
         InvalidCredentials: ErrorSpec(422, "invalid_credentials"),
         PermissionMissing: ErrorSpec(422, "permission_missing"),
         PlatformError: ErrorSpec(502, "platform_unavailable"),

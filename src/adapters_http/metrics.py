@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from adapters_http.rate_limit import SCOPE_IP, SCOPE_TENANT, SCOPE_WEBHOOK
 from adapters_http.routing import route_template
+from adapters_http.webhook_metrics import WebhookMetrics
+from adapters_http.webhook_paths import WEBHOOK_CHANNELS
 from integration_core.use_cases.health import HealthReport
 
 # Anything else a client invents ("FOO") is counted as "other" to keep label sets bounded.
@@ -37,9 +39,13 @@ def method_label(method: str) -> str:
 
 
 class HttpMetrics:
-    """Own every HTTP-side metric; one instance per registry (registering twice fails)."""
+    """Own every HTTP-side metric; one instance per registry (registering twice fails).
+
+    The webhook intake's own metrics are in :attr:`webhooks`.
+    """
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.webhooks = WebhookMetrics(registry, channels=WEBHOOK_CHANNELS)
         self.requests = Counter(
             "integration_http_requests_total",
             "HTTP requests answered, by method, route template and status.",

@@ -7,6 +7,7 @@ change) rather than a new ``AppKey``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 import attrs
@@ -15,8 +16,11 @@ from aiohttp import web
 
 from adapters_http.auth import JwtAuthenticator
 from adapters_http.rate_limit import RateLimiter
+from integration_core.channels import Channel
+from integration_core.credentials import Secret
 from integration_core.ports import Clock, EventStore, IntegrationStore, PaymentStore
 from integration_core.use_cases.health import CheckHealth
+from integration_core.use_cases.intake import ReceiveWebhook
 
 ONE_MIB: Final = 1024 * 1024
 
@@ -42,7 +46,14 @@ class HttpSettings:
 
 @attrs.frozen(kw_only=True)
 class HttpServices:
-    """The dependencies of every route, middleware and guard of the HTTP adapter."""
+    """The dependencies of every route, middleware and guard of the HTTP adapter.
+
+    *receive_webhook* is the webhook intake; ``None`` (the default, so an app without webhooks
+    is easy to build) answers every webhook delivery ``503`` so the platforms keep retrying
+    until a correctly wired instance takes them: the composition root always passes it.
+    *verify_tokens* are each Meta channel's ``*_VERIFY_TOKEN`` (several allow a rotation); a
+    channel without one refuses every subscription handshake (fail closed).
+    """
 
     settings: HttpSettings
     clock: Clock
@@ -53,6 +64,8 @@ class HttpServices:
     integrations: IntegrationStore
     events: EventStore
     payments: PaymentStore
+    receive_webhook: ReceiveWebhook | None = None
+    verify_tokens: Mapping[Channel, tuple[Secret, ...]] = attrs.field(factory=dict)
 
 
 SERVICES: Final = web.AppKey("services", HttpServices)

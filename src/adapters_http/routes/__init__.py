@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import hdrs, web
 
 from adapters_http.routes import health
+from adapters_http.routes.events import add_event_routes
+from adapters_http.routes.webhooks import add_webhook_routes
 from adapters_http.routing import add_route
 
 
@@ -13,3 +15,5 @@ def add_routes(app: web.Application) -> None:
     add_route(app, hdrs.METH_GET, "/api/v1/health", health.health)
     add_route(app, hdrs.METH_GET, "/api/v1/ready", health.ready)
     add_route(app, hdrs.METH_GET, "/metrics", health.metrics)
+    add_webhook_routes(app)
+    add_event_routes(app)

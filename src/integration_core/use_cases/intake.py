@@ -100,12 +100,10 @@ class ReceiveWebhook:
         router = _Router(self._integrations, channel, verified, integration_id, payload)
         inbound_id = new_id("in")
         records: list[EventRecord] = []
-        unroutable = 0
         for item in found:
             integration = await router.route(item)
             if integration is None and verified.integration is not None:
                 continue  # vouched for by one integration's secret: it speaks for no other
-            unroutable += integration is None
             records.append(_record(channel, item, integration, received_at, inbound_id))
         inbound = InboundEvent(
             id=inbound_id,
@@ -116,16 +114,12 @@ class ReceiveWebhook:
             query=dict(request.query),
         )
         outcome = await self._events.record(inbound, records)
-        stored = sum(outcome)
+        new_records = [r for new, r in zip(outcome, records, strict=True) if new]
         return IntakeResult(
-            stored=stored,
-            duplicates=len(outcome) - stored,
-            ignored=sum(
-                1
-                for new, r in zip(outcome, records, strict=True)
-                if new and r.status is DeliveryStatus.IGNORED
-            ),
-            unroutable=unroutable,
+            stored=len(new_records),
+            duplicates=len(records) - len(new_records),
+            ignored=sum(1 for r in new_records if r.status is DeliveryStatus.IGNORED),
+            unroutable=sum(1 for r in new_records if r.integration_id is None),
         )
 
     async def _verify(

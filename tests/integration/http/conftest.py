@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -23,18 +23,38 @@ from adapters_http import (
     create_app,
     issue_token,
 )
+from integration_core.channels import Channel
 from integration_core.credentials import Secret
+from integration_core.signatures import (
+    MetaWebhookVerifier,
+    StandardWebhooksVerifier,
+    TawkToWebhookVerifier,
+    TelegramWebhookVerifier,
+)
 from integration_core.testing import (
     FakeProbe,
     FrozenClock,
+    InMemoryCredentialStore,
     InMemoryEventStore,
     InMemoryIntegrationStore,
     InMemoryPaymentStore,
 )
 from integration_core.use_cases.health import CheckHealth
+from integration_core.use_cases.intake import ReceiveWebhook
 
 # 64 bytes: PyJWT warns about HMAC keys shorter than the hash (tests also sign with HS512).
 JWT_SECRET = Secret("test-jwt-secret-" + "0123456789abcdef" * 3)
+
+# The platform-wide webhook secrets (*_WEBHOOK_SECRET) and Meta verify token of the test app.
+META_APP_SECRET = Secret("meta-app-secret-current")
+TAWKTO_SECRET = Secret("tawkto-webhook-secret")
+VERIFY_TOKEN = Secret("meta-verify-token-0123456789")
+WEBHOOK_SECRETS: Mapping[Channel, tuple[Secret, ...]] = {
+    Channel.WHATSAPP: (META_APP_SECRET,),
+    Channel.MESSENGER: (META_APP_SECRET,),
+    Channel.INSTAGRAM: (META_APP_SECRET,),
+    Channel.TAWKTO: (TAWKTO_SECRET,),
+}
 
 MakeServices = Callable[..., HttpServices]
 MakeClient = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
@@ -50,6 +70,12 @@ def jwt_secret() -> Secret:
 def clock() -> FrozenClock:
     """Return the clock every fake and the authenticator share."""
     return FrozenClock()
+
+
+@pytest.fixture
+def credentials() -> InMemoryCredentialStore:
+    """Return the credential store the webhook intake reads integrations' own secrets from."""
+    return InMemoryCredentialStore()
 
 
 @pytest.fixture
@@ -77,21 +103,43 @@ async def make_rate_limiter() -> AsyncIterator[Callable[..., RateLimiter]]:
 @pytest.fixture
 def make_services(
     clock: FrozenClock,
+    credentials: InMemoryCredentialStore,
     database_probe: FakeProbe,
     make_rate_limiter: Callable[..., RateLimiter],
 ) -> MakeServices:
     """Return ``make(**overrides)`` building HttpServices over in-memory fakes.
 
-    Besides HttpServices' own fields, *probes* replaces the health probes and *settings* may be
-    a dict of HttpSettings fields.
+    Besides HttpServices' own fields, *probes* replaces the health probes, *settings* may be
+    a dict of HttpSettings fields, and *webhook_secrets* replaces the platform-wide webhook
+    secrets (default :data:`WEBHOOK_SECRETS`). The webhook intake is the real
+    :class:`ReceiveWebhook` with the real verifiers, over the same stores as the services and
+    the ``credentials`` fixture, so a test seeds integrations and their secrets there.
     """
 
     def make(**overrides: Any) -> HttpServices:
         integrations = overrides.pop("integrations", InMemoryIntegrationStore())
+        events = overrides.pop("events", InMemoryEventStore())
         probes = overrides.pop("probes", [database_probe])
+        secrets = overrides.pop("webhook_secrets", WEBHOOK_SECRETS)
         settings = overrides.pop("settings", {})
         if isinstance(settings, dict):
             settings = HttpSettings(**{"service_version": "1.2.3-test", **settings})
+        meta = MetaWebhookVerifier()
+        intake = ReceiveWebhook(
+            integrations=integrations,
+            events=events,
+            credentials=credentials,
+            clock=clock,
+            verifiers={
+                Channel.WHATSAPP: meta,
+                Channel.MESSENGER: meta,
+                Channel.INSTAGRAM: meta,
+                Channel.TELEGRAM: TelegramWebhookVerifier(),
+                Channel.WEBCHAT: StandardWebhooksVerifier(clock=clock),
+                Channel.TAWKTO: TawkToWebhookVerifier(),
+            },
+            secrets=secrets,
+        )
         fields: dict[str, Any] = {
             "settings": settings,
             "clock": clock,
@@ -99,8 +147,14 @@ def make_services(
             "authenticator": JwtAuthenticator(secret=JWT_SECRET, clock=clock),
             "registry": CollectorRegistry(),
             "integrations": integrations,
-            "events": InMemoryEventStore(),
+            "events": events,
             "payments": InMemoryPaymentStore(),
+            "receive_webhook": intake,
+            "verify_tokens": {
+                Channel.WHATSAPP: (VERIFY_TOKEN,),
+                Channel.MESSENGER: (VERIFY_TOKEN,),
+                Channel.INSTAGRAM: (VERIFY_TOKEN,),
+            },
         }
         fields.update(overrides)
         if "rate_limiter" not in fields:

@@ -39,7 +39,16 @@ async def test_a_preflight_from_an_allowed_origin_is_answered(client: Any) -> No
     methods = {m.strip() for m in headers["Access-Control-Allow-Methods"].split(",")}
     assert {"GET", "POST", "PATCH", "PUT", "DELETE"} <= methods
     allowed = {h.strip().lower() for h in headers["Access-Control-Allow-Headers"].split(",")}
-    assert allowed == {"authorization", "content-type", "idempotency-key", "x-request-id"}
+    assert allowed == {
+        "authorization",
+        "content-type",
+        "idempotency-key",
+        "x-request-id",
+        # the Standard Webhooks headers our webchat widget signs its posts with
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
     assert headers["Access-Control-Max-Age"] == "900"
     assert "Origin" in headers.getall("Vary")
     assert "Access-Control-Allow-Credentials" not in headers

@@ -1,0 +1,92 @@
+"""Webhook endpoints of the messaging channels: Meta's handshake and every delivery ``POST``.
+
+No bearer token here: each platform proves itself with its own signature, which the intake
+checks over the raw body bytes before anything is parsed. A delivery is answered ``200`` only
+once every event in it is durably stored; everything that can refuse one (signature, JSON,
+size, rate, storage) raises, and the error table turns it into the status the platform needs
+(``401``, ``400``, ``413``, ``429``, ``503`` with ``Retry-After``). Counting and logging refused
+deliveries is :mod:`adapters_http.webhook_deliveries`' job, so the handlers stay straight-line.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import structlog
+from aiohttp import hdrs, web
+
+from adapters_http.body_limit import read_body
+from adapters_http.errors import VerificationFailed, WebhooksUnavailable
+from adapters_http.metrics import METRICS
+from adapters_http.rate_limit import SCOPE_WEBHOOK
+from adapters_http.rate_limit_middleware import enforce_rate_limit
+from adapters_http.request_id import request_id
+from adapters_http.routing import add_route, route_template
+from adapters_http.services import SERVICES
+from adapters_http.webhook_deliveries import WEBHOOK_LOGGER
+from adapters_http.webhook_paths import DELIVERY_ROUTES, HANDSHAKE_ROUTES, INTEGRATION_ID
+from integration_core.errors import InvalidSignature
+from integration_core.signatures import meta
+from integration_core.webhooks import WebhookRequest
+
+# The challenge is the caller's text echoed back: never let a browser sniff it into HTML.
+_CHALLENGE_HEADERS: Final = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+async def verify_subscription(request: web.Request) -> web.Response:
+    """Answer Meta's setup ``GET`` with the bare ``hub.challenge``, or ``403``.
+
+    Only the verify token is checked: a handshake carries no body and no signature header, and
+    running the delivery signature check on it is what makes registration fail forever.
+    """
+    channel = HANDSHAKE_ROUTES[route_template(request)]
+    tokens = request.app[SERVICES].verify_tokens.get(channel, ())
+    try:
+        challenge = meta.verify_challenge(request.query, tokens)
+    except InvalidSignature as exc:
+        # The reason is one of verify_challenge's fixed texts: it never quotes a token.
+        structlog.get_logger(WEBHOOK_LOGGER).warning(
+            "webhook_verification_failed",
+            channel=str(channel),
+            reason=exc.message,
+            request_id=request_id(request),
+        )
+        raise VerificationFailed("The webhook subscription could not be verified.") from None
+    return web.Response(text=challenge, content_type="text/plain", headers=_CHALLENGE_HEADERS)
+
+
+async def receive_delivery(request: web.Request) -> web.Response:
+    """Verify, store and acknowledge one webhook delivery.
+
+    The channel's rate limit comes before the body is read, the cheapest refusal first. The
+    answer is ``{"received", "duplicates", "ignored"}``: events of the delivery now stored
+    (repeats included), those that were already stored, and the new ones recorded but never
+    forwarded (no integration owns them, or it is disabled).
+    """
+    services = request.app[SERVICES]
+    channel = DELIVERY_ROUTES[route_template(request)]
+    intake = services.receive_webhook
+    if intake is None:
+        raise WebhooksUnavailable("Webhook intake is not configured on this instance.")
+    await enforce_rate_limit(request, SCOPE_WEBHOOK, str(channel))
+    body = await read_body(request)
+    metrics = request.app[METRICS].webhooks
+    metrics.payload_bytes.labels(channel=channel).observe(len(body))
+    delivery = WebhookRequest(body=body, headers=dict(request.headers), query=dict(request.query))
+    result = await intake(channel, delivery, integration_id=request.match_info.get(INTEGRATION_ID))
+    metrics.observe_intake(channel, result)
+    return web.json_response(
+        {
+            "received": result.stored + result.duplicates,
+            "duplicates": result.duplicates,
+            "ignored": result.ignored,
+        }
+    )
+
+
+def add_webhook_routes(app: web.Application) -> None:
+    """Register the handshake and delivery routes of every messaging channel."""
+    for path in HANDSHAKE_ROUTES:
+        add_route(app, hdrs.METH_GET, path, verify_subscription)
+    for path in DELIVERY_ROUTES:
+        add_route(app, hdrs.METH_POST, path, receive_delivery)
