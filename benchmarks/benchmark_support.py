@@ -1,0 +1,147 @@
+"""Shared pieces of the benchmarks: a throwaway database, signed payloads, waiting for servers."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import attrs
+import psycopg
+
+from adapters_db.engine import create_engine
+from adapters_db.integrations import SqlIntegrationStore
+from adapters_db.migrate import migrate
+from integration_core.channels import Channel, Integration, IntegrationStatus
+from integration_core.credentials import Secret
+from integration_core.ids import TenantId, new_id
+from integration_core.signatures import meta
+
+
+@attrs.frozen
+class Database:
+    """A PostgreSQL database made for one benchmark run and dropped after it."""
+
+    admin_url: str
+    name: str
+
+    @classmethod
+    def create(cls, admin_url: str) -> Database:
+        """Create an empty database next to *admin_url*'s."""
+        name = f"is_bench_{secrets.token_hex(4)}"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return cls(admin_url, name)
+
+    @property
+    def url(self) -> str:
+        """Return the URL of the benchmark database."""
+        parts = urlsplit(self.admin_url)
+        return urlunsplit(parts._replace(path=f"/{self.name}"))
+
+    def drop(self) -> None:
+        """Drop the database, disconnecting whoever is left."""
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+async def integration_for(url: str, channel: str, external_id: str) -> Integration:
+    """Migrate the database at *url* and connect one integration to route the deliveries."""
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+        now = datetime.now(UTC)
+        integration = Integration(
+            id=new_id("int"),
+            tenant_id=TenantId("bench"),
+            channel=Channel(channel),
+            status=IntegrationStatus.ACTIVE,
+            external_id=external_id,
+            created_at=now,
+            updated_at=now,
+            status_changed_at=now,
+        )
+        await SqlIntegrationStore(engine=engine).add(integration)
+        return integration
+    finally:
+        await engine.dispose()
+
+
+def whatsapp_body(phone_number_id: str, wamid: str) -> bytes:
+    """Return a one-message WhatsApp delivery, compact as Meta sends it."""
+    document = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "bench-waba",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550000000",
+                                "phone_number_id": phone_number_id,
+                            },
+                            "contacts": [{"profile": {"name": "Bench"}, "wa_id": "5491100000000"}],
+                            "messages": [
+                                {
+                                    "from": "5491100000000",
+                                    "id": wamid,
+                                    "timestamp": str(int(time.time())),
+                                    "type": "text",
+                                    "text": {"body": "benchmark message"},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def signed_whatsapp_lines(
+    secret: str, phone_number_id: str, prefix: str, count: int
+) -> Iterator[str]:
+    """Yield ``signature<TAB>body`` lines with distinct message ids, for ``replay.lua``."""
+    key = (Secret(secret),)
+    for n in range(count):
+        body = whatsapp_body(phone_number_id, f"wamid.{prefix}.{n}")
+        yield f"{meta.sign(key[0], body)}\t{body.decode()}\n"
+
+
+def free_port() -> int:
+    """Return a TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_http(
+    url: str, *, method: str = "GET", ok_only: bool = False, timeout: float = 60.0
+) -> None:
+    """Wait until *url* answers HTTP (with *ok_only*, a 2xx)."""
+    deadline = time.monotonic() + timeout
+    data = b"{}" if method == "POST" else None
+    while True:
+        try:
+            request = urllib.request.Request(url, method=method, data=data)  # noqa: S310 - local
+            with urllib.request.urlopen(request, timeout=2):  # noqa: S310 - a local URL
+                return
+        except urllib.error.HTTPError:
+            if not ok_only:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer within {timeout:g}s")
+        time.sleep(0.2)
