@@ -1,0 +1,299 @@
+"""Keep the inbox and outbox of platform events (the SQL ``EventStore``).
+
+An event row is both the inbox entry (deduplicated by the ``(channel, dedupe_key)`` unique
+constraint, so any number of replicas can ingest concurrently) and the outbox entry (leased by
+workers through ``lease_expires_at``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Insert, RowMapping, Table, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import Executable
+
+from adapters_db.engine import for_writing, is_postgres
+from adapters_db.errors import storage_errors
+from adapters_db.tables import events as event_table
+from adapters_db.tables import inbound_events
+from integration_core.channels import Channel
+from integration_core.errors import NotFound
+from integration_core.events import DeliveryStatus, EventRecord, EventType, QueueStats
+from integration_core.ids import TenantId
+from integration_core.paging import Page, check_limit, decode_cursor, encode_cursor
+from integration_core.webhooks import InboundEvent
+
+# Rows per INSERT: well under SQLite's limit of 32766 bound parameters per statement.
+_INSERT_BATCH = 500
+
+_PENDING = DeliveryStatus.PENDING.value
+
+
+class SqlEventStore:
+    """Keep raw deliveries and their events in PostgreSQL or SQLite."""
+
+    def __init__(self, *, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._writer = for_writing(engine)
+
+    async def record(
+        self, inbound: InboundEvent | None, events: Sequence[EventRecord]
+    ) -> tuple[bool, ...]:
+        """Store a raw delivery and the events split from it, in one transaction.
+
+        Returns, per event, ``True`` if it was new and ``False`` for a repeat (same channel and
+        dedupe key, or same id, as a stored event or an earlier one in *events*). The database
+        decides, with ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, so two replicas
+        recording the same event concurrently get exactly one ``True``.
+        """
+        fresh: dict[int, EventRecord] = {}
+        seen: set[object] = set()
+        for index, event in enumerate(events):
+            key = (event.channel, event.dedupe_key)
+            if key not in seen and event.id not in seen:
+                seen.update((key, event.id))
+                fresh[index] = event
+        # One lock order for every writer (the unique index), so concurrent batches sharing
+        # events cannot deadlock on PostgreSQL.
+        rows = sorted(
+            (_event_to_row(event) for event in fresh.values()),
+            key=lambda row: (row["channel"], row["dedupe_key"]),
+        )
+        inserted: set[str] = set()
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                if inbound is not None:
+                    insert_inbound = self._insert_ignoring_conflicts(inbound_events)
+                    await conn.execute(insert_inbound.values(_inbound_to_row(inbound)))
+                for start in range(0, len(rows), _INSERT_BATCH):
+                    stmt = self._insert_ignoring_conflicts(event_table).values(
+                        rows[start : start + _INSERT_BATCH]
+                    )
+                    result = await conn.execute(stmt.returning(event_table.c.id))
+                    inserted.update(result.scalars())
+        return tuple(i in fresh and fresh[i].id in inserted for i in range(len(events)))
+
+    async def get(self, tenant_id: TenantId, event_id: str) -> EventRecord:
+        """Return the tenant's event; :class:`NotFound` if absent or another tenant's."""
+        row = await self._fetch_one(
+            select(event_table).where(
+                event_table.c.id == event_id, event_table.c.tenant_id == tenant_id
+            )
+        )
+        if row is None:
+            raise NotFound(f"event {event_id} was not found")
+        return _row_to_event(row)
+
+    async def get_inbound(self, inbound_id: str) -> InboundEvent:
+        """Return a stored raw delivery; :class:`NotFound` if absent."""
+        row = await self._fetch_one(select(inbound_events).where(inbound_events.c.id == inbound_id))
+        if row is None:
+            raise NotFound(f"inbound delivery {inbound_id} was not found")
+        return _row_to_inbound(row)
+
+    async def list(
+        self,
+        tenant_id: TenantId,
+        *,
+        status: DeliveryStatus | None = None,
+        channel: Channel | None = None,
+        received_after: datetime | None = None,
+        received_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[EventRecord]:
+        """Return the tenant's events, newest (highest id) first; :class:`InvalidInput` for a bad
+        cursor or limit. *received_after* is inclusive, *received_before* exclusive.
+        """
+        check_limit(limit)
+        stmt = select(event_table).where(event_table.c.tenant_id == tenant_id)
+        if status is not None:
+            stmt = stmt.where(event_table.c.status == status.value)
+        if channel is not None:
+            stmt = stmt.where(event_table.c.channel == channel.value)
+        if received_after is not None:
+            stmt = stmt.where(event_table.c.received_at >= received_after)
+        if received_before is not None:
+            stmt = stmt.where(event_table.c.received_at < received_before)
+        if cursor:
+            stmt = stmt.where(event_table.c.id < decode_cursor(cursor))
+        # One row more than asked tells whether there is a next page.
+        stmt = stmt.order_by(event_table.c.id.desc()).limit(limit + 1)
+        with storage_errors():
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).mappings().all()
+        items = tuple(_row_to_event(row) for row in rows[:limit])
+        more = len(rows) > limit
+        return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+
+    async def claim_due(
+        self, *, now: datetime, limit: int, lease: timedelta
+    ) -> Sequence[EventRecord]:
+        """Lease up to *limit* pending events due at *now*, oldest first, until ``now + lease``.
+
+        One ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING``: on PostgreSQL the
+        subquery locks with ``FOR UPDATE SKIP LOCKED``, so concurrent workers skip each other's
+        rows instead of waiting; SQLite runs it under ``BEGIN IMMEDIATE``, one writer at a time.
+        """
+        if limit < 1:
+            return []
+        due = event_table.alias("due")
+        pick = (
+            select(due.c.id)
+            .where(
+                due.c.status == _PENDING,
+                or_(due.c.next_attempt_at.is_(None), due.c.next_attempt_at <= now),
+                or_(due.c.lease_expires_at.is_(None), due.c.lease_expires_at <= now),
+            )
+            .order_by(func.coalesce(due.c.next_attempt_at, due.c.received_at), due.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(event_table)
+            .where(event_table.c.id.in_(pick))
+            .values(lease_expires_at=now + lease)
+            .returning(*event_table.c)
+        )
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                rows = (await conn.execute(stmt)).mappings().all()
+        claimed = [_row_to_event(row) for row in rows]
+        # RETURNING has no order of its own.
+        return sorted(claimed, key=lambda e: (e.next_attempt_at or e.received_at, e.id))
+
+    async def mark_delivered(self, event_id: str, *, at: datetime) -> None:
+        """Record a successful delivery attempt; the event will not be sent again."""
+        await self._settle(
+            event_id,
+            status=DeliveryStatus.DELIVERED.value,
+            delivered_at=at,
+            next_attempt_at=None,
+        )
+
+    async def mark_failed(
+        self, event_id: str, *, error: str, retry_at: datetime | None, at: datetime
+    ) -> None:
+        """Record a failed attempt; retry at *retry_at*, or dead-letter the event if ``None``."""
+        status = DeliveryStatus.PENDING if retry_at is not None else DeliveryStatus.DEAD
+        await self._settle(
+            event_id, status=status.value, last_error=error, next_attempt_at=retry_at
+        )
+
+    async def requeue(self, tenant_id: TenantId, event_id: str, *, at: datetime) -> EventRecord:
+        """Queue the tenant's event for delivery again at *at*, keeping its id and attempts."""
+        row = await self._fetch_one(
+            update(event_table)
+            .where(event_table.c.id == event_id, event_table.c.tenant_id == tenant_id)
+            .values(status=_PENDING, next_attempt_at=at, delivered_at=None, lease_expires_at=None)
+            .returning(*event_table.c),
+            write=True,
+        )
+        if row is None:
+            raise NotFound(f"event {event_id} was not found")
+        return _row_to_event(row)
+
+    async def stats(self) -> QueueStats:
+        """Return the outbox depth, the dead letters and the oldest pending event's receipt."""
+        pending = event_table.c.status == _PENDING
+        stmt = select(
+            func.count().filter(pending),
+            func.count().filter(event_table.c.status == DeliveryStatus.DEAD.value),
+            func.min(event_table.c.received_at).filter(pending),
+        )
+        with storage_errors():
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(stmt)).one()
+        return QueueStats(pending=int(row[0]), dead=int(row[1]), oldest_pending_at=row[2])
+
+    async def _settle(self, event_id: str, **values: Any) -> None:
+        """Record the end of a delivery attempt: count it and release the lease."""
+        stmt = (
+            update(event_table)
+            .where(event_table.c.id == event_id)
+            .values(attempts=event_table.c.attempts + 1, lease_expires_at=None, **values)
+        )
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                updated = (await conn.execute(stmt)).rowcount
+        if updated == 0:
+            raise NotFound(f"event {event_id} was not found")
+
+    async def _fetch_one(self, stmt: Executable, *, write: bool = False) -> RowMapping | None:
+        with storage_errors():
+            async with (self._writer if write else self._engine).begin() as conn:
+                return (await conn.execute(stmt)).mappings().one_or_none()
+
+    def _insert_ignoring_conflicts(self, table: Table) -> Insert:
+        # Without a conflict target: a repeated id is a repeat too, as in the in-memory store.
+        if is_postgres(self._engine):
+            return postgresql.insert(table).on_conflict_do_nothing()
+        return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def _event_to_row(event: EventRecord) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "channel": event.channel.value,
+        "dedupe_key": event.dedupe_key,
+        "type": event.type.value,
+        "tenant_id": event.tenant_id,
+        "integration_id": event.integration_id,
+        "inbound_id": event.inbound_id,
+        "status": event.status.value,
+        "attempts": event.attempts,
+        "next_attempt_at": event.next_attempt_at,
+        "lease_expires_at": None,
+        "last_error": event.last_error,
+        "occurred_at": event.occurred_at,
+        "received_at": event.received_at,
+        "delivered_at": event.delivered_at,
+        "data": dict(event.data),
+    }
+
+
+def _row_to_event(row: RowMapping) -> EventRecord:
+    tenant_id = row["tenant_id"]
+    return EventRecord(
+        id=row["id"],
+        channel=Channel(row["channel"]),
+        dedupe_key=row["dedupe_key"],
+        type=EventType(row["type"]),
+        tenant_id=None if tenant_id is None else TenantId(tenant_id),
+        integration_id=row["integration_id"],
+        inbound_id=row["inbound_id"],
+        status=DeliveryStatus(row["status"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        occurred_at=row["occurred_at"],
+        received_at=row["received_at"],
+        delivered_at=row["delivered_at"],
+        data=row["data"],
+    )
+
+
+def _inbound_to_row(inbound: InboundEvent) -> dict[str, Any]:
+    return {
+        "id": inbound.id,
+        "channel": inbound.channel.value,
+        "received_at": inbound.received_at,
+        "body": inbound.body,
+        "headers": dict(inbound.headers),
+        "query": dict(inbound.query),
+    }
+
+
+def _row_to_inbound(row: RowMapping) -> InboundEvent:
+    return InboundEvent(
+        id=row["id"],
+        channel=Channel(row["channel"]),
+        received_at=row["received_at"],
+        body=bytes(row["body"]),
+        headers=row["headers"],
+        query=row["query"],
+    )

@@ -1,0 +1,209 @@
+"""Declare the schema as SQLAlchemy Core tables: the one source the migrations must match.
+
+``tests/integration/test_db_migrations.py`` compares a migrated database with :data:`metadata`,
+so a change here without a migration (or the reverse) fails the build.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Store aware datetimes as UTC and always read them back aware, in UTC.
+
+    PostgreSQL keeps the zone (``timestamptz``); SQLite keeps none, so the value is written as
+    naive UTC text in a fixed format (microseconds included), which also sorts correctly.
+    Naive datetimes are refused: a stored instant must never depend on the host's zone.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert *value* to UTC (naive UTC on SQLite)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes cannot be stored; use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return *value* as an aware UTC datetime."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Money(TypeDecorator[Decimal]):
+    """Store a :class:`~decimal.Decimal` amount exactly, scale included (``150.00`` stays so).
+
+    PostgreSQL: an unconstrained ``numeric``, which keeps value and scale exactly and never
+    rounds. SQLite would store a ``NUMERIC`` as a float, so there the amount is decimal text.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """Use decimal text on SQLite, ``numeric`` elsewhere."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String())
+        return dialect.type_descriptor(Numeric(asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Decimal | str | None:
+        """Pass the amount on, as text for SQLite."""
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError("amounts must be Decimal, never float")
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        """Return the stored amount as a Decimal."""
+        return None if value is None else Decimal(value)
+
+
+# Our own small documents are JSONB on PostgreSQL (indexable, queryable).
+Document = JSON().with_variant(JSONB(), "postgresql")
+# Third-party content is kept as plain JSON, also on PostgreSQL: jsonb refuses the escape
+# \u0000, which platforms may legitimately send, and refusing to store a delivered event
+# would lose it.
+Verbatim = JSON()
+
+# Ids sort by creation time and listings page on them, so they must compare byte by byte as
+# in Python, whatever the database's default collation ("C" on PostgreSQL; SQLite's BINARY).
+Key = Text().with_variant(Text(collation="C"), "postgresql")
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("tenant_id", Text, nullable=False, index=True),
+    Column("channel", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("external_id", Text, nullable=False),
+    Column("config", Document, nullable=False),
+    Column("webhook_url", Text, nullable=True),
+    Column("token_expires_at", UtcDateTime, nullable=True, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("status_changed_at", UtcDateTime, nullable=False),
+    # One external account routes its webhooks to exactly one integration.
+    UniqueConstraint("channel", "external_id"),
+)
+
+inbound_events = Table(
+    "inbound_events",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("channel", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("headers", Verbatim, nullable=False),
+    Column("query", Verbatim, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("channel", Text, nullable=False),
+    Column("dedupe_key", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("tenant_id", Text, nullable=True),
+    Column("integration_id", Key, nullable=True),
+    Column(
+        "inbound_id",
+        Key,
+        ForeignKey("inbound_events.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("lease_expires_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("data", Verbatim, nullable=False),
+    # The database itself recognises a repeated delivery, whichever replica receives it.
+    UniqueConstraint("channel", "dedupe_key"),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "tenant_id", "id"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("provider_payment_id", Text, nullable=True, unique=True),
+    Column("preference_id", Text, nullable=True),
+    Column("checkout_url", Text, nullable=True),
+    Column("status", Text, nullable=False),
+    Column("status_detail", Text, nullable=True),
+    Column("amount", Money, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("external_reference", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "tenant_id", "id"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column(
+        "payment_id",
+        Key,
+        ForeignKey("payments.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # A payment's refunds are a sequence; the position keeps their order across a round trip.
+    Column("position", Integer, nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("provider_refund_id", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
