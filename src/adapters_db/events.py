@@ -7,7 +7,7 @@ workers through ``lease_expires_at``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -184,12 +184,30 @@ class SqlEventStore:
             event_id, status=status.value, last_error=error, next_attempt_at=retry_at
         )
 
-    async def requeue(self, tenant_id: TenantId, event_id: str, *, at: datetime) -> EventRecord:
-        """Queue the tenant's event for delivery again at *at*, keeping its id and attempts."""
+    async def requeue(
+        self,
+        tenant_id: TenantId,
+        event_id: str,
+        *,
+        at: datetime,
+        data: Mapping[str, Any] | None = None,
+    ) -> EventRecord:
+        """Queue the tenant's event for delivery again at *at*, keeping its id and attempts.
+
+        *data* replaces the payload (a replay re-normalized from the raw delivery).
+        """
+        values: dict[str, Any] = {
+            "status": _PENDING,
+            "next_attempt_at": at,
+            "delivered_at": None,
+            "lease_expires_at": None,
+        }
+        if data is not None:
+            values["data"] = dict(data)
         row = await self._fetch_one(
             update(event_table)
             .where(event_table.c.id == event_id, event_table.c.tenant_id == tenant_id)
-            .values(status=_PENDING, next_attempt_at=at, delivered_at=None, lease_expires_at=None)
+            .values(**values)
             .returning(*event_table.c),
             write=True,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from integration_core.channels import (
     Channel,
@@ -154,8 +154,18 @@ class EventStore(Protocol):
         """Record a failed attempt; retry at *retry_at*, or dead-letter the event if ``None``."""
         ...
 
-    async def requeue(self, tenant_id: TenantId, event_id: str, *, at: datetime) -> EventRecord:
-        """Queue the tenant's event for delivery again, keeping its id (replay)."""
+    async def requeue(
+        self,
+        tenant_id: TenantId,
+        event_id: str,
+        *,
+        at: datetime,
+        data: Mapping[str, Any] | None = None,
+    ) -> EventRecord:
+        """Queue the tenant's event for delivery again at *at*, keeping its id (replay).
+
+        *data* replaces the payload, for a replay re-normalized from the raw delivery.
+        """
         ...
 
     async def stats(self) -> QueueStats:

@@ -164,6 +164,19 @@ async def test_requeue_delivers_the_same_event_again(event_store: EventStore) ->
     assert [e.id for e in await event_store.claim_due(now=at, limit=5, lease=LEASE)] == [event.id]
 
 
+async def test_requeue_can_replace_the_payload(event_store: EventStore) -> None:
+    event = make_event()
+    await add_events(event_store, event)
+    await event_store.mark_failed(event.id, error="boom", retry_at=None, at=T0)
+    fixed = {"message": {"id": "m-1", "kind": "text", "text": "re-normalized \u00e9"}}
+
+    again = await event_store.requeue(ALICE, event.id, at=T0, data=fixed)
+
+    assert again.data == fixed
+    assert again.status is DeliveryStatus.PENDING
+    assert (await event_store.get(ALICE, event.id)).data == fixed
+
+
 async def test_requeue_releases_a_lease(event_store: EventStore) -> None:
     event = make_event()
     await add_events(event_store, event)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -88,6 +89,12 @@ class InMemoryIntegrationStore(_Switch):
         current = self._items.get(integration.id)
         if current is None or current.tenant_id != integration.tenant_id:
             raise NotFound(f"integration {integration.id} was not found")
+        key = (integration.channel, integration.external_id)
+        if any(
+            (i.channel, i.external_id) == key and i.id != integration.id
+            for i in self._items.values()
+        ):
+            raise IntegrationExists()
         self._items[integration.id] = integration
 
     async def delete(self, tenant_id: TenantId, integration_id: str) -> None:
@@ -236,12 +243,23 @@ class InMemoryEventStore(_Switch):
             next_attempt_at=retry_at,
         )
 
-    async def requeue(self, tenant_id: TenantId, event_id: str, *, at: datetime) -> EventRecord:
-        """Queue the tenant's event again under the same id."""
+    async def requeue(
+        self,
+        tenant_id: TenantId,
+        event_id: str,
+        *,
+        at: datetime,
+        data: Mapping[str, Any] | None = None,
+    ) -> EventRecord:
+        """Queue the tenant's event again under the same id (with new *data*, if given)."""
         event = await self.get(tenant_id, event_id)
         self._leases.pop(event_id, None)
         again = attrs.evolve(
-            event, status=DeliveryStatus.PENDING, next_attempt_at=at, delivered_at=None
+            event,
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=at,
+            delivered_at=None,
+            data=event.data if data is None else data,
         )
         self._events[event_id] = again
         return again
@@ -271,7 +289,10 @@ class InMemoryPaymentStore(_Switch):
     async def add(self, payment: Payment) -> None:
         """Store a new payment."""
         self._check()
-        if payment.id in self._items:
+        if payment.id in self._items or (
+            payment.provider_payment_id is not None
+            and await self.find_by_provider_id(payment.provider_payment_id) is not None
+        ):
             raise Conflict(f"payment {payment.id} already exists")
         self._items[payment.id] = payment
 
