@@ -18,6 +18,7 @@ from sqlalchemy.sql import Executable
 
 from adapters_db.engine import for_writing, is_postgres
 from adapters_db.errors import storage_errors
+from adapters_db.group_commit import GroupCommitter
 from adapters_db.tables import events as event_table
 from adapters_db.tables import inbound_events
 from integration_core.channels import Channel
@@ -33,12 +34,18 @@ _INSERT_BATCH = 500
 _PENDING = DeliveryStatus.PENDING.value
 
 
+_Delivery = tuple[InboundEvent | None, Sequence[EventRecord]]
+
+
 class SqlEventStore:
     """Keep raw deliveries and their events in PostgreSQL or SQLite."""
 
-    def __init__(self, *, engine: AsyncEngine) -> None:
+    def __init__(self, *, engine: AsyncEngine, group_commit: bool = True) -> None:
         self._engine = engine
         self._writer = for_writing(engine)
+        self._group: GroupCommitter[_Delivery, tuple[bool, ...]] | None = (
+            GroupCommitter(self.record_many) if group_commit else None
+        )
 
     async def record(
         self, inbound: InboundEvent | None, events: Sequence[EventRecord]
@@ -48,34 +55,52 @@ class SqlEventStore:
         Returns, per event, ``True`` if it was new and ``False`` for a repeat (same channel and
         dedupe key, or same id, as a stored event or an earlier one in *events*). The database
         decides, with ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, so two replicas
-        recording the same event concurrently get exactly one ``True``.
+        recording the same event concurrently get exactly one ``True``. With group commit,
+        deliveries recorded concurrently share the transaction (see :mod:`.group_commit`).
         """
-        fresh: dict[int, EventRecord] = {}
+        if self._group is not None:
+            return await self._group.submit((inbound, events))
+        return (await self.record_many([(inbound, events)]))[0]
+
+    async def record_many(self, deliveries: Sequence[_Delivery]) -> list[tuple[bool, ...]]:
+        """Store several deliveries in one transaction; return :meth:`record`'s answer for each.
+
+        An event repeated across deliveries of the batch is new in the first one only.
+        """
+        fresh: dict[tuple[int, int], EventRecord] = {}
         seen: set[object] = set()
-        for index, event in enumerate(events):
-            key = (event.channel, event.dedupe_key)
-            if key not in seen and event.id not in seen:
-                seen.update((key, event.id))
-                fresh[index] = event
+        for d, (_, events) in enumerate(deliveries):
+            for index, event in enumerate(events):
+                key = (event.channel, event.dedupe_key)
+                if key not in seen and event.id not in seen:
+                    seen.update((key, event.id))
+                    fresh[d, index] = event
         # One lock order for every writer (the unique index), so concurrent batches sharing
         # events cannot deadlock on PostgreSQL.
         rows = sorted(
             (_event_to_row(event) for event in fresh.values()),
             key=lambda row: (row["channel"], row["dedupe_key"]),
         )
+        inbound_rows = sorted(
+            (_inbound_to_row(inbound) for inbound, _ in deliveries if inbound is not None),
+            key=lambda row: row["id"],
+        )
         inserted: set[str] = set()
         with storage_errors():
             async with self._writer.begin() as conn:
-                if inbound is not None:
+                if inbound_rows:
                     insert_inbound = self._insert_ignoring_conflicts(inbound_events)
-                    await conn.execute(insert_inbound.values(_inbound_to_row(inbound)))
+                    await conn.execute(insert_inbound.values(inbound_rows))
                 for start in range(0, len(rows), _INSERT_BATCH):
                     stmt = self._insert_ignoring_conflicts(event_table).values(
                         rows[start : start + _INSERT_BATCH]
                     )
                     result = await conn.execute(stmt.returning(event_table.c.id))
                     inserted.update(result.scalars())
-        return tuple(i in fresh and fresh[i].id in inserted for i in range(len(events)))
+        return [
+            tuple((d, i) in fresh and fresh[d, i].id in inserted for i in range(len(events)))
+            for d, (_, events) in enumerate(deliveries)
+        ]
 
     async def get(self, tenant_id: TenantId, event_id: str) -> EventRecord:
         """Return the tenant's event; :class:`NotFound` if absent or another tenant's."""
