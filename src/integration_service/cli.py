@@ -1,4 +1,4 @@
-"""The ``integration-service`` command line: ``serve``, ``migrate`` and ``token``.
+"""The ``integration-service`` command line: ``serve``, ``migrate``, ``token`` and ``replay``.
 
 Configuration errors are an operator's everyday mistake, so they get one short message that
 lists every problem and exit code 2, never a traceback. Any other failure prints one line and
@@ -13,13 +13,14 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
 from adapters_http.auth import SCOPES, issue_token
 from integration_core.clock import SystemClock
 from integration_core.errors import ConfigurationError
+from integration_core.ids import TenantId
 from integration_service import __version__
 from integration_service.durations import InvalidDuration, parse_duration
 from integration_service.settings import Settings
@@ -34,6 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with *argv* (default: ``sys.argv[1:]``); return the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
+    check: Callable[[argparse.Namespace], None] | None = getattr(args, "check", None)
+    if check is not None:
+        check(args)  # argument rules argparse cannot express; exits 2 like its own errors
     command: Callable[[argparse.Namespace, Settings], int] = args.run
     try:
         settings = Settings.from_env(os.environ)
@@ -52,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # Imported here so that `token` and `--help` do not wait for SQLAlchemy and Alembic.
+    from integration_service.roles import Role  # noqa: PLC0415 - see the comment above
     from integration_service.server import serve  # noqa: PLC0415 - see the comment above
 
     server = settings.server
@@ -61,7 +66,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         server = attrs.evolve(server, port=args.port)
         if not server.base_url_set:
             server = attrs.evolve(server, base_url=f"http://localhost:{args.port}")
-    asyncio.run(serve(attrs.evolve(settings, server=server)))
+    asyncio.run(serve(attrs.evolve(settings, server=server), Role(args.role)))
     return EXIT_OK
 
 
@@ -98,6 +103,45 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from integration_service.replay import Selection, run_replay  # noqa: PLC0415 - as in _serve
+
+    selection = Selection(
+        tenant_id=TenantId(args.tenant),
+        event_id=args.event,
+        dead=args.dead,
+        since=args.since,
+        until=args.until,
+        renormalize=args.renormalize,
+    )
+    result = asyncio.run(run_replay(settings, selection))
+    notes = []
+    if result.skipped:
+        notes.append(f"skipped {result.skipped} already pending or ignored event(s)")
+    if result.renormalized is not None:
+        kept = result.requeued - result.renormalized
+        notes.append(
+            f"renormalized {result.renormalized}; {kept} kept their stored data "
+            "(no raw delivery, or no matching item in it)"
+        )
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)  # noqa: T201 - for the operator, off stdout
+    print(result.summary())  # noqa: T201 - the command's output
+    return EXIT_OK
+
+
+def _check_replay(args: argparse.Namespace) -> None:
+    parser: argparse.ArgumentParser = args.parser
+    if args.tenant is None:
+        which = "--event" if args.event else "--dead" if args.dead else "--since"
+        # The event store lists events per tenant only; there is no all-tenants listing yet.
+        parser.error(f"{which} needs --tenant")
+    if args.until is not None and args.since is None:
+        parser.error("--until goes with --since")
+    if args.since is not None and args.until is not None and args.since >= args.until:
+        parser.error("--since must be earlier than --until")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="integration-service",
@@ -110,6 +154,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP service (migrates first)")
     serve.add_argument("--host", help="bind address (overrides HOST)")
     serve.add_argument("--port", type=_port, help="TCP port (overrides PORT)")
+    serve.add_argument(
+        "--role",
+        choices=("api", "worker", "all"),
+        default="all",
+        help="api: HTTP only; worker: forwarding only (serves health and metrics); "
+        "all: both (default)",
+    )
     serve.set_defaults(run=_serve)
 
     migrate = commands.add_parser("migrate", help="apply database migrations, print the revision")
@@ -126,6 +177,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--subject", help="sub claim: who the token is for")
     token.set_defaults(run=_token)
+
+    replay = commands.add_parser(
+        "replay",
+        help="queue stored events for delivery again, same ids",
+        description="Queue stored events for delivery again under their own ids; "
+        "the workers send them. Prints how many were queued.",
+    )
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--event", metavar="ID", type=_non_empty, help="one event, by id")
+    which.add_argument("--dead", action="store_true", help="every dead-lettered event")
+    which.add_argument(
+        "--since",
+        type=_timestamp,
+        metavar="TIME",
+        help="events received at or after TIME (RFC 3339, e.g. 2026-11-01T00:00:00Z); "
+        "already pending and ignored ones are skipped",
+    )
+    replay.add_argument("--until", type=_timestamp, metavar="TIME", help="and before TIME")
+    replay.add_argument("--tenant", type=_non_empty, help="the tenant whose events to replay")
+    replay.add_argument(
+        "--renormalize",
+        action="store_true",
+        help="rebuild each payload with the current normalizer from the stored raw delivery",
+    )
+    replay.set_defaults(run=_replay, check=_check_replay, parser=replay)
     return parser
 
 
@@ -159,3 +235,15 @@ def _non_empty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text.strip()
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an RFC 3339 time such as 2026-11-01T00:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone (add Z for UTC)")
+    return moment.astimezone(UTC)

@@ -3,22 +3,26 @@
 A dependency-injector :class:`Container` declares the object graph; nothing is injected by
 decorators (no ``@inject``, no ``Provide[...]``): :func:`build_services` asks the container for
 the finished :class:`~adapters_http.services.HttpServices` and hands it to ``create_app``.
-Resources with a lifetime (the database engine, the rate limiter's Redis pool) are
-``providers.Resource`` async generators, so ``await container.shutdown_resources()`` closes
-each of them exactly once.
+Resources with a lifetime (the database engine, the rate limiter's Redis pool, the outgoing
+HTTP client session) are ``providers.Resource`` async generators, so
+``await container.shutdown_resources()`` closes each of them exactly once. What depends on
+optional configuration (the messaging service) is provided as ``None`` when it is not set, and
+the roles (:mod:`integration_service.roles`) decide what to run from that.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
+import aiohttp
 import prometheus_client
 from dependency_injector import containers, providers
 from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters_db.credentials import SqlCredentialStore
 from adapters_db.engine import create_engine
 from adapters_db.events import SqlEventStore
 from adapters_db.health import DatabaseProbe
@@ -27,12 +31,33 @@ from adapters_db.payments import SqlPaymentStore
 from adapters_http.auth import JwtAuthenticator
 from adapters_http.rate_limit import SCOPE_IP, SCOPE_TENANT, SCOPE_WEBHOOK, Rate, RateLimiter
 from adapters_http.services import HttpServices, HttpSettings
+from adapters_platforms.http import client_session
+from adapters_platforms.messaging import HttpMessageForwarder, MessagingServiceProbe
+from integration_core.channels import Channel
 from integration_core.clock import SystemClock
-from integration_core.ports import Clock
+from integration_core.errors import ConfigurationError
+from integration_core.ports import (
+    Clock,
+    CredentialStore,
+    EventStore,
+    HealthProbe,
+    MessageForwarder,
+    WebhookVerifier,
+)
+from integration_core.signatures import (
+    MetaWebhookVerifier,
+    StandardWebhooksVerifier,
+    TawkToWebhookVerifier,
+    TelegramWebhookVerifier,
+)
+from integration_core.use_cases.forwarding import ForwardEvents, RetryPolicy
 from integration_core.use_cases.health import CheckHealth
+from integration_core.use_cases.intake import ReceiveWebhook
 from integration_service import __version__
+from integration_service.forward_metrics import ForwardMetrics
 from integration_service.migration import MigrationProbe
-from integration_service.settings import Settings
+from integration_service.settings import CredentialStoreKind, Settings
+from integration_service.wakeup import NotifyingEventStore, Wakeup
 
 T = TypeVar("T")
 
@@ -61,6 +86,79 @@ async def rate_limiter(settings: Settings) -> AsyncIterator[RateLimiter]:
         yield limiter
     finally:
         await limiter.aclose()
+
+
+async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
+    """Open the one outgoing HTTP client session of the process; close it at shutdown."""
+    async with client_session(user_agent=f"integration-service/{__version__}") as session:
+        yield session
+
+
+def message_forwarder(
+    settings: Settings, session: aiohttp.ClientSession, clock: Clock
+) -> MessageForwarder | None:
+    """Deliver to ``MESSAGING_SERVICE_URL``, or ``None`` when unset (events stay pending)."""
+    messaging = settings.messaging
+    if messaging.service_url is None:
+        return None
+    # Settings require the signing secret whenever the URL is set (generated in development).
+    assert messaging.signing_secret is not None
+    return HttpMessageForwarder(
+        session=session,
+        url=messaging.service_url,
+        signing_secret=messaging.signing_secret,
+        clock=clock,
+        timeout_seconds=messaging.TIMEOUT.total_seconds(),
+    )
+
+
+def health_probes(
+    settings: Settings, session: aiohttp.ClientSession, *probes: HealthProbe
+) -> list[HealthProbe]:
+    """Return *probes*, and the messaging service's (not critical) when there is one."""
+    url = settings.messaging.service_url
+    extra = [] if url is None else [MessagingServiceProbe(session=session, url=url)]
+    return [*probes, *extra]
+
+
+def forward_events(
+    settings: Settings, events: EventStore, forwarder: MessageForwarder | None, clock: Clock
+) -> ForwardEvents | None:
+    """Build one worker's forwarding use case (its own concurrency limit), if forwarding is on."""
+    if forwarder is None:
+        return None
+    messaging = settings.messaging
+    return ForwardEvents(
+        events=events,
+        forwarder=forwarder,
+        clock=clock,
+        policy=RetryPolicy(delays=messaging.retry_schedule),
+        batch_size=messaging.batch_size,
+        concurrency=messaging.CONCURRENCY,
+        lease=messaging.lease,
+    )
+
+
+def webhook_verifiers(clock: Clock) -> Mapping[Channel, WebhookVerifier]:
+    """Return each messaging channel's signature scheme."""
+    meta = MetaWebhookVerifier()
+    return {
+        Channel.WHATSAPP: meta,
+        Channel.MESSENGER: meta,
+        Channel.INSTAGRAM: meta,
+        Channel.TELEGRAM: TelegramWebhookVerifier(),
+        Channel.TAWKTO: TawkToWebhookVerifier(),
+        Channel.WEBCHAT: StandardWebhooksVerifier(clock=clock),
+    }
+
+
+def credential_store(settings: Settings, engine: AsyncEngine) -> CredentialStore:
+    """Keep integrations' own secrets AES-256-GCM encrypted in the database (current key first)."""
+    if settings.security.credential_store is CredentialStoreKind.VAULT:
+        # Refuse to start rather than keep secrets somewhere the operator did not choose.
+        problem = "CREDENTIAL_STORE: vault is not available in this version yet; use database"
+        raise ConfigurationError(problem, problems=(problem,))
+    return SqlCredentialStore(engine=engine, keys=settings.security.encryption_keys)
 
 
 def metrics_registry() -> prometheus_client.CollectorRegistry:
@@ -107,6 +205,7 @@ class Container(containers.DeclarativeContainer):
 
     engine = providers.Resource(database_engine, settings=settings)
     rate_limiter = providers.Resource(rate_limiter, settings=settings)
+    session = providers.Resource(http_session)
 
     clock = providers.Singleton(SystemClock)
     registry = providers.Singleton(metrics_registry)
@@ -114,13 +213,37 @@ class Container(containers.DeclarativeContainer):
     integrations = providers.Singleton(SqlIntegrationStore, engine=engine)
     events = providers.Singleton(SqlEventStore, engine=engine)
     payments = providers.Singleton(SqlPaymentStore, engine=engine)
+    credentials = providers.Singleton(credential_store, settings=settings, engine=engine)
+
+    # The webhook side stores through this wrapper, which wakes this process's idle workers.
+    wakeup = providers.Singleton(Wakeup)
+    notifying_events = providers.Singleton(NotifyingEventStore, inner=events, wakeup=wakeup)
+
+    forwarder = providers.Singleton(
+        message_forwarder, settings=settings, session=session, clock=clock
+    )
+    # A Factory: every worker gets its own use case, so each has its own concurrency limit.
+    forward_events = providers.Factory(
+        forward_events, settings=settings, events=events, forwarder=forwarder, clock=clock
+    )
+    forward_metrics = providers.Singleton(ForwardMetrics, registry=registry)
 
     database_probe = providers.Singleton(DatabaseProbe, engine=engine)
     migrations = providers.Singleton(migration_probe, settings=settings)
     check_health = providers.Singleton(
         CheckHealth,
-        probes=providers.List(database_probe, migrations),
+        probes=providers.Callable(health_probes, settings, session, database_probe, migrations),
         integrations=integrations,
+    )
+
+    receive_webhook = providers.Singleton(
+        ReceiveWebhook,
+        integrations=integrations,
+        events=notifying_events,
+        credentials=credentials,
+        clock=clock,
+        verifiers=providers.Callable(webhook_verifiers, clock=clock),
+        secrets=settings.provided.platforms.webhook_secrets,
     )
 
     authenticator = providers.Singleton(authenticator, settings=settings, clock=clock)
@@ -134,8 +257,10 @@ class Container(containers.DeclarativeContainer):
         rate_limiter=rate_limiter,
         registry=registry,
         integrations=integrations,
-        events=events,
+        events=notifying_events,
         payments=payments,
+        receive_webhook=receive_webhook,
+        verify_tokens=settings.provided.platforms.verify_tokens,
     )
 
 
@@ -159,7 +284,7 @@ async def engine_of(container: Container) -> AsyncEngine:
 
 
 async def shutdown(container: Container) -> None:
-    """Close every resource the container opened (engine, Redis pool); safe to call twice."""
+    """Close every resource the container opened (engine, pools, session); safe to call twice."""
     await _maybe_await(container.shutdown_resources())
 
 

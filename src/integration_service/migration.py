@@ -2,17 +2,20 @@
 
 While ``serve`` is still migrating (or waiting for the database to come back), the
 :class:`MigrationProbe` makes health and readiness answer ``503``, so an orchestrator routes
-no traffic to a process whose schema is not there yet.
+no traffic to a process whose schema is not there yet. A ``--role worker`` process never
+migrates (the ``api`` processes do); it waits for the schema to reach this version's head
+before claiming any event, since its queries assume that schema.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters_db.engine import create_engine
-from adapters_db.migrate import current_revision, migrate
+from adapters_db.migrate import current_revision, head_revision, migrate
 from integration_core.errors import StorageUnavailable
 from integration_service.logging import configure_logging, get_logger
 from integration_service.settings import Settings
@@ -20,6 +23,7 @@ from integration_service.settings import Settings
 _LOGGER = "integration_service.migration"
 _FIRST_RETRY_SECONDS = 1.0
 _MAX_RETRY_SECONDS = 30.0
+_SCHEMA_POLL_SECONDS = 1.0
 
 
 class MigrationProbe:
@@ -82,3 +86,35 @@ async def migrate_until_done(engine: AsyncEngine, probe: MigrationProbe) -> None
         await asyncio.sleep(delay)
         delay = min(delay * 2, _MAX_RETRY_SECONDS)
         attempt += 1
+
+
+async def wait_for_schema(
+    engine: AsyncEngine,
+    probe: MigrationProbe,
+    *,
+    stop: asyncio.Event,
+    poll_seconds: float = _SCHEMA_POLL_SECONDS,
+) -> bool:
+    """Wait until the database is at this version's head revision; ``False`` if *stop* came first.
+
+    Marks *probe* applied once it is, so a worker's health turns ``200`` when it can work.
+    """
+    log = get_logger(_LOGGER)
+    head = head_revision()
+    announced = False
+    while not stop.is_set():
+        try:
+            current = await current_revision(engine)
+        except StorageUnavailable:
+            current = None
+        if current == head:
+            probe.mark_applied()
+            log.info("schema_ready", revision=head)
+            return True
+        if not announced:
+            # Once: a worker started before the api processes migrated is normal, not alarming.
+            log.info("waiting_for_migrations", current_revision=current, head_revision=head)
+            announced = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), poll_seconds)
+    return False

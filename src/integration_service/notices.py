@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from integration_core.channels import Channel
+from integration_service.durations import format_duration
 
 if TYPE_CHECKING:
     from integration_service.settings import Settings
@@ -50,8 +51,16 @@ def startup_warnings(settings: Settings) -> tuple[str, ...]:
             f"JWT_SECRET is shorter than {_MIN_JWT_SECRET_BYTES} bytes: HS256 tokens signed "
             "with it can be brute-forced; use at least 32 random bytes"
         )
-    if settings.messaging.service_url is None:
+    messaging = settings.messaging
+    if messaging.service_url is None:
         warnings.append("MESSAGING_SERVICE_URL is not set: events are stored but not forwarded")
+    elif messaging.lease <= messaging.slowest_batch:
+        warnings.append(
+            f"FORWARD_LEASE ({format_duration(messaging.lease)}) is not longer than a batch of "
+            f"FORWARD_BATCH_SIZE={messaging.batch_size} can take "
+            f"({format_duration(messaging.slowest_batch)}): an event still in flight may be "
+            "claimed by another worker and delivered twice"
+        )
     if settings.is_production:
         warnings.extend(_production_warnings(settings))
     warnings.extend(settings.notes)

@@ -107,11 +107,34 @@ class SecuritySettings:
 
 @attrs.frozen(kw_only=True)
 class MessagingSettings:
-    """The downstream messaging service and how forwarded events are signed and retried."""
+    """The downstream messaging service and how forwarded events are signed and retried.
+
+    *workers* forwarding loops run in each ``worker``/``all`` process (``FORWARD_WORKERS``),
+    each claiming up to *batch_size* due events at a time (``FORWARD_BATCH_SIZE``) and looking
+    again every *poll_interval* when the outbox is empty (``FORWARD_POLL_INTERVAL``). *lease*
+    (``FORWARD_LEASE``) is how long a claimed event is reserved for its worker: a worker that
+    dies mid-batch gives its events back after it, so shorter is faster recovery, but it must
+    outlast a slow batch or an event still in flight is sent twice.
+    """
 
     service_url: str | None = None
     signing_secret: Secret | None = None
     retry_schedule: tuple[timedelta, ...] = DEFAULT_RETRY_SCHEDULE
+    workers: int = 1
+    batch_size: int = 100
+    poll_interval: timedelta = timedelta(milliseconds=500)
+    lease: timedelta = timedelta(minutes=2)
+
+    CONCURRENCY: ClassVar[int] = 16
+    """Deliveries one worker has in flight at once."""
+    TIMEOUT: ClassVar[timedelta] = timedelta(seconds=15)
+    """How long one delivery may take before it counts as failed."""
+
+    @property
+    def slowest_batch(self) -> timedelta:
+        """Return how long a batch takes if every delivery times out; the lease must be longer."""
+        rounds = -(-self.batch_size // self.CONCURRENCY)
+        return rounds * self.TIMEOUT
 
 
 @attrs.frozen(kw_only=True)
@@ -139,6 +162,20 @@ class PlatformSettings:
     def secrets_for(self, channel: Channel) -> ChannelSecrets:
         """Return *channel*'s secrets (empty for a channel without global ones)."""
         return self.channels.get(channel, ChannelSecrets())
+
+    @property
+    def webhook_secrets(self) -> Mapping[Channel, tuple[Secret, ...]]:
+        """Return every messaging channel's webhook secrets (empty: only integrations' own)."""
+        return {c: self.secrets_for(c).webhook_secrets for c in MESSAGING_CHANNELS}
+
+    @property
+    def verify_tokens(self) -> Mapping[Channel, tuple[Secret, ...]]:
+        """Return each Meta channel's verify token, for those that have one."""
+        return {
+            channel: (token,)
+            for channel in MESSAGING_CHANNELS
+            if channel.is_meta and (token := self.secrets_for(channel).verify_token) is not None
+        }
 
 
 @attrs.frozen(kw_only=True)

@@ -1,10 +1,11 @@
-"""Run the HTTP service until SIGTERM or SIGINT, then stop gracefully.
+"""Run one service process in its role until SIGTERM or SIGINT, then stop gracefully.
 
 Start-up order matters: the listener opens *before* migrations finish, so an orchestrator's
 health probe gets an answer (``503`` while the database is down) instead of a refused
 connection, and a database that is down at start is retried with backoff rather than crashing
-the process into a restart loop. Shutdown stops accepting connections, lets in-flight requests
-finish (up to ``SHUTDOWN_TIMEOUT``), then closes the engine and every other resource.
+the process into a restart loop. Shutdown stops accepting connections and lets in-flight
+requests and the workers' batches in hand finish (together, up to ``SHUTDOWN_TIMEOUT``), then
+closes the engine, the HTTP client session and every other resource.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters_http.app import create_app
+from adapters_http.services import HttpServices
 from integration_service.container import (
     Container,
     build_services,
@@ -26,28 +28,33 @@ from integration_service.container import (
 )
 from integration_service.logging import configure_logging, get_logger
 from integration_service.migration import migrate_until_done
+from integration_service.ops_app import create_ops_app
+from integration_service.roles import Role, start_workers
 from integration_service.settings import Settings
+from integration_service.workers import Workers
 
 _LOGGER = "integration_service.server"
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-async def serve(settings: Settings) -> None:
-    """Serve HTTP on ``HOST:PORT`` until SIGTERM/SIGINT; return once everything is closed."""
+async def serve(settings: Settings, role: Role = Role.ALL) -> None:
+    """Serve on ``HOST:PORT`` in *role* until SIGTERM/SIGINT; return once everything is closed."""
     configure_logging(settings.log_level)
     log = get_logger(_LOGGER)
     for warning in settings.warnings():
         log.warning(warning, startup_warning=True)
     stop = _stop_on_signals()
     container = Container(settings=settings)
+    workers = Workers()
     migrations: asyncio.Task[None] | None = None
+    timeout = settings.server.shutdown_timeout.total_seconds()
     try:
         runner = web.AppRunner(
-            create_app(await build_services(container)),
+            _app(await build_services(container), role),
             handle_signals=False,
             # Our access log middleware logs each request; aiohttp's own would duplicate it.
             access_log=None,
-            shutdown_timeout=settings.server.shutdown_timeout.total_seconds(),
+            shutdown_timeout=timeout,
         )
         await runner.setup()
         try:
@@ -56,30 +63,36 @@ async def serve(settings: Settings) -> None:
                 "listening",
                 host=settings.server.host,
                 port=settings.server.port,
+                role=role.value,
                 environment=settings.environment.value,
                 database=settings.database.display_url,
             )
-            if settings.database.auto_migrate:
+            if role.serves_api and settings.database.auto_migrate:
                 engine = await engine_of(container)
                 probe = await resolve(container.migrations)
                 migrations = asyncio.create_task(migrate_until_done(engine, probe))
-            else:
+            elif role.serves_api:
                 log.info("auto_migrate_disabled")
+            if role.runs_workers:
+                await start_workers(container, settings, workers)
             await stop.wait()
-            log.info(
-                "shutting_down", timeout_seconds=settings.server.shutdown_timeout.total_seconds()
-            )
+            log.info("shutting_down", timeout_seconds=timeout)
         finally:
             if migrations is not None:
                 migrations.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await migrations
-            # Stops listening, then waits for in-flight requests up to the shutdown timeout.
-            await runner.cleanup()
+            # Stop listening and drain requests while the workers finish their batches.
+            await asyncio.gather(runner.cleanup(), workers.stop(timeout))
     finally:
         await shutdown(container)
         _restore_signals()
         log.info("stopped")
+
+
+def _app(services: HttpServices, role: Role) -> web.Application:
+    """Return the full application, or only the operational routes for a worker."""
+    return create_app(services) if role.serves_api else create_ops_app(services)
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -132,6 +132,7 @@ class Settings:
         messaging_url = reader.url("MESSAGING_SERVICE_URL")
         signing_secret = _checked(reader, "MESSAGING_SIGNING_SECRET", decode_signing_secret)
         retry_schedule = reader.durations("FORWARD_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE)
+        forwarding = _read_forwarding(reader)
         vault = read_vault(reader, store)
         platforms = read_platforms(reader)
         tawkto = read_tawkto(reader)
@@ -172,7 +173,8 @@ class Settings:
                 encryption_keys_previous=previous,
                 credential_store=store,
             ),
-            messaging=MessagingSettings(
+            messaging=attrs.evolve(
+                forwarding,
                 service_url=messaging_url,
                 signing_secret=signing_secret,
                 retry_schedule=retry_schedule,
@@ -189,6 +191,21 @@ class Settings:
     def warnings(self) -> tuple[str, ...]:
         """Return the start-up warnings, one line each, safe to log (no secret values)."""
         return startup_warnings(self)
+
+
+def _read_forwarding(reader: EnvReader) -> MessagingSettings:
+    """Read how the forwarding workers run (``FORWARD_WORKERS``, batch, poll, lease)."""
+    defaults = MessagingSettings()
+    return MessagingSettings(
+        workers=reader.integer("FORWARD_WORKERS", defaults.workers, minimum=1, maximum=64),
+        batch_size=reader.integer(
+            "FORWARD_BATCH_SIZE", defaults.batch_size, minimum=1, maximum=1000
+        ),
+        poll_interval=reader.duration(
+            "FORWARD_POLL_INTERVAL", defaults.poll_interval, positive=True
+        ),
+        lease=reader.duration("FORWARD_LEASE", defaults.lease, positive=True),
+    )
 
 
 def _checked(reader: EnvReader, name: str, decode: Callable[[str], bytes]) -> Secret | None:

@@ -28,6 +28,8 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from .messaging_sink import MessagingSink, new_signing_secret
+
 STARTUP_TIMEOUT = 30.0  # imports alone take seconds on a loaded CI machine
 STOP_TIMEOUT = 10.0
 CLI = [sys.executable, "-m", "integration_service"]
@@ -262,3 +264,24 @@ def postgres_proxy(postgres_url: str) -> Iterator[TcpProxy]:
         yield proxy
     finally:
         proxy.shutdown()
+
+
+@pytest.fixture
+def sink() -> Iterator[MessagingSink]:
+    """Yield a running fake messaging service with a fresh signing secret."""
+    running = MessagingSink(new_signing_secret()).start()
+    try:
+        yield running
+    finally:
+        running.shutdown()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Return the URL of an empty database: an SQLite file, or a new PostgreSQL database.
+
+    The ``postgres`` case is marked ``postgres`` by its id and fails without a server.
+    """
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'e2e.sqlite'}"
+    return str(request.getfixturevalue("postgres_database"))

@@ -20,6 +20,7 @@ from adapters_http.rate_limit import RateLimiter
 from adapters_http.services import HttpServices
 from integration_core.clock import SystemClock
 from integration_core.use_cases.health import HealthStatus
+from integration_core.use_cases.intake import ReceiveWebhook
 from integration_service import __version__
 from integration_service.container import (
     Container,
@@ -30,6 +31,7 @@ from integration_service.container import (
 )
 from integration_service.migration import migrate_until_done
 from integration_service.settings import Settings
+from integration_service.wakeup import NotifyingEventStore
 
 ClientFactory = Callable[[Any], Awaitable[TestClient[Any, Any]]]
 
@@ -45,7 +47,9 @@ async def test_the_container_builds_http_services_on_sqlite(tmp_path: Path) -> N
 
         assert isinstance(services, HttpServices)
         assert isinstance(services.integrations, SqlIntegrationStore)
-        assert isinstance(services.events, SqlEventStore)
+        assert isinstance(services.events, NotifyingEventStore), "wakes this process's workers"
+        assert isinstance(await resolve(container.events), SqlEventStore)
+        assert isinstance(services.receive_webhook, ReceiveWebhook)
         assert isinstance(services.payments, SqlPaymentStore)
         assert isinstance(services.authenticator, JwtAuthenticator)
         assert isinstance(services.rate_limiter, RateLimiter)

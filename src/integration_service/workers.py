@@ -1,0 +1,158 @@
+"""The background loops of a ``worker``/``all`` process: forwarding, and the outbox gauges.
+
+A forwarding worker drains the outbox one batch at a time: a full batch means more is waiting,
+so it claims again at once; an empty or short one means it has caught up, so it sleeps for the
+poll interval (or until the intake of this process rings the :class:`Wakeup`). A database
+outage must not end the loop, since the events are safe in the outbox and the database comes
+back: the worker logs, backs off and tries again. On shutdown a worker finishes the batch in
+hand, and :class:`Workers` cancels whatever is still running at the deadline; the leases of
+the events it held hand them to the next worker once they run out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Any, Final
+
+from integration_core.errors import StorageUnavailable
+from integration_core.ports import Clock, EventStore
+from integration_core.use_cases.forwarding import ForwardEvents
+from integration_service.forward_metrics import ForwardMetrics
+from integration_service.logging import get_logger
+from integration_service.wakeup import Wakeup
+
+_LOGGER: Final = "integration_service.workers"
+FIRST_BACKOFF_SECONDS: Final = 0.5
+MAX_BACKOFF_SECONDS: Final = 5.0
+GAUGE_INTERVAL_SECONDS: Final = 5.0
+
+
+class Backoff:
+    """Capped exponential backoff: each failure doubles the wait, a success resets it."""
+
+    def __init__(
+        self, first: float = FIRST_BACKOFF_SECONDS, maximum: float = MAX_BACKOFF_SECONDS
+    ) -> None:
+        self._first = first
+        self._maximum = maximum
+        self._next = first
+
+    def failed(self) -> float:
+        """Return how long to wait after this failure."""
+        delay = self._next
+        self._next = min(self._next * 2, self._maximum)
+        return delay
+
+    def succeeded(self) -> None:
+        """Start again from the first delay."""
+        self._next = self._first
+
+
+class ForwardingWorker:
+    """Run :meth:`ForwardEvents.run_once` until *stop* is set.
+
+    *batch_size* must be the one *forward* claims with: a batch that came back full is how the
+    worker knows more is waiting. *poll_interval* is in seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        forward: ForwardEvents,
+        batch_size: int,
+        poll_interval: float,
+        wakeup: Wakeup,
+        metrics: ForwardMetrics,
+    ) -> None:
+        self._name = name
+        self._forward = forward
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wakeup = wakeup
+        self._metrics = metrics
+        self._log = get_logger(_LOGGER).bind(worker=name)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Forward batches until *stop* is set; never raise for a failing database."""
+        backoff = Backoff()
+        self._log.info("forwarding_worker_started")
+        while not stop.is_set():
+            try:
+                attempts = await self._forward.run_once()
+            except StorageUnavailable:
+                delay = backoff.failed()
+                self._log.warning("forwarding_storage_unavailable", retry_in_seconds=delay)
+                await self._wakeup.wait(delay)
+                continue
+            except Exception:  # noqa: BLE001 - a bug must not end forwarding for good: log, retry
+                delay = backoff.failed()
+                self._log.exception("forwarding_batch_failed", retry_in_seconds=delay)
+                await self._wakeup.wait(delay)
+                continue
+            backoff.succeeded()
+            self._metrics.observe(attempts)
+            if attempts:
+                self._log.debug("forwarded_batch", size=len(attempts))
+            if len(attempts) >= self._batch_size:
+                await asyncio.sleep(0)  # more is waiting: go again, letting others run first
+                continue
+            await self._wakeup.wait(self._poll_interval)
+        self._log.info("forwarding_worker_stopped")
+
+
+async def refresh_outbox_gauges(
+    *,
+    events: EventStore,
+    metrics: ForwardMetrics,
+    clock: Clock,
+    stop: asyncio.Event,
+    interval: float = GAUGE_INTERVAL_SECONDS,
+) -> None:
+    """Set the outbox gauges from :meth:`EventStore.stats` every *interval* seconds."""
+    log = get_logger(_LOGGER)
+    while not stop.is_set():
+        try:
+            metrics.show(await events.stats(), now=clock.now())
+        except StorageUnavailable:
+            log.debug("outbox_stats_unavailable")  # the workers already warn about it
+        except Exception:  # a gauge is never worth a dead task: log and try again later
+            log.exception("outbox_stats_failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+
+
+class Workers:
+    """The background tasks of one process, stopped together with a deadline."""
+
+    def __init__(self) -> None:
+        self.stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wakeups: list[Wakeup] = []
+
+    def start(self, name: str, loop: Coroutine[Any, Any, None]) -> None:
+        """Run *loop* (which must return soon after :attr:`stopping` is set) as a task."""
+        self._tasks.append(asyncio.create_task(loop, name=name))
+
+    def wake_on_stop(self, wakeup: Wakeup) -> None:
+        """Close *wakeup* when stopping, so idle workers notice at once, not at the next poll."""
+        self._wakeups.append(wakeup)
+
+    async def stop(self, seconds: float) -> None:
+        """Ask every task to stop, wait up to *seconds*, then cancel the stragglers."""
+        self.stopping.set()
+        for wakeup in self._wakeups:
+            wakeup.close()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=seconds)
+        for task in pending:
+            get_logger(_LOGGER).warning("worker_cancelled_at_shutdown", task=task.get_name())
+            task.cancel()
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task, result in zip(self._tasks, results, strict=True):
+            if isinstance(result, Exception):
+                get_logger(_LOGGER).error("worker_failed", task=task.get_name(), exc_info=result)
+        self._tasks.clear()
