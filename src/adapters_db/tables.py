@@ -207,3 +207,19 @@ refunds = Table(
     Column("provider_refund_id", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# Integration secrets, AES-256-GCM encrypted one by one (see adapters_db.cipher): the row's
+# tenant, integration and field name are the associated data, so a ciphertext only opens here.
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("tenant_id", Text, nullable=False, primary_key=True),
+    Column("integration_id", Key, nullable=False, primary_key=True),
+    Column("name", Text, nullable=False, primary_key=True),
+    # Which key sealed the value: rotation finds rows by it, decryption picks the key by it.
+    Column("key_id", Text, nullable=False),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
