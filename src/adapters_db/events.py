@@ -217,12 +217,13 @@ class SqlEventStore:
         at: datetime,
         data: Mapping[str, Any] | None = None,
     ) -> EventRecord:
-        """Queue the tenant's event for delivery again at *at*, keeping its id and attempts.
+        """Queue the tenant's event for delivery again at *at* with its id and a fresh schedule.
 
         *data* replaces the payload (a replay re-normalized from the raw delivery).
         """
         values: dict[str, Any] = {
             "status": _PENDING,
+            "attempts": 0,
             "next_attempt_at": at,
             "delivered_at": None,
             "lease_expires_at": None,

@@ -164,7 +164,8 @@ class EventStore(Protocol):
     ) -> EventRecord:
         """Queue the tenant's event for delivery again at *at*, keeping its id (replay).
 
-        *data* replaces the payload, for a replay re-normalized from the raw delivery.
+        The attempt count starts again at zero, so a replayed dead event gets the whole retry
+        schedule. *data* replaces the payload, for a replay re-normalized from the raw delivery.
         """
         ...
 

@@ -158,7 +158,7 @@ async def test_requeue_delivers_the_same_event_again(event_store: EventStore) ->
         await event_store.requeue(BOB, event.id, at=at)
     again = await event_store.requeue(ALICE, event.id, at=at)
 
-    expected = attrs.evolve(event, status=DeliveryStatus.PENDING, attempts=1, next_attempt_at=at)
+    expected = attrs.evolve(event, status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=at)
     assert again == expected
     assert await event_store.get(ALICE, event.id) == expected
     assert [e.id for e in await event_store.claim_due(now=at, limit=5, lease=LEASE)] == [event.id]

@@ -257,6 +257,7 @@ class InMemoryEventStore(_Switch):
         again = attrs.evolve(
             event,
             status=DeliveryStatus.PENDING,
+            attempts=0,
             next_attempt_at=at,
             delivered_at=None,
             data=event.data if data is None else data,
