@@ -56,11 +56,13 @@ def database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, pool_size: int = 10, connect_timeout: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 20, connect_timeout: int = 10) -> AsyncEngine:
     """Return an async engine for *url* (normalized with :func:`database_url`).
 
-    PostgreSQL: a pre-pinged pool of *pool_size* connections (as many again in overflow) that
-    gives up connecting after *connect_timeout* seconds. SQLite: the file's directory is created
+    PostgreSQL: a pre-pinged pool of *pool_size* connections that gives up connecting after
+    *connect_timeout* seconds. No overflow: an overflow connection is opened for a burst and
+    closed when returned, and under a webhook burst that churn (a new backend per request)
+    cost more than waiting a moment for a pooled connection (seen in benchmarks/ingest.py). SQLite: the file's directory is created
     and every connection gets WAL, a 5 s busy timeout, foreign keys and explicit transactions.
     """
     parsed = make_url(database_url(url))
@@ -77,7 +79,7 @@ def create_engine(url: str, *, pool_size: int = 10, connect_timeout: int = 10) -
         parsed,
         pool_pre_ping=True,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
         pool_timeout=connect_timeout,
         # Recycle before common proxy/firewall idle cut-offs drop connections silently.
         pool_recycle=1800,

@@ -28,9 +28,6 @@ from integration_core.ids import TenantId
 from integration_core.paging import Page, check_limit, decode_cursor, encode_cursor
 from integration_core.webhooks import InboundEvent
 
-# Rows per INSERT: well under SQLite's limit of 32766 bound parameters per statement.
-_INSERT_BATCH = 500
-
 _PENDING = DeliveryStatus.PENDING.value
 
 
@@ -88,14 +85,16 @@ class SqlEventStore:
         inserted: set[str] = set()
         with storage_errors():
             async with self._writer.begin() as conn:
+                # executemany: SQLAlchemy batches the rows into multi-row INSERTs itself
+                # ("insertmanyvalues") from one cached compiled statement, where .values(rows)
+                # would compile anew for every batch size.
                 if inbound_rows:
-                    insert_inbound = self._insert_ignoring_conflicts(inbound_events)
-                    await conn.execute(insert_inbound.values(inbound_rows))
-                for start in range(0, len(rows), _INSERT_BATCH):
-                    stmt = self._insert_ignoring_conflicts(event_table).values(
-                        rows[start : start + _INSERT_BATCH]
+                    await conn.execute(
+                        self._insert_ignoring_conflicts(inbound_events), inbound_rows
                     )
-                    result = await conn.execute(stmt.returning(event_table.c.id))
+                if rows:
+                    stmt = self._insert_ignoring_conflicts(event_table).returning(event_table.c.id)
+                    result = await conn.execute(stmt, rows)
                     inserted.update(result.scalars())
         return [
             tuple((d, i) in fresh and fresh[d, i].id in inserted for i in range(len(events)))

@@ -3,7 +3,7 @@
 Expected errors (domain errors, aiohttp's 4xx, our :class:`~adapters_http.errors.HttpError`)
 are answered quietly; anything else is a bug, logged with its traceback and answered with a
 generic ``500`` so no exception text, SQL or secret reaches the caller. Cancellation is a
-``BaseException`` and passes through untouched.
+``BaseException`` and passes through untouched, and so does a client that hung up.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ async def error_envelope_middleware(request: web.Request, handler: Handler) -> w
         if exc.status < 400:
             raise  # redirects and explicit successes are answers, not errors
         problem = problem_for(exc, request)
+    except ConnectionResetError:
+        # The client hung up mid-request: nobody is left to answer, and it is not our bug.
+        # aiohttp closes the connection quietly; nothing was stored or acknowledged.
+        raise
     except Exception as exc:  # noqa: BLE001  # the one place every bug becomes a 500
         problem = problem_for(exc, request)
         if problem.unexpected:

@@ -44,6 +44,7 @@ from integration_core.ports import (
     MessageForwarder,
     WebhookVerifier,
 )
+from integration_core.routing_cache import CachingIntegrationStore
 from integration_core.signatures import (
     MetaWebhookVerifier,
     StandardWebhooksVerifier,
@@ -210,7 +211,13 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     registry = providers.Singleton(metrics_registry)
 
-    integrations = providers.Singleton(SqlIntegrationStore, engine=engine)
+    # Webhook routing looks an integration up per delivery; a few seconds of caching takes that
+    # query off the hot path (changes made in this process apply at once).
+    integrations = providers.Singleton(
+        CachingIntegrationStore,
+        store=providers.Singleton(SqlIntegrationStore, engine=engine),
+        clock=clock,
+    )
     events = providers.Singleton(SqlEventStore, engine=engine)
     payments = providers.Singleton(SqlPaymentStore, engine=engine)
     credentials = providers.Singleton(credential_store, settings=settings, engine=engine)

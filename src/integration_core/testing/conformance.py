@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from integration_core import ports
     from integration_core.channels import Channel
+    from integration_core.routing_cache import CachingIntegrationStore
     from integration_core.testing.clock import FrozenClock
     from integration_core.testing.credentials import InMemoryCredentialStore
     from integration_core.testing.forwarding import RecordingForwarder
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     def _conforms() -> None:
         _clock: ports.Clock = FrozenClock()
         _integrations: ports.IntegrationStore = InMemoryIntegrationStore()
+        _cached: ports.IntegrationStore = CachingIntegrationStore(
+            store=_integrations, clock=_clock
+        )
         _events: ports.EventStore = InMemoryEventStore()
         _payments: ports.PaymentStore = InMemoryPaymentStore()
         _credentials: ports.CredentialStore = InMemoryCredentialStore()

@@ -1,0 +1,99 @@
+"""A short-lived cache of integration lookups, for routing webhooks without a query each.
+
+Every webhook delivery asks "which integration owns this account?"; under a burst that one
+query costs more than storing the event. Answers are kept for *ttl* (a few seconds): a change
+made through this process (update, delete, add) takes effect at once, one made by another
+replica within *ttl*. A miss is cached too (a burst for an unknown account is common), but only
+briefly, so a newly connected account starts receiving almost at once everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+from integration_core.channels import Channel, Integration
+from integration_core.ids import TenantId
+from integration_core.ports import Clock, IntegrationStore
+
+_Key = tuple[Channel, str] | str
+_Loader = Callable[[], Awaitable[Integration | None]]
+
+
+class CachingIntegrationStore:
+    """Wrap an :class:`IntegrationStore`, caching :meth:`find` and :meth:`find_by_external_id`."""
+
+    def __init__(
+        self,
+        *,
+        store: IntegrationStore,
+        clock: Clock,
+        ttl: timedelta = timedelta(seconds=5),
+        miss_ttl: timedelta = timedelta(seconds=1),
+        max_entries: int = 10_000,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._ttl = ttl
+        self._miss_ttl = miss_ttl
+        self._max_entries = max_entries
+        self._entries: dict[_Key, tuple[datetime, Integration | None]] = {}
+
+    async def find(self, integration_id: str) -> Integration | None:
+        """Return any tenant's integration by id, from the cache when fresh."""
+        return await self._cached(integration_id, lambda: self._store.find(integration_id))
+
+    async def find_by_external_id(self, channel: Channel, external_id: str) -> Integration | None:
+        """Return the integration that owns the external account, from the cache when fresh."""
+        return await self._cached(
+            (channel, external_id),
+            lambda: self._store.find_by_external_id(channel, external_id),
+        )
+
+    async def add(self, integration: Integration) -> None:
+        """Store a new integration and forget cached answers about its account."""
+        await self._store.add(integration)
+        self._forget(integration)
+
+    async def get(self, tenant_id: TenantId, integration_id: str) -> Integration:
+        """Return the tenant's integration (never cached: management reads want the truth)."""
+        return await self._store.get(tenant_id, integration_id)
+
+    async def list(
+        self, tenant_id: TenantId, *, channel: Channel | None = None
+    ) -> Sequence[Integration]:
+        """Return the tenant's integrations."""
+        return await self._store.list(tenant_id, channel=channel)
+
+    async def update(self, integration: Integration) -> None:
+        """Replace a stored integration and forget what the cache knew of it."""
+        await self._store.update(integration)
+        self._entries.clear()  # its old external id may differ from the new one
+
+    async def delete(self, tenant_id: TenantId, integration_id: str) -> None:
+        """Remove the tenant's integration and forget what the cache knew of it."""
+        await self._store.delete(tenant_id, integration_id)
+        self._entries.clear()
+
+    async def expiring_before(self, moment: datetime) -> Sequence[Integration]:
+        """Return integrations whose token expires before *moment*."""
+        return await self._store.expiring_before(moment)
+
+    async def count_by_channel(self) -> Mapping[Channel, int]:
+        """Return how many active integrations each channel has."""
+        return await self._store.count_by_channel()
+
+    async def _cached(self, key: _Key, load: _Loader) -> Integration | None:
+        now = self._clock.now()
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        found = await load()
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[key] = (now + (self._ttl if found is not None else self._miss_ttl), found)
+        return found
+
+    def _forget(self, integration: Integration) -> None:
+        self._entries.pop(integration.id, None)
+        self._entries.pop((integration.channel, integration.external_id), None)
