@@ -29,9 +29,7 @@ if TYPE_CHECKING:
     def _conforms() -> None:
         _clock: ports.Clock = FrozenClock()
         _integrations: ports.IntegrationStore = InMemoryIntegrationStore()
-        _cached: ports.IntegrationStore = CachingIntegrationStore(
-            store=_integrations, clock=_clock
-        )
+        _cached: ports.IntegrationStore = CachingIntegrationStore(store=_integrations, clock=_clock)
         _events: ports.EventStore = InMemoryEventStore()
         _payments: ports.PaymentStore = InMemoryPaymentStore()
         _credentials: ports.CredentialStore = InMemoryCredentialStore()

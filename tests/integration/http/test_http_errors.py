@@ -211,4 +211,3 @@ async def test_an_http_exception_below_400_passes_through() -> None:
 
     with pytest.raises(web.HTTPFound):
         await error_envelope_middleware(request, redirect)
-
