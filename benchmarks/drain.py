@@ -1,0 +1,146 @@
+"""Drain benchmark: events forwarded per second by one worker process on PostgreSQL.
+
+Fills the outbox with N pending events, starts ``serve --role worker`` pinned to core 0 with a
+sink that answers 204 pinned to core 1, and times how long the outbox takes to empty.
+
+    python benchmarks/drain.py --postgres-url postgresql://postgres@127.0.0.1:5432/postgres
+
+Options: ``--events`` (20000), ``--batch-size`` (FORWARD_BATCH_SIZE, 200).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmark_support import Database, free_port, integration_for, wait_http
+
+from adapters_db.engine import create_engine
+from adapters_db.events import SqlEventStore
+from integration_core.channels import Channel
+from integration_core.events import EventRecord, EventType
+from integration_core.ids import new_id
+
+HERE = Path(__file__).parent
+
+
+async def _fill(url: str, count: int) -> None:
+    integration = await integration_for(url, "whatsapp", "100200300")
+    engine = create_engine(url)
+    store = SqlEventStore(engine=engine, group_commit=False)
+    now = datetime.now(UTC)
+    try:
+        for start in range(0, count, 1000):
+            events = [
+                EventRecord(
+                    id=new_id("evt"),
+                    channel=Channel.WHATSAPP,
+                    dedupe_key=f"drain:{n}",
+                    type=EventType.MESSAGE_RECEIVED,
+                    tenant_id=integration.tenant_id,
+                    integration_id=integration.id,
+                    next_attempt_at=now,
+                    occurred_at=now,
+                    received_at=now,
+                    data={"message": {"id": f"wamid.{n}", "kind": "text", "text": "drain"}},
+                )
+                for n in range(start, min(start + 1000, count))
+            ]
+            await store.record(None, events)
+    finally:
+        await engine.dispose()
+
+
+async def _pending(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        return (await SqlEventStore(engine=engine, group_commit=False).stats()).pending
+    finally:
+        await engine.dispose()
+
+
+def main() -> int:
+    """Run the benchmark and print events/s."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args()
+
+    database = Database.create(args.postgres_url)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        asyncio.run(_fill(database.url, args.events))
+        sink_port, worker_port = free_port(), free_port()
+        procs.append(
+            subprocess.Popen(
+                ["taskset", "-c", "1", sys.executable, str(HERE / "sink.py"), str(sink_port)]
+            )
+        )
+        wait_http(f"http://127.0.0.1:{sink_port}/events", method="POST")
+        env = {
+            **os.environ,
+            "DATABASE_URL": database.url,
+            "MESSAGING_SERVICE_URL": f"http://127.0.0.1:{sink_port}/events",
+            "PORT": str(worker_port),
+            "HOST": "127.0.0.1",
+            "LOG_LEVEL": "warning",
+            "FORWARD_BATCH_SIZE": str(args.batch_size),
+            "FORWARD_POLL_INTERVAL": "100ms",
+        }
+        started = time.monotonic()
+        procs.append(
+            subprocess.Popen(
+                [
+                    "taskset",
+                    "-c",
+                    "0",
+                    sys.executable,
+                    "-m",
+                    "integration_service",
+                    "serve",
+                    "--role",
+                    "worker",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        wait_http(f"http://127.0.0.1:{worker_port}/api/v1/ready", ok_only=True)
+        ready = time.monotonic()
+        left = args.events
+        while left and time.monotonic() - ready < args.timeout:
+            time.sleep(0.25)
+            left = asyncio.run(_pending(database.url))
+        elapsed = time.monotonic() - ready
+        delivered = args.events - left
+        print(f"drain benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+        print(
+            f"events={args.events} batch={args.batch_size} worker on core 0, sink on core 1; "
+            f"start-up {ready - started:.1f}s not counted"
+        )
+        print(f"delivered {delivered} in {elapsed:.1f}s: {delivered / elapsed:.0f} events/s")
+        return 0 if left == 0 else 1
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=15)
+        database.drop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
