@@ -62,8 +62,9 @@ def create_engine(url: str, *, pool_size: int = 20, connect_timeout: int = 10) -
     PostgreSQL: a pre-pinged pool of *pool_size* connections that gives up connecting after
     *connect_timeout* seconds. No overflow: an overflow connection is opened for a burst and
     closed when returned, and under a webhook burst that churn (a new backend per request)
-    cost more than waiting a moment for a pooled connection (seen in benchmarks/ingest.py). SQLite: the file's directory is created
-    and every connection gets WAL, a 5 s busy timeout, foreign keys and explicit transactions.
+    cost more than waiting a moment for a pooled connection (seen in benchmarks/ingest.py).
+    SQLite: the file's directory is created and every connection gets WAL, a 5 s busy
+    timeout, foreign keys and explicit transactions.
     """
     parsed = make_url(database_url(url))
     if parsed.get_backend_name() == "sqlite":

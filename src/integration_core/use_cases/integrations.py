@@ -1,0 +1,283 @@
+"""Managing a connected integration: get, list, update, disconnect, test message, refresh.
+
+Every call is scoped by tenant: another tenant's integration is :class:`NotFound`, never revealed.
+Connecting one is :class:`~integration_core.use_cases.onboarding.ConnectIntegration`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import attrs
+
+from integration_core.channels import Channel, Integration, IntegrationStatus
+from integration_core.errors import Conflict, InvalidCredentials, InvalidInput, PlatformError
+from integration_core.events import EventRecord, EventType
+from integration_core.ids import TenantId, new_id
+from integration_core.ports import (
+    ChannelSetup,
+    Clock,
+    CredentialStore,
+    EventStore,
+    IntegrationStore,
+)
+from integration_core.serialization import format_datetime
+from integration_core.use_cases.onboarding import (
+    REFRESH_TOKEN_FIELD,
+    SETUP_FIELDS,
+    TOKEN_FIELD,
+    IntegrationView,
+    load_credentials,
+    put_credential,
+    view,
+)
+
+_NOT_REFRESHABLE = "this platform's tokens cannot be refreshed"
+_RECOVERABLE = frozenset({IntegrationStatus.EXPIRED, IntegrationStatus.REAUTHORIZATION_REQUIRED})
+
+
+class GetIntegration:
+    """Return one of the tenant's integrations (``GET /api/v1/integrations/{id}``)."""
+
+    def __init__(self, *, integrations: IntegrationStore, credentials: CredentialStore) -> None:
+        self._integrations = integrations
+        self._credentials = credentials
+
+    async def __call__(self, tenant_id: TenantId, integration_id: str) -> IntegrationView:
+        """Return the integration with its secrets masked; :class:`NotFound` otherwise."""
+        integration = await self._integrations.get(tenant_id, integration_id)
+        return await view(self._credentials, integration)
+
+
+class ListIntegrations:
+    """Return the tenant's integrations, oldest first (``GET /api/v1/integrations/channels``)."""
+
+    def __init__(self, *, integrations: IntegrationStore, credentials: CredentialStore) -> None:
+        self._integrations = integrations
+        self._credentials = credentials
+
+    async def __call__(
+        self, tenant_id: TenantId, *, channel: Channel | None = None
+    ) -> Sequence[IntegrationView]:
+        """Return every integration of the tenant (of *channel*, if given), secrets masked."""
+        found = await self._integrations.list(tenant_id, channel=channel)
+        return [await view(self._credentials, i) for i in found]
+
+
+class UpdateIntegration:
+    """Enable or disable an integration and change its config (``PATCH .../{id}``).
+
+    The fields that name the external account (the channel's required config) route webhooks
+    and were checked with the platform, so they cannot change: connect again instead.
+    """
+
+    def __init__(
+        self, *, integrations: IntegrationStore, credentials: CredentialStore, clock: Clock
+    ) -> None:
+        self._integrations = integrations
+        self._credentials = credentials
+        self._clock = clock
+
+    async def __call__(
+        self,
+        tenant_id: TenantId,
+        integration_id: str,
+        *,
+        status: IntegrationStatus | None = None,
+        config: Mapping[str, str] | None = None,
+    ) -> IntegrationView:
+        """Apply the change and return the integration.
+
+        *status* may only be ``active`` (re-enable a disabled integration) or ``disabled``;
+        *config* is merged into the current one. Raises :class:`InvalidInput` (every problem
+        listed), :class:`Conflict` (enabling an integration whose token needs fixing) or
+        :class:`NotFound`.
+        """
+        integration = await self._integrations.get(tenant_id, integration_id)
+        fields = SETUP_FIELDS[integration.channel]
+        problems: list[str] = []
+        if status not in (None, IntegrationStatus.ACTIVE, IntegrationStatus.DISABLED):
+            problems.append("status can only be set to active or disabled")
+        for key in sorted(config or {}):
+            if key in fields.config or key == "external_id":
+                problems.append(f"{key} identifies the connected account and cannot change")
+            elif key in fields.secret_names or key == REFRESH_TOKEN_FIELD:
+                problems.append(f"{key} is a secret and cannot be part of the config")
+        if problems:
+            raise InvalidInput("the update is not valid", problems=tuple(problems))
+        now = self._clock.now()
+        updated = integration
+        if status is IntegrationStatus.ACTIVE and integration.status not in (
+            IntegrationStatus.ACTIVE,
+            IntegrationStatus.DISABLED,
+        ):
+            raise Conflict(
+                f"an integration that is {integration.status} is fixed by refreshing its token "
+                "or connecting it again, not by enabling it"
+            )
+        if status is not None:
+            updated = updated.with_status(status, at=now)
+        if config:
+            merged = {**updated.config, **config}
+            if merged != dict(updated.config):
+                updated = attrs.evolve(updated, config=merged, updated_at=now)
+        if updated is not integration:
+            await self._integrations.update(updated)
+        return await view(self._credentials, updated)
+
+
+class DisconnectIntegration:
+    """Remove an integration and its secrets (``DELETE .../{id}``).
+
+    The webhook is unregistered where the platform allows; a platform that rejects the old token
+    or does not answer does not keep the tenant from disconnecting.
+    """
+
+    def __init__(
+        self,
+        *,
+        integrations: IntegrationStore,
+        credentials: CredentialStore,
+        setups: Mapping[Channel, ChannelSetup],
+    ) -> None:
+        self._integrations = integrations
+        self._credentials = credentials
+        self._setups = setups
+
+    async def __call__(self, tenant_id: TenantId, integration_id: str) -> bool:
+        """Disconnect; return whether the platform's webhook was unregistered.
+
+        Raises :class:`NotFound`, :class:`StorageUnavailable` or :class:`CredentialsUnavailable`.
+        Secrets go first, so a retry after a storage failure finishes the job.
+        """
+        integration = await self._integrations.get(tenant_id, integration_id)
+        unregistered = False
+        setup = self._setups.get(integration.channel)
+        if setup is not None:
+            secrets = await load_credentials(self._credentials, integration)
+            try:
+                await setup.unregister_webhook(integration=integration, credentials=secrets)
+                unregistered = True
+            except (InvalidCredentials, PlatformError):
+                unregistered = False
+        await self._credentials.delete_all(tenant_id, integration_id)
+        await self._integrations.delete(tenant_id, integration_id)
+        return unregistered
+
+
+class SendTestMessage:
+    """Send a test message through an integration (``POST .../{id}/test-message``)."""
+
+    def __init__(
+        self,
+        *,
+        integrations: IntegrationStore,
+        credentials: CredentialStore,
+        setups: Mapping[Channel, ChannelSetup],
+    ) -> None:
+        self._integrations = integrations
+        self._credentials = credentials
+        self._setups = setups
+
+    async def __call__(
+        self, tenant_id: TenantId, integration_id: str, *, to: str, text: str
+    ) -> str:
+        """Send *text* to *to*; return the platform's message id.
+
+        Raises :class:`InvalidInput`, :class:`NotFound`, :class:`Conflict` (disabled, or a
+        channel we cannot send through), :class:`InvalidCredentials` or :class:`PlatformError`.
+        """
+        problems = [
+            f"{name} is required" for name, value in (("to", to), ("text", text)) if not value
+        ]
+        if problems:
+            raise InvalidInput("the test message is not valid", problems=tuple(problems))
+        integration = await self._integrations.get(tenant_id, integration_id)
+        if integration.status is IntegrationStatus.DISABLED:
+            raise Conflict("the integration is disabled")
+        setup = self._setups.get(integration.channel)
+        if setup is None:
+            raise Conflict(
+                f"test messages cannot be sent through the {integration.channel} channel"
+            )
+        secrets = await load_credentials(self._credentials, integration)
+        return await setup.send_test_message(
+            integration=integration, credentials=secrets, to=to, text=text
+        )
+
+
+class RefreshIntegrationToken:
+    """Exchange an integration's token for a fresh one (``POST .../{id}/refresh-token``).
+
+    An expired or revoked integration that gets a new token is active again, and the messaging
+    service hears so through an ``integration.recovered`` event.
+    """
+
+    def __init__(
+        self,
+        *,
+        integrations: IntegrationStore,
+        credentials: CredentialStore,
+        events: EventStore,
+        setups: Mapping[Channel, ChannelSetup],
+        clock: Clock,
+    ) -> None:
+        self._integrations = integrations
+        self._credentials = credentials
+        self._events = events
+        self._setups = setups
+        self._clock = clock
+
+    async def __call__(self, tenant_id: TenantId, integration_id: str) -> IntegrationView:
+        """Refresh the token and return the integration.
+
+        Raises :class:`NotFound`, :class:`Conflict` (the platform has no refresh),
+        :class:`InvalidCredentials` (reauthorization needed) or :class:`PlatformError`.
+        """
+        integration = await self._integrations.get(tenant_id, integration_id)
+        setup = self._setups.get(integration.channel)
+        token_field = TOKEN_FIELD.get(integration.channel)
+        if setup is None or token_field is None:
+            raise Conflict(_NOT_REFRESHABLE)
+        secrets = await load_credentials(self._credentials, integration)
+        refreshed = await setup.refresh_token(integration=integration, credentials=secrets)
+        if refreshed is None:
+            raise Conflict(_NOT_REFRESHABLE)
+        # The platform may have invalidated the old token already: keep the new one first.
+        await put_credential(self._credentials, integration, token_field, refreshed.access_token)
+        if refreshed.refresh_token is not None:
+            await put_credential(
+                self._credentials, integration, REFRESH_TOKEN_FIELD, refreshed.refresh_token
+            )
+        now = self._clock.now()
+        updated = attrs.evolve(integration, token_expires_at=refreshed.expires_at, updated_at=now)
+        recovered = integration.status in _RECOVERABLE
+        if recovered:
+            updated = updated.with_status(IntegrationStatus.ACTIVE, at=now)
+        await self._integrations.update(updated)
+        if recovered:
+            await self._events.record(None, [_recovered_event(updated, now)])
+        return await view(self._credentials, updated)
+
+
+def _recovered_event(integration: Integration, now: datetime) -> EventRecord:
+    expires_at = integration.token_expires_at
+    return EventRecord(
+        id=new_id("evt", now_ms=int(now.timestamp() * 1000)),
+        channel=integration.channel,
+        dedupe_key=f"recovered:{integration.id}:{expires_at}",
+        type=EventType.INTEGRATION_RECOVERED,
+        tenant_id=integration.tenant_id,
+        integration_id=integration.id,
+        occurred_at=now,
+        received_at=now,
+        data={
+            "integration": {
+                "id": integration.id,
+                "channel": str(integration.channel),
+                "status": str(integration.status),
+                "token_expires_at": None if expires_at is None else format_datetime(expires_at),
+            }
+        },
+    )

@@ -1,0 +1,217 @@
+"""Apply the provider's view of a payment to ours: idempotent, and never backwards.
+
+The provider (Mercado Pago) is the source of truth: a notification only says *which* payment
+changed, and :class:`ApplyProviderUpdate` fetches it with the seller's token before acting (gotcha
+9 of PLATFORMS.md 4.5). Statuses only move forward by :func:`status_rank`, so notifications that
+arrive late or out of order cannot undo a settled payment.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+from integration_core.channels import Channel
+from integration_core.credentials import Secret
+from integration_core.errors import NotFound
+from integration_core.events import DeliveryStatus, EventRecord, EventType
+from integration_core.ids import TenantId, new_id
+from integration_core.payments import Payment, ProviderPayment
+from integration_core.ports import Clock, EventStore, PaymentGateway, PaymentStore
+
+MERCADOPAGO_INTEGRATION_ID = "mercadopago"
+"""The ``integration_id`` of ``payment.updated`` events when the caller names no integration.
+
+Payments may run on the service's own ``MP_ACCESS_TOKEN`` (no tenant integration at all), so the
+events carry this placeholder unless the HTTP layer passes the tenant's Mercado Pago integration.
+"""
+
+_OPEN = frozenset({"pending", "in_process", "authorized"})
+_SETTLED = frozenset({"approved", "rejected", "cancelled"})
+_REVERSED = frozenset({"refunded", "charged_back"})
+_FAILED = frozenset({"rejected", "cancelled"})
+
+
+def status_rank(status: str) -> int:
+    """Return how far along *status* is: 0 open, 1 settled, 2 reversed.
+
+    A status the table does not know (``in_mediation``, a future value) ranks 0, so it never
+    overrides a settled payment.
+    """
+    if status in _REVERSED:
+        return 2
+    if status in _SETTLED:
+        return 1
+    return 0
+
+
+def advance(payment: Payment, seen: ProviderPayment, *, at: datetime) -> Payment | None:
+    """Return *payment* moved to the provider's status, or ``None`` when nothing changes.
+
+    The same status is no change; a different status of equal or lower rank is stale and ignored.
+    """
+    if seen.status == payment.status or status_rank(seen.status) <= status_rank(payment.status):
+        return None
+    return attrs.evolve(
+        payment, status=seen.status, status_detail=seen.status_detail, updated_at=at
+    )
+
+
+def payment_updated_event(
+    payment: Payment, *, at: datetime, integration_id: str = MERCADOPAGO_INTEGRATION_ID
+) -> EventRecord:
+    """Return the ``payment.updated`` event for *payment*'s current status (CONTRACT 6).
+
+    The dedupe key is ``provider_payment_id:status:status_detail``, so the same change seen
+    through several notifications (or a refund and its notification) is queued once.
+    """
+    provider_id = payment.provider_payment_id or payment.id
+    return EventRecord(
+        id=new_id("evt"),
+        channel=Channel.MERCADOPAGO,
+        dedupe_key=f"{provider_id}:{payment.status}:{payment.status_detail or ''}",
+        type=EventType.PAYMENT_UPDATED,
+        tenant_id=payment.tenant_id,
+        integration_id=integration_id,
+        status=DeliveryStatus.PENDING,
+        next_attempt_at=at,
+        occurred_at=at,
+        received_at=at,
+        data={
+            "payment": {
+                "id": payment.id,
+                "provider_payment_id": payment.provider_payment_id,
+                "status": payment.status,
+                "status_detail": payment.status_detail,
+                "amount": str(payment.amount),
+                "currency": payment.currency,
+                "external_reference": payment.external_reference,
+            }
+        },
+    )
+
+
+class UpdateOutcome(enum.StrEnum):
+    """What a provider update did to our payment."""
+
+    UPDATED = "updated"
+    """The status moved forward; a ``payment.updated`` event was queued (unless a repeat)."""
+    LINKED = "linked"
+    """A checkout payment got its provider id; its status did not change."""
+    UNCHANGED = "unchanged"
+    """Same status as stored."""
+    STALE = "stale"
+    """A different status of equal or lower rank (out of order): ignored."""
+    MISMATCH = "mismatch"
+    """The provider payment names our payment but differs in amount, currency or attempt."""
+    UNKNOWN = "unknown"
+    """No payment of ours (for this tenant) matches; answer 200 and keep the notification."""
+
+
+@attrs.frozen(kw_only=True)
+class UpdateResult:
+    """The outcome, the payment as stored afterwards, and whether an event was queued."""
+
+    outcome: UpdateOutcome
+    payment: Payment | None = None
+    event_queued: bool = False
+
+
+class ApplyProviderUpdate:
+    """Apply a verified payment notification: re-fetch, match, advance, queue ``payment.updated``.
+
+    Call it after the HTTP layer verified the notification's signature. A payment is matched by
+    the provider's id, or, for a Checkout Pro payment seen for the first time, by its
+    ``external_reference`` (our payment id by default) within *tenant_id*. Without a tenant the
+    second lookup is impossible (the store has no unscoped lookup by our id) and the result is
+    ``unknown``.
+
+    A notification can arrive before :class:`CreatePayment` stored the provider's id (a card
+    payment notified while our call is still in flight): the result is ``unknown``, the HTTP layer
+    answers 200 and records the delivery, and the provider's retry (or a replay) applies it later.
+    """
+
+    def __init__(
+        self,
+        *,
+        payments: PaymentStore,
+        gateway: PaymentGateway,
+        events: EventStore,
+        clock: Clock,
+    ) -> None:
+        self._payments = payments
+        self._gateway = gateway
+        self._events = events
+        self._clock = clock
+
+    async def __call__(
+        self,
+        provider_payment_id: str,
+        *,
+        tenant_id: TenantId | None = None,
+        access_token: Secret | None = None,
+        integration_id: str = MERCADOPAGO_INTEGRATION_ID,
+    ) -> UpdateResult:
+        """Apply the provider's current state of *provider_payment_id*.
+
+        *tenant_id* scopes the match (the tenant whose seller account was notified);
+        *access_token* is that seller's token (``None``: the service's own).
+        """
+        try:
+            seen = await self._gateway.get_payment(provider_payment_id, access_token=access_token)
+        except NotFound:
+            return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
+        payment = await self._payments.find_by_provider_id(seen.provider_payment_id)
+        if payment is not None and tenant_id is not None and payment.tenant_id != tenant_id:
+            return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
+        if payment is None:
+            return await self._link(seen, tenant_id, integration_id)
+        return await self._apply(payment, seen, integration_id)
+
+    async def _link(
+        self, seen: ProviderPayment, tenant_id: TenantId | None, integration_id: str
+    ) -> UpdateResult:
+        """Match a provider payment we have not seen to our payment by external reference."""
+        if tenant_id is None or not seen.external_reference:
+            return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
+        try:
+            payment = await self._payments.get(tenant_id, seen.external_reference)
+        except NotFound:
+            return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
+        if payment.id != seen.external_reference:
+            # ``get`` also matches a provider id; only our own id links a checkout payment.
+            return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
+        if payment.amount != seen.amount or payment.currency != seen.currency:
+            return UpdateResult(outcome=UpdateOutcome.MISMATCH, payment=payment)
+        if payment.provider_payment_id is not None:
+            # Another attempt on the same checkout: a paid one replaces a failed one, no other.
+            paid = seen.status not in _FAILED and status_rank(seen.status) >= 1
+            if payment.status not in _FAILED or not paid:
+                return UpdateResult(outcome=UpdateOutcome.MISMATCH, payment=payment)
+            payment = attrs.evolve(payment, status="pending", status_detail=None)
+        linked = attrs.evolve(payment, provider_payment_id=seen.provider_payment_id)
+        return await self._apply(linked, seen, integration_id, linking=True)
+
+    async def _apply(
+        self, payment: Payment, seen: ProviderPayment, integration_id: str, *, linking: bool = False
+    ) -> UpdateResult:
+        now = self._clock.now()
+        moved = advance(payment, seen, at=now)
+        if moved is None:
+            if linking:
+                stored = attrs.evolve(
+                    payment,
+                    status_detail=seen.status_detail or payment.status_detail,
+                    updated_at=now,
+                )
+                await self._payments.update(stored)
+                return UpdateResult(outcome=UpdateOutcome.LINKED, payment=stored)
+            same = seen.status == payment.status
+            outcome = UpdateOutcome.UNCHANGED if same else UpdateOutcome.STALE
+            return UpdateResult(outcome=outcome, payment=payment)
+        await self._payments.update(moved)
+        event = payment_updated_event(moved, at=now, integration_id=integration_id)
+        (queued,) = await self._events.record(None, [event])
+        return UpdateResult(outcome=UpdateOutcome.UPDATED, payment=moved, event_queued=queued)
