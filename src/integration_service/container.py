@@ -213,11 +213,8 @@ class Container(containers.DeclarativeContainer):
 
     # Webhook routing looks an integration up per delivery; a few seconds of caching takes that
     # query off the hot path (changes made in this process apply at once).
-    integrations = providers.Singleton(
-        CachingIntegrationStore,
-        store=providers.Singleton(SqlIntegrationStore, engine=engine),
-        clock=clock,
-    )
+    sql_integrations = providers.Singleton(SqlIntegrationStore, engine=engine)
+    integrations = providers.Singleton(CachingIntegrationStore, store=sql_integrations, clock=clock)
     events = providers.Singleton(SqlEventStore, engine=engine)
     payments = providers.Singleton(SqlPaymentStore, engine=engine)
     credentials = providers.Singleton(credential_store, settings=settings, engine=engine)

@@ -19,6 +19,7 @@ from adapters_http.auth import JwtAuthenticator
 from adapters_http.rate_limit import RateLimiter
 from adapters_http.services import HttpServices
 from integration_core.clock import SystemClock
+from integration_core.routing_cache import CachingIntegrationStore
 from integration_core.use_cases.health import HealthStatus
 from integration_core.use_cases.intake import ReceiveWebhook
 from integration_service import __version__
@@ -46,7 +47,8 @@ async def test_the_container_builds_http_services_on_sqlite(tmp_path: Path) -> N
         services = await build_services(container)
 
         assert isinstance(services, HttpServices)
-        assert isinstance(services.integrations, SqlIntegrationStore)
+        assert isinstance(services.integrations, CachingIntegrationStore), "routing cache"
+        assert isinstance(await resolve(container.sql_integrations), SqlIntegrationStore)
         assert isinstance(services.events, NotifyingEventStore), "wakes this process's workers"
         assert isinstance(await resolve(container.events), SqlEventStore)
         assert isinstance(services.receive_webhook, ReceiveWebhook)
