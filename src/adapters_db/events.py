@@ -7,6 +7,7 @@ workers through ``lease_expires_at``).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +43,9 @@ class SqlEventStore:
         self._writer = for_writing(engine)
         self._group: GroupCommitter[_Delivery, tuple[bool, ...]] | None = (
             GroupCommitter(self.record_many) if group_commit else None
+        )
+        self._settles: GroupCommitter[tuple[str, dict[str, Any]], bool] | None = (
+            GroupCommitter(self._settle_many) if group_commit else None
         )
 
     async def record(
@@ -254,17 +258,33 @@ class SqlEventStore:
         return QueueStats(pending=int(row[0]), dead=int(row[1]), oldest_pending_at=row[2])
 
     async def _settle(self, event_id: str, **values: Any) -> None:
-        """Record the end of a delivery attempt: count it and release the lease."""
-        stmt = (
-            update(event_table)
-            .where(event_table.c.id == event_id)
-            .values(attempts=event_table.c.attempts + 1, lease_expires_at=None, **values)
-        )
+        """Record the end of a delivery attempt: count it and release the lease.
+
+        With group commit, the attempts that workers settle concurrently share a transaction.
+        """
+        item = (event_id, values)
+        if self._settles is not None:
+            found = await self._settles.submit(item)
+        else:
+            (found,) = await self._settle_many([item])
+        if not found:
+            raise NotFound(f"event {event_id} was not found")
+
+    async def _settle_many(self, items: Sequence[tuple[str, dict[str, Any]]]) -> Sequence[bool]:
+        """Apply several attempt outcomes in one transaction; tell which events existed."""
+        found: builtins.list[bool] = []  # `list` here is this class's method
         with storage_errors():
             async with self._writer.begin() as conn:
-                updated = (await conn.execute(stmt)).rowcount
-        if updated == 0:
-            raise NotFound(f"event {event_id} was not found")
+                for event_id, values in items:
+                    stmt = (
+                        update(event_table)
+                        .where(event_table.c.id == event_id)
+                        .values(
+                            attempts=event_table.c.attempts + 1, lease_expires_at=None, **values
+                        )
+                    )
+                    found.append((await conn.execute(stmt)).rowcount > 0)
+        return found
 
     async def _fetch_one(self, stmt: Executable, *, write: bool = False) -> RowMapping | None:
         with storage_errors():
