@@ -16,21 +16,11 @@ import attrs
 
 from integration_core.channels import MESSAGING_CHANNELS, Channel
 from integration_core.credentials import Secret
+from integration_core.use_cases.forwarding import DEFAULT_SCHEDULE
 from integration_service.database_url import hide_password
 from integration_service.keys import decode_key
 
-DEFAULT_RETRY_SCHEDULE: tuple[timedelta, ...] = (
-    timedelta(0),
-    timedelta(seconds=5),
-    timedelta(minutes=5),
-    timedelta(minutes=30),
-    timedelta(hours=2),
-    timedelta(hours=5),
-    timedelta(hours=10),
-    timedelta(hours=14),
-    timedelta(hours=20),
-    timedelta(hours=24),
-)
+DEFAULT_RETRY_SCHEDULE = DEFAULT_SCHEDULE  # the contract's schedule, defined once in the core
 
 
 class Environment(enum.StrEnum):

@@ -16,7 +16,6 @@ import aiohttp
 import attrs
 import pytest
 
-from adapters_platforms.http import client_session
 from adapters_platforms.meta_graph import (
     InstagramGraphClient,
     InstagramSetup,
@@ -44,12 +43,6 @@ IG_TOKEN = "IGAAinstagramLoginToken0123456789abcd"
 PHONE, WABA, PAGE, IG = "106540352242922", "102290129340398", "1122334455", "17841400000000001"
 BOT = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 TAWK_KEY, PROPERTY = "tawk-rest-api-key-4f1c2b9e8d7a6b5c", "5f1a2b3c4d5e6f7a8b9c0d1e"
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with client_session() as opened:
-        yield opened
 
 
 @attrs.frozen

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from adapters_platforms.http import client_session
 from adapters_platforms.meta_graph import (
     InstagramGraphClient,
     InstagramSetup,
@@ -39,12 +38,6 @@ PAGE_TOKEN = "EAAGpageAccessToken0123456789abcdefgh"
 IG_TOKEN = "IGAAinstagramLoginToken0123456789abcd"
 PHONE, WABA, PAGE, IG = "106540352242922", "102290129340398", "1122334455", "17841400000000001"
 EXPIRES = 1_790_000_000
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with client_session() as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -6,14 +6,12 @@ rules of the shared call helper are in ``test_platform_calls.py``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
 
-from adapters_platforms.http import client_session
-from adapters_platforms.meta_graph import InstagramGraphClient, MetaGraphClient
+from adapters_platforms.meta_graph import InstagramGraphClient
 from integration_core.credentials import Secret
 from integration_core.errors import (
     ConfigurationError,
@@ -27,46 +25,8 @@ from integration_core.errors import (
 from integration_core.testing import FrozenClock
 
 from ...fakes.fake_meta import APP_ID, APP_SECRET, LONG_LIVED_SECONDS, FakeMeta
+from .meta_support import PAGE, PHONE, TOKEN, WABA, graph
 from .platform_support import AT, RecordingSleep, fast_retry
-
-TOKEN = "EAAGwhatsappSystemUserToken0123456789abcdef"
-PHONE, WABA = "106540352242922", "102290129340398"
-PAGE = "1122334455"
-
-
-@pytest.fixture
-async def meta() -> AsyncIterator[FakeMeta]:
-    async with FakeMeta() as fake:
-        fake.add_token(TOKEN, granular_scopes=(("whatsapp_business_messaging", (WABA,)),))
-        fake.add_phone_number(PHONE, waba_id=WABA)
-        fake.add_page(PAGE, name="Acme Page")
-        yield fake
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with client_session() as opened:
-        yield opened
-
-
-def graph(
-    session: aiohttp.ClientSession,
-    meta: FakeMeta,
-    sleep: RecordingSleep | None = None,
-    *,
-    app: bool = True,
-    timeout: float = 2.0,
-) -> MetaGraphClient:
-    return MetaGraphClient(
-        session=session,
-        base_url=meta.graph_url,
-        version="v26.0",
-        app_id=APP_ID if app else None,
-        app_secret=Secret(APP_SECRET) if app else None,
-        retry=fast_retry(sleep, timeout=timeout),
-        clock=FrozenClock(AT),
-    )
-
 
 # --------------------------------------------------------------------------- successes
 

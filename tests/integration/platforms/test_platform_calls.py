@@ -8,13 +8,11 @@ no secret in any exception message or log line.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
-from adapters_platforms.http import client_session
 from adapters_platforms.meta_graph import MetaGraphClient
 from adapters_platforms.redaction import scrub
 from integration_core.credentials import Secret
@@ -23,49 +21,10 @@ from integration_core.errors import (
     PlatformRateLimited,
     PlatformUnavailable,
 )
-from integration_core.testing import FrozenClock
 
 from ...fakes.fake_meta import APP_ID, APP_SECRET, FakeMeta
-from .platform_support import AT, RecordingSleep, assert_secret_free, fast_retry
-
-TOKEN = "EAAGwhatsappSystemUserToken0123456789abcdef"
-PHONE, WABA = "106540352242922", "102290129340398"
-PAGE = "1122334455"
-
-
-@pytest.fixture
-async def meta() -> AsyncIterator[FakeMeta]:
-    async with FakeMeta() as fake:
-        fake.add_token(TOKEN, granular_scopes=(("whatsapp_business_messaging", (WABA,)),))
-        fake.add_phone_number(PHONE, waba_id=WABA)
-        fake.add_page(PAGE, name="Acme Page")
-        yield fake
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with client_session() as opened:
-        yield opened
-
-
-def graph(
-    session: aiohttp.ClientSession,
-    meta: FakeMeta,
-    sleep: RecordingSleep | None = None,
-    *,
-    app: bool = True,
-    timeout: float = 2.0,
-) -> MetaGraphClient:
-    return MetaGraphClient(
-        session=session,
-        base_url=meta.graph_url,
-        version="v26.0",
-        app_id=APP_ID if app else None,
-        app_secret=Secret(APP_SECRET) if app else None,
-        retry=fast_retry(sleep, timeout=timeout),
-        clock=FrozenClock(AT),
-    )
-
+from .meta_support import PHONE, TOKEN, WABA, graph
+from .platform_support import RecordingSleep, assert_secret_free, fast_retry
 
 # --------------------------------------------------------------------------- retries
 

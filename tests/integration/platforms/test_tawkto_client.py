@@ -8,7 +8,6 @@ import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
-from adapters_platforms.http import client_session
 from adapters_platforms.tawkto import Property, TawkToClient
 from integration_core.credentials import Secret
 from integration_core.errors import (
@@ -31,12 +30,6 @@ async def tawkto() -> AsyncIterator[FakeTawkTo]:
     async with FakeTawkTo() as fake:
         fake.add_key(API_KEY, {PROPERTY: "Acme site", "60aa": "Acme profile"})
         yield fake
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with client_session() as opened:
-        yield opened
 
 
 def client(

@@ -12,7 +12,6 @@ import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
-from adapters_platforms.http import client_session
 from adapters_platforms.telegram import ALLOWED_UPDATES, TelegramClient
 from integration_core.credentials import Secret
 from integration_core.errors import (
@@ -36,12 +35,6 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram() as fake:
         fake.add_bot(TOKEN, username="acme_support_bot", chats=(CHAT,))
         yield fake
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with client_session() as opened:
-        yield opened
 
 
 def client(
