@@ -106,6 +106,13 @@ class WebhooksUnavailable(HttpError):
         super().__init__(message, headers={hdrs.RETRY_AFTER: str(STORAGE_RETRY_AFTER_SECONDS)})
 
 
+class ManagementUnavailable(HttpError):
+    """Refuse a management call this instance has no use case wired for (a wiring mistake)."""
+
+    status = 503
+    code = "service_unavailable"
+
+
 class NotReady(HttpError):
     """Refuse traffic while a critical dependency is down (readiness probe)."""
 

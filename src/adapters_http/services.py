@@ -21,6 +21,15 @@ from integration_core.credentials import Secret
 from integration_core.ports import Clock, EventStore, IntegrationStore, PaymentStore
 from integration_core.use_cases.health import CheckHealth
 from integration_core.use_cases.intake import ReceiveWebhook
+from integration_core.use_cases.integrations import (
+    DisconnectIntegration,
+    GetIntegration,
+    ListIntegrations,
+    RefreshIntegrationToken,
+    SendTestMessage,
+    UpdateIntegration,
+)
+from integration_core.use_cases.onboarding import ConnectIntegration
 
 ONE_MIB: Final = 1024 * 1024
 
@@ -53,6 +62,8 @@ class HttpServices:
     until a correctly wired instance takes them: the composition root always passes it.
     *verify_tokens* are each Meta channel's ``*_VERIFY_TOKEN`` (several allow a rotation); a
     channel without one refuses every subscription handshake (fail closed).
+    The integration use cases (*connect_integration* ... *refresh_integration_token*) back the
+    integrations API; one left ``None`` answers its routes ``503 service_unavailable``.
     """
 
     settings: HttpSettings
@@ -66,6 +77,13 @@ class HttpServices:
     payments: PaymentStore
     receive_webhook: ReceiveWebhook | None = None
     verify_tokens: Mapping[Channel, tuple[Secret, ...]] = attrs.field(factory=dict)
+    connect_integration: ConnectIntegration | None = None
+    list_integrations: ListIntegrations | None = None
+    get_integration: GetIntegration | None = None
+    update_integration: UpdateIntegration | None = None
+    disconnect_integration: DisconnectIntegration | None = None
+    send_test_message: SendTestMessage | None = None
+    refresh_integration_token: RefreshIntegrationToken | None = None
 
 
 SERVICES: Final = web.AppKey("services", HttpServices)

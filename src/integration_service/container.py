@@ -33,10 +33,20 @@ from adapters_http.rate_limit import SCOPE_IP, SCOPE_TENANT, SCOPE_WEBHOOK, Rate
 from adapters_http.services import HttpServices, HttpSettings
 from adapters_platforms.http import client_session
 from adapters_platforms.messaging import HttpMessageForwarder, MessagingServiceProbe
+from adapters_platforms.meta_graph import (
+    InstagramGraphClient,
+    InstagramSetup,
+    MessengerSetup,
+    MetaGraphClient,
+    WhatsAppSetup,
+)
+from adapters_platforms.tawkto import TawkToSetup
+from adapters_platforms.telegram import TelegramClient, TelegramSetup
 from integration_core.channels import Channel
 from integration_core.clock import SystemClock
 from integration_core.errors import ConfigurationError
 from integration_core.ports import (
+    ChannelSetup,
     Clock,
     CredentialStore,
     EventStore,
@@ -54,6 +64,15 @@ from integration_core.signatures import (
 from integration_core.use_cases.forwarding import ForwardEvents, RetryPolicy
 from integration_core.use_cases.health import CheckHealth
 from integration_core.use_cases.intake import ReceiveWebhook
+from integration_core.use_cases.integrations import (
+    DisconnectIntegration,
+    GetIntegration,
+    ListIntegrations,
+    RefreshIntegrationToken,
+    SendTestMessage,
+    UpdateIntegration,
+)
+from integration_core.use_cases.onboarding import ConnectIntegration
 from integration_service import __version__
 from integration_service.forward_metrics import ForwardMetrics
 from integration_service.migration import MigrationProbe
@@ -150,6 +169,41 @@ def webhook_verifiers(clock: Clock) -> Mapping[Channel, WebhookVerifier]:
         Channel.TELEGRAM: TelegramWebhookVerifier(),
         Channel.TAWKTO: TawkToWebhookVerifier(),
         Channel.WEBCHAT: StandardWebhooksVerifier(clock=clock),
+    }
+
+
+def channel_setups(
+    settings: Settings, session: aiohttp.ClientSession, clock: Clock
+) -> Mapping[Channel, ChannelSetup]:
+    """Return the platform side of onboarding, one :class:`ChannelSetup` per platform channel.
+
+    The three Meta channels share one Graph client (one Meta app): its app secret, used for
+    ``appsecret_proof`` and token inspection, is the first Meta ``*_WEBHOOK_SECRET`` set, since
+    Meta signs webhooks with the app secret. Webchat needs no setup: we are its platform.
+    """
+    platforms = settings.platforms
+    meta_channels = (Channel.WHATSAPP, Channel.MESSENGER, Channel.INSTAGRAM)
+    app_secret = next(
+        (s for c in meta_channels for s in platforms.secrets_for(c).webhook_secrets), None
+    )
+    graph = MetaGraphClient(
+        session=session,
+        base_url=platforms.meta_graph_base_url,
+        version=platforms.meta_graph_version,
+        app_id=platforms.meta_app_id,
+        app_secret=app_secret,
+        clock=clock,
+    )
+    instagram = InstagramGraphClient(
+        session=session, base_url=platforms.instagram_graph_base_url, clock=clock
+    )
+    telegram = TelegramClient(session=session, base_url=platforms.telegram_api_base_url)
+    return {
+        Channel.WHATSAPP: WhatsAppSetup(graph=graph),
+        Channel.MESSENGER: MessengerSetup(graph=graph),
+        Channel.INSTAGRAM: InstagramSetup(graph=graph, instagram=instagram),
+        Channel.TELEGRAM: TelegramSetup(client=telegram),
+        Channel.TAWKTO: TawkToSetup(session=session, base_url=settings.tawkto.base_url),
     }
 
 
@@ -250,6 +304,40 @@ class Container(containers.DeclarativeContainer):
         secrets=settings.provided.platforms.webhook_secrets,
     )
 
+    # The integrations API: onboarding and management over the platforms' setups.
+    setups = providers.Singleton(channel_setups, settings=settings, session=session, clock=clock)
+    connect_integration = providers.Singleton(
+        ConnectIntegration,
+        integrations=integrations,
+        credentials=credentials,
+        setups=setups,
+        clock=clock,
+        base_url=settings.provided.server.base_url,
+    )
+    list_integrations = providers.Singleton(
+        ListIntegrations, integrations=integrations, credentials=credentials
+    )
+    get_integration = providers.Singleton(
+        GetIntegration, integrations=integrations, credentials=credentials
+    )
+    update_integration = providers.Singleton(
+        UpdateIntegration, integrations=integrations, credentials=credentials, clock=clock
+    )
+    disconnect_integration = providers.Singleton(
+        DisconnectIntegration, integrations=integrations, credentials=credentials, setups=setups
+    )
+    send_test_message = providers.Singleton(
+        SendTestMessage, integrations=integrations, credentials=credentials, setups=setups
+    )
+    refresh_integration_token = providers.Singleton(
+        RefreshIntegrationToken,
+        integrations=integrations,
+        credentials=credentials,
+        events=notifying_events,
+        setups=setups,
+        clock=clock,
+    )
+
     authenticator = providers.Singleton(authenticator, settings=settings, clock=clock)
     http_settings = providers.Singleton(http_settings, settings=settings)
     http_services = providers.Singleton(
@@ -265,6 +353,13 @@ class Container(containers.DeclarativeContainer):
         payments=payments,
         receive_webhook=receive_webhook,
         verify_tokens=settings.provided.platforms.verify_tokens,
+        connect_integration=connect_integration,
+        list_integrations=list_integrations,
+        get_integration=get_integration,
+        update_integration=update_integration,
+        disconnect_integration=disconnect_integration,
+        send_test_message=send_test_message,
+        refresh_integration_token=refresh_integration_token,
     )
 
 

@@ -166,6 +166,7 @@ async def test_metrics_count_requests_by_route_template(client: Any) -> None:
     await client.get("/api/v1/health")
     await client.get("/api/v1/health/")
     await client.get("/api/v1/integrations/int_123456")
+    await client.get("/api/v1/unknown/int_123456")
     await client.get("/some/random/path")
 
     response = await client.get("/metrics")
@@ -178,6 +179,8 @@ async def test_metrics_count_requests_by_route_template(client: Any) -> None:
     unmatched = (("method", "GET"), ("route", "unmatched"), ("status", "404"))
     assert requests[health] == 2
     assert requests[unmatched] == 2
+    integration = (("method", "GET"), ("route", "/api/v1/integrations/{id}"), ("status", "401"))
+    assert requests[integration] == 1
     assert not any("int_123456" in line for line in text.splitlines())
     assert "integration_http_request_duration_seconds_bucket" in text
     assert samples(text, "integration_http_requests_in_flight") == {(): 1.0}

@@ -1,0 +1,243 @@
+"""The integrations API: connect a channel, list, show, change, disconnect, test, refresh.
+
+Every call is scoped by the token's tenant, so another tenant's integration is simply not found
+(``404``, never ``403``). Secrets come in through a setup body and never go out again: responses
+carry them masked (``secrets_masked``), except webchat's signing secret, handed out once at
+creation. Fixed paths (``/channels``, ``/webhooks/...``) never reach the ``{id}`` routes: an id
+path parameter only matches our integration ids (``int_...``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, TypeVar
+
+import attrs
+from aiohttp import hdrs, web
+
+from adapters_http.auth import Principal
+from adapters_http.errors import ManagementUnavailable
+from adapters_http.guard import require
+from adapters_http.json_body import read_json
+from adapters_http.rate_limit import SCOPE_TENANT
+from adapters_http.rate_limit_middleware import enforce_rate_limit
+from adapters_http.routing import add_route
+from adapters_http.services import SERVICES, HttpServices
+from integration_core.channels import Channel, Integration, IntegrationStatus
+from integration_core.credentials import Secret
+from integration_core.errors import InvalidInput, NotFound
+from integration_core.serialization import format_datetime, make_converter
+from integration_core.use_cases.onboarding import (
+    SETUP_FIELDS,
+    ConnectedIntegration,
+    IntegrationView,
+    check_setup_body,
+)
+
+T = TypeVar("T")
+
+INTEGRATIONS_PATH: Final = "/api/v1/integrations"
+_ID: Final = "{id:int_[0-9a-z]+}"
+
+SETUP_CHANNELS: Final = (
+    Channel.WHATSAPP,
+    Channel.MESSENGER,
+    Channel.INSTAGRAM,
+    Channel.TELEGRAM,
+    Channel.WEBCHAT,
+    Channel.TAWKTO,
+)
+"""The channels ``POST .../{channel}/setup`` connects (Mercado Pago: not yet)."""
+
+# Config fields that may be given as a list of strings; stored comma-separated.
+_LIST_FIELDS: Final = frozenset({"allowed_origins"})
+
+_INPUT: Final = make_converter(forbid_extra_keys=True)
+_NO_STORE: Final = {hdrs.CACHE_CONTROL: "no-store"}
+
+
+@attrs.frozen(kw_only=True)
+class UpdateBody:
+    """``PATCH .../{id}``: re-enable or disable, and merge config."""
+
+    status: IntegrationStatus | None = None
+    config: dict[str, str] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TestMessageBody:
+    """``POST .../{id}/test-message``."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    to: str
+    text: str
+
+
+def integration_body(
+    integration: Integration, secrets_masked: Mapping[str, str]
+) -> dict[str, object]:
+    """Return *integration* as the API shows it."""
+    expires = integration.token_expires_at
+    return {
+        "id": integration.id,
+        "tenant_id": integration.tenant_id,
+        "channel": str(integration.channel),
+        "status": str(integration.status),
+        "external_id": integration.external_id,
+        "config": dict(integration.config),
+        "webhook_url": integration.webhook_url,
+        "secrets_masked": dict(secrets_masked),
+        "token_expires_at": None if expires is None else format_datetime(expires),
+        "created_at": format_datetime(integration.created_at),
+        "updated_at": format_datetime(integration.updated_at),
+    }
+
+
+def _view_body(found: IntegrationView) -> dict[str, object]:
+    return integration_body(found.integration, found.secrets_masked)
+
+
+def _connected_body(connected: ConnectedIntegration) -> dict[str, object]:
+    body = integration_body(connected.integration, connected.secrets_masked)
+    if connected.signing_secret is not None:
+        body["signing_secret"] = connected.signing_secret.reveal()
+    return body
+
+
+async def _caller(request: web.Request, scope: str) -> Principal:
+    """Authorize the caller for *scope* and count the request against its tenant's rate."""
+    principal = require(request, scope)
+    await enforce_rate_limit(request, SCOPE_TENANT, principal.tenant_id)
+    return principal
+
+
+def _wired(value: T | None) -> T:
+    if value is None:
+        raise ManagementUnavailable("Integration management is not configured on this instance.")
+    return value
+
+
+def _services(request: web.Request) -> HttpServices:
+    return request.app[SERVICES]
+
+
+def split_setup_body(
+    channel: Channel, body: Mapping[str, Any]
+) -> tuple[dict[str, Secret], dict[str, str]]:
+    """Split a setup body into secrets and config; :class:`InvalidInput` lists every problem."""
+    fields = SETUP_FIELDS[channel]
+    secrets: dict[str, Secret] = {}
+    config: dict[str, str] = {}
+    problems: list[str] = []
+    for name, given in sorted(body.items()):
+        known = name in fields.secret_names or name in fields.config_names
+        if not known:
+            problems.append(f"{name} is not a field of the {channel} setup")
+            continue
+        value = given
+        if name in _LIST_FIELDS and isinstance(given, list):
+            if not all(isinstance(item, str) for item in given):
+                problems.append(f"{name} must be a list of strings")
+                continue
+            value = ",".join(item.strip() for item in given if item.strip())
+        if not isinstance(value, str):
+            problems.append(f"{name} must be a string")
+            continue
+        if name in fields.secret_names:
+            secrets[name] = Secret(value)
+        else:
+            config[name] = value.strip()
+    try:
+        check_setup_body(channel, secrets, config)
+    except InvalidInput as exc:
+        problems += [p for p in exc.problems if p not in problems]
+    if problems:
+        raise InvalidInput(f"the {channel} setup is not valid", problems=tuple(problems))
+    return secrets, config
+
+
+async def list_integrations(request: web.Request) -> web.Response:
+    """List the tenant's integrations and the channels this service can connect."""
+    principal = await _caller(request, "integrations:read")
+    found = await _wired(_services(request).list_integrations)(principal.tenant_id)
+    return web.json_response(
+        {"data": [_view_body(v) for v in found], "channels": [str(c) for c in SETUP_CHANNELS]},
+        headers=_NO_STORE,
+    )
+
+
+async def setup_integration(request: web.Request) -> web.Response:
+    """Connect the tenant's account on one channel; ``201`` with the new integration."""
+    principal = await _caller(request, "integrations:write")
+    name = request.match_info["channel"]
+    channel = next((c for c in SETUP_CHANNELS if c == name), None)
+    if channel is None:
+        raise NotFound(f"There is no {name!r} channel to set up.")
+    connect = _wired(_services(request).connect_integration)
+    body = await read_json(request, _INPUT, dict[str, Any])
+    secrets, config = split_setup_body(channel, body)
+    connected = await connect(principal.tenant_id, channel, credentials=secrets, config=config)
+    return web.json_response(
+        _connected_body(connected),
+        status=201,
+        headers={**_NO_STORE, hdrs.LOCATION: f"{INTEGRATIONS_PATH}/{connected.integration.id}"},
+    )
+
+
+async def show_integration(request: web.Request) -> web.Response:
+    """Show one of the tenant's integrations."""
+    principal = await _caller(request, "integrations:read")
+    get = _wired(_services(request).get_integration)
+    found = await get(principal.tenant_id, request.match_info["id"])
+    return web.json_response(_view_body(found), headers=_NO_STORE)
+
+
+async def update_integration(request: web.Request) -> web.Response:
+    """Enable or disable an integration, or change its config."""
+    principal = await _caller(request, "integrations:write")
+    update = _wired(_services(request).update_integration)
+    body = await read_json(request, _INPUT, UpdateBody)
+    found = await update(
+        principal.tenant_id, request.match_info["id"], status=body.status, config=body.config
+    )
+    return web.json_response(_view_body(found), headers=_NO_STORE)
+
+
+async def delete_integration(request: web.Request) -> web.Response:
+    """Disconnect an integration and forget its secrets; ``204``."""
+    principal = await _caller(request, "integrations:write")
+    disconnect = _wired(_services(request).disconnect_integration)
+    await disconnect(principal.tenant_id, request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def send_test_message(request: web.Request) -> web.Response:
+    """Send a test message through an integration; the platform's message id."""
+    principal = await _caller(request, "integrations:write")
+    send = _wired(_services(request).send_test_message)
+    body = await read_json(request, _INPUT, TestMessageBody)
+    message_id = await send(
+        principal.tenant_id, request.match_info["id"], to=body.to, text=body.text
+    )
+    return web.json_response({"message_id": message_id}, headers=_NO_STORE)
+
+
+async def refresh_token(request: web.Request) -> web.Response:
+    """Exchange an integration's token for a fresh one; the integration."""
+    principal = await _caller(request, "integrations:write")
+    refresh = _wired(_services(request).refresh_integration_token)
+    found = await refresh(principal.tenant_id, request.match_info["id"])
+    return web.json_response(_view_body(found), headers=_NO_STORE)
+
+
+def add_integration_routes(app: web.Application) -> None:
+    """Register the integrations API; fixed paths before the ``{id}`` ones."""
+    add_route(app, hdrs.METH_GET, f"{INTEGRATIONS_PATH}/channels", list_integrations)
+    add_route(app, hdrs.METH_POST, f"{INTEGRATIONS_PATH}/{{channel}}/setup", setup_integration)
+    one = f"{INTEGRATIONS_PATH}/{_ID}"
+    add_route(app, hdrs.METH_GET, one, show_integration)
+    add_route(app, hdrs.METH_PATCH, one, update_integration)
+    add_route(app, hdrs.METH_DELETE, one, delete_integration)
+    add_route(app, hdrs.METH_POST, f"{one}/test-message", send_test_message)
+    add_route(app, hdrs.METH_POST, f"{one}/refresh-token", refresh_token)
