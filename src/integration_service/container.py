@@ -13,7 +13,7 @@ the roles (:mod:`integration_service.roles`) decide what to run from that.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
@@ -42,6 +42,7 @@ from adapters_platforms.meta_graph import (
 )
 from adapters_platforms.tawkto import TawkToSetup
 from adapters_platforms.telegram import TelegramClient, TelegramSetup
+from adapters_platforms.vault import VaultCredentialStore, VaultProbe
 from integration_core.channels import Channel
 from integration_core.clock import SystemClock
 from integration_core.errors import ConfigurationError
@@ -135,9 +136,14 @@ def message_forwarder(
 def health_probes(
     settings: Settings, session: aiohttp.ClientSession, *probes: HealthProbe
 ) -> list[HealthProbe]:
-    """Return *probes*, and the messaging service's (not critical) when there is one."""
+    """Return *probes*, the messaging service's (not critical) when there is one, and Vault's
+    (critical: no credential can be read without it) when it keeps the credentials."""
     url = settings.messaging.service_url
-    extra = [] if url is None else [MessagingServiceProbe(session=session, url=url)]
+    extra: list[HealthProbe] = (
+        [] if url is None else [MessagingServiceProbe(session=session, url=url)]
+    )
+    if settings.security.credential_store is CredentialStoreKind.VAULT and settings.vault.addr:
+        extra.append(VaultProbe(url=settings.vault.addr, critical=True))
     return [*probes, *extra]
 
 
@@ -207,13 +213,24 @@ def channel_setups(
     }
 
 
-def credential_store(settings: Settings, engine: AsyncEngine) -> CredentialStore:
-    """Keep integrations' own secrets AES-256-GCM encrypted in the database (current key first)."""
-    if settings.security.credential_store is CredentialStoreKind.VAULT:
-        # Refuse to start rather than keep secrets somewhere the operator did not choose.
-        problem = "CREDENTIAL_STORE: vault is not available in this version yet; use database"
+def credential_store(settings: Settings, engine: AsyncEngine) -> Iterator[CredentialStore]:
+    """Keep integrations' own secrets where ``CREDENTIAL_STORE`` says; close Vault's pool after.
+
+    ``database``: AES-256-GCM in the database (current key first). ``vault``: KV v2 at
+    ``VAULT_ADDR`` (settings already refused a vault store without an address and a token).
+    """
+    if settings.security.credential_store is not CredentialStoreKind.VAULT:
+        yield SqlCredentialStore(engine=engine, keys=settings.security.encryption_keys)
+        return
+    vault = settings.vault
+    if vault.addr is None or vault.token is None:
+        problem = "CREDENTIAL_STORE: vault needs VAULT_ADDR and VAULT_TOKEN"
         raise ConfigurationError(problem, problems=(problem,))
-    return SqlCredentialStore(engine=engine, keys=settings.security.encryption_keys)
+    store = VaultCredentialStore(url=vault.addr, token=vault.token)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def metrics_registry() -> prometheus_client.CollectorRegistry:
@@ -271,7 +288,7 @@ class Container(containers.DeclarativeContainer):
     integrations = providers.Singleton(CachingIntegrationStore, store=sql_integrations, clock=clock)
     events = providers.Singleton(SqlEventStore, engine=engine)
     payments = providers.Singleton(SqlPaymentStore, engine=engine)
-    credentials = providers.Singleton(credential_store, settings=settings, engine=engine)
+    credentials = providers.Resource(credential_store, settings=settings, engine=engine)
 
     # The webhook side stores through this wrapper, which wakes this process's idle workers.
     wakeup = providers.Singleton(Wakeup)

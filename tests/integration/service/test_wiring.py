@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestClient
 from adapters_db.credentials import SqlCredentialStore
 from adapters_http.app import create_app
 from adapters_platforms.messaging import HttpMessageForwarder
+from adapters_platforms.vault import VaultCredentialStore
 from integration_core.channels import Channel, Integration, IntegrationStatus
 from integration_core.credentials import CredentialRef, Secret
-from integration_core.errors import ConfigurationError
 from integration_core.ids import TenantId, new_id
 from integration_core.signatures import meta
 from integration_service.container import Container, build_services, engine_of, resolve, shutdown
@@ -26,6 +26,8 @@ from integration_service.ops_app import create_ops_app
 from integration_service.roles import Role, start_workers
 from integration_service.settings import Settings
 from integration_service.workers import Workers
+
+from ...conftest import VaultServer
 
 ClientFactory = Callable[[Any], Awaitable[TestClient[Any, Any]]]
 WHATSAPP = "/api/v1/integrations/webhooks/whatsapp"
@@ -64,19 +66,23 @@ async def test_without_a_messaging_service_nothing_forwards(
     assert isinstance(await resolve(container.credentials), SqlCredentialStore)
 
 
-async def test_a_vault_credential_store_is_refused_not_replaced(
-    make_container: Callable[..., Container],
+async def test_a_vault_credential_store_keeps_secrets_in_vault_and_is_checked_by_health(
+    make_container: Callable[..., Container], openbao: VaultServer
 ) -> None:
-    container = make_container(
-        CREDENTIAL_STORE="vault", VAULT_ADDR="http://127.0.0.1:8200", VAULT_TOKEN="t"
+    container = await migrated(
+        make_container(CREDENTIAL_STORE="vault", VAULT_ADDR=openbao.url, VAULT_TOKEN=openbao.token)
     )
+    services = await build_services(container)
+    store = await resolve(container.credentials)
+    assert isinstance(store, VaultCredentialStore)
+    ref = CredentialRef(tenant_id=TenantId("acme"), integration_id=new_id("int"), name="x")
+    await store.put(ref, Secret("kept-in-vault"))
+    assert (await store.get(ref)).reveal() == "kept-in-vault"
 
-    with pytest.raises(ConfigurationError) as refused:
-        await build_services(container)
-
-    assert refused.value.problems == (
-        "CREDENTIAL_STORE: vault is not available in this version yet; use database",
-    )
+    report = await services.check_health()
+    vault = next(c for c in report.checks if c.name == "vault")
+    assert vault.ok
+    assert vault.critical
 
 
 async def test_an_integration_with_its_own_app_secret_is_verified_with_it(
