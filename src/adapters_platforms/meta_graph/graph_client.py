@@ -25,9 +25,33 @@ from integration_core.ports import Clock
 PLATFORM = "Meta"
 
 
-def bearer(token: Secret) -> Mapping[str, str]:
-    """Return the ``Authorization`` header that carries *token*."""
-    return {"Authorization": f"Bearer {token.reveal()}"}
+def graph_request(
+    method: str,
+    root: str,
+    label_prefix: str,
+    path: str,
+    *,
+    token: Secret | None = None,
+    params: Mapping[str, str] | None = None,
+    json: Any = None,
+    idempotent: bool | None = None,
+    secrets: tuple[str, ...] = (),
+) -> Request:
+    """Describe one call to a Meta graph: the token as a bearer header and among the secrets.
+
+    Both graphs (Facebook's and Instagram Login's) build their calls here, so how a token is
+    sent, and kept out of messages and logs, is decided once.
+    """
+    return Request(
+        method=method,
+        url=root + path,
+        label=f"{method} {label_prefix}{path}",
+        params=params or {},
+        json=json,
+        headers={"Authorization": f"Bearer {token.reveal()}"} if token is not None else {},
+        idempotent=idempotent,
+        secrets=(*secrets, token.reveal()) if token is not None else secrets,
+    )
 
 
 class MetaGraphClient:
@@ -185,14 +209,15 @@ class MetaGraphClient:
         idempotent: bool | None = None,
         secrets: tuple[str, ...] = (),
     ) -> Any:
-        request = Request(
-            method=method,
-            url=self._root + path,
-            label=f"{method} /{self._version}{path}",
-            params=params or {},
+        request = graph_request(
+            method,
+            self._root,
+            f"/{self._version}",
+            path,
+            token=token,
+            params=params,
             json=json,
-            headers=bearer(token) if token is not None else {},
             idempotent=idempotent,
-            secrets=(*secrets, token.reveal()) if token is not None else secrets,
+            secrets=secrets,
         )
         return (await self._caller.call(request)).data

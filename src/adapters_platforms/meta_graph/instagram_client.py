@@ -12,10 +12,10 @@ from typing import Any
 
 import aiohttp
 
-from adapters_platforms.calls import PlatformCaller, Request, RetryPolicy
+from adapters_platforms.calls import PlatformCaller, RetryPolicy
 from adapters_platforms.meta_graph import values
 from adapters_platforms.meta_graph.errors import read_meta_failure
-from adapters_platforms.meta_graph.graph_client import bearer
+from adapters_platforms.meta_graph.graph_client import graph_request
 from integration_core.channels import RefreshedToken
 from integration_core.clock import SystemClock
 from integration_core.credentials import Secret
@@ -95,14 +95,15 @@ class InstagramGraphClient:
         idempotent: bool | None = None,
         secrets: tuple[str, ...] = (),
     ) -> Any:
-        request = Request(
-            method=method,
-            url=self._root + path,
-            label=f"{method} {self._prefix}{path}",
-            params=params or {},
+        request = graph_request(
+            method,
+            self._root,
+            self._prefix,
+            path,
+            token=token,
+            params=params,
             json=json,
-            headers=bearer(token) if token is not None else {},
             idempotent=idempotent,
-            secrets=(*secrets, token.reveal()) if token is not None else secrets,
+            secrets=secrets,
         )
         return (await self._caller.call(request)).data
