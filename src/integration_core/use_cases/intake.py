@@ -163,12 +163,7 @@ class ReceiveWebhook:
             body_id = payload.get("integration_id")
             if isinstance(body_id, str) and (extra := await self._integrations.find(body_id)):
                 found.append(extra)
-        elif payload is not None and channel in (
-            Channel.WHATSAPP,
-            Channel.MESSENGER,
-            Channel.INSTAGRAM,
-            Channel.TAWKTO,
-        ):
+        elif payload is not None:  # channels routed by account id (Telegram's events carry none)
             keys = {e.routing_key for e in self._normalizers[channel](payload) if e.routing_key}
             owners = [
                 await self._integrations.find_by_external_id(channel, key) for key in sorted(keys)
@@ -207,6 +202,8 @@ class _Router:
         self._path_id = integration_id
         self._body_id = payload.get("integration_id") if isinstance(payload, dict) else None
         self._by_key: dict[str, Integration | None] = {}
+        self._fixed_target: Integration | None = None
+        self._fixed_known = False
 
     async def route(self, item: PlatformEvent) -> Integration | None:
         if item.routing_key is None:
@@ -226,12 +223,12 @@ class _Router:
         """Route by what vouched for the delivery, the path, or the body (webchat)."""
         if self._verified.integration is not None:
             return self._verified.integration
-        key = "__fixed__"
-        if key not in self._by_key:
+        if not self._fixed_known:
             wanted = self._path_id or (self._body_id if isinstance(self._body_id, str) else None)
             found = await self._integrations.find(wanted) if wanted else None
-            self._by_key[key] = found if found and found.channel is self._channel else None
-        return self._by_key[key]
+            self._fixed_target = found if found and found.channel is self._channel else None
+            self._fixed_known = True
+        return self._fixed_target
 
 
 def _parse(body: bytes) -> Any:
