@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from integration_core import Channel, EventRecord, EventType, TenantId, new_id
+from integration_core import Channel, EventRecord, EventType, Settlement, TenantId, new_id
 from integration_core.errors import DeliveryFailed
 from integration_core.ports import Clock, EventStore, MessageForwarder
 from integration_core.testing import FrozenClock, InMemoryEventStore, RecordingForwarder
@@ -26,11 +26,12 @@ async def drain_once(*, events: EventStore, forwarder: MessageForwarder, clock: 
             await forwarder.forward(record.to_forward())
         except DeliveryFailed as exc:
             retry_at = clock.now() + timedelta(seconds=5)
-            await events.mark_failed(
+            failed = Settlement.failed(
                 record.id, error=exc.message, retry_at=retry_at, at=clock.now()
             )
+            await events.settle([failed])
         else:
-            await events.mark_delivered(record.id, at=clock.now())
+            await events.settle([Settlement.delivered(record.id, at=clock.now())])
             delivered += 1
     return delivered
 

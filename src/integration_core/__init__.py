@@ -13,7 +13,13 @@ from integration_core.channels import (
     ValidatedAccount,
 )
 from integration_core.credentials import CredentialRef, Secret, mask
-from integration_core.events import DeliveryStatus, EventRecord, EventType, NormalizedEvent
+from integration_core.events import (
+    DeliveryStatus,
+    EventRecord,
+    EventType,
+    NormalizedEvent,
+    Settlement,
+)
 from integration_core.ids import TenantId, new_id
 from integration_core.paging import Page
 from integration_core.payments import Payment, Refund
@@ -34,6 +40,7 @@ __all__ = [
     "RefreshedToken",
     "Refund",
     "Secret",
+    "Settlement",
     "TenantId",
     "ValidatedAccount",
     "WebhookRequest",

@@ -102,6 +102,39 @@ class EventRecord:
 
 
 @attrs.frozen(kw_only=True)
+class Settlement:
+    """How one delivery attempt ended, as the outbox records it.
+
+    No *error*: delivered. An *error* with a *retry_at*: pending again from then; with none:
+    dead-lettered. Build one with :meth:`delivered` or :meth:`failed`.
+    """
+
+    event_id: str
+    at: datetime
+    error: str | None = None
+    retry_at: datetime | None = None
+
+    @classmethod
+    def delivered(cls, event_id: str, *, at: datetime) -> Settlement:
+        """Return the settlement of a successful attempt."""
+        return cls(event_id=event_id, at=at)
+
+    @classmethod
+    def failed(
+        cls, event_id: str, *, error: str, retry_at: datetime | None, at: datetime
+    ) -> Settlement:
+        """Return the settlement of a failed attempt (``retry_at=None``: dead-letter it)."""
+        return cls(event_id=event_id, at=at, error=error, retry_at=retry_at)
+
+    @property
+    def status(self) -> DeliveryStatus:
+        """Return the event's status after this attempt."""
+        if self.error is None:
+            return DeliveryStatus.DELIVERED
+        return DeliveryStatus.PENDING if self.retry_at is not None else DeliveryStatus.DEAD
+
+
+@attrs.frozen(kw_only=True)
 class QueueStats:
     """The outbox at a glance, for metrics and health."""
 

@@ -20,7 +20,13 @@ from integration_core.channels import (
     ValidatedAccount,
 )
 from integration_core.credentials import CredentialRef, Secret
-from integration_core.events import DeliveryStatus, EventRecord, NormalizedEvent, QueueStats
+from integration_core.events import (
+    DeliveryStatus,
+    EventRecord,
+    NormalizedEvent,
+    QueueStats,
+    Settlement,
+)
 from integration_core.ids import TenantId
 from integration_core.paging import Page
 from integration_core.payments import (
@@ -144,14 +150,13 @@ class EventStore(Protocol):
         """
         ...
 
-    async def mark_delivered(self, event_id: str, *, at: datetime) -> None:
-        """Record a successful delivery attempt; the event will not be sent again."""
-        ...
+    async def settle(self, settlements: Sequence[Settlement]) -> None:
+        """Record how delivery attempts ended, all in one transaction.
 
-    async def mark_failed(
-        self, event_id: str, *, error: str, retry_at: datetime | None, at: datetime
-    ) -> None:
-        """Record a failed attempt; retry at *retry_at*, or dead-letter the event if ``None``."""
+        Each counts as an attempt and releases its event's lease: a delivered event is never
+        sent again, a failed one is due again at its ``retry_at`` or dead-lettered. One call per
+        batch keeps the outbox's bookkeeping off the per-event path. Unknown ids are skipped.
+        """
         ...
 
     async def requeue(

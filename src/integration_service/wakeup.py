@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from integration_core.channels import Channel
-from integration_core.events import DeliveryStatus, EventRecord, QueueStats
+from integration_core.events import DeliveryStatus, EventRecord, QueueStats, Settlement
 from integration_core.ids import TenantId
 from integration_core.paging import Page
 from integration_core.ports import EventStore
@@ -104,15 +104,9 @@ class NotifyingEventStore:
         """Lease due events (see :meth:`EventStore.claim_due`)."""
         return await self._inner.claim_due(now=now, limit=limit, lease=lease)
 
-    async def mark_delivered(self, event_id: str, *, at: datetime) -> None:
-        """Record a delivery (see :meth:`EventStore.mark_delivered`)."""
-        await self._inner.mark_delivered(event_id, at=at)
-
-    async def mark_failed(
-        self, event_id: str, *, error: str, retry_at: datetime | None, at: datetime
-    ) -> None:
-        """Record a failed attempt (see :meth:`EventStore.mark_failed`)."""
-        await self._inner.mark_failed(event_id, error=error, retry_at=retry_at, at=at)
+    async def settle(self, settlements: Sequence[Settlement]) -> None:
+        """Record how attempts ended (see :meth:`EventStore.settle`)."""
+        await self._inner.settle(settlements)
 
     async def requeue(
         self,

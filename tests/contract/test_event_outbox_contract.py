@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 from integration_core.errors import NotFound
-from integration_core.events import DeliveryStatus, QueueStats
+from integration_core.events import DeliveryStatus, QueueStats, Settlement
 from integration_core.ports import EventStore
 
 from .event_builders import ALICE, BOB, LEASE, T0, add_events, make_event
@@ -86,7 +86,7 @@ async def test_concurrent_claimers_never_share_an_event(
     assert sorted(taken) == sorted(e.id for e in events)
 
 
-async def test_mark_delivered_counts_the_attempt_and_ends_delivery(
+async def test_settling_a_delivery_counts_the_attempt_and_ends_delivery(
     event_store: EventStore,
 ) -> None:
     event = make_event()
@@ -94,18 +94,16 @@ async def test_mark_delivered_counts_the_attempt_and_ends_delivery(
     await event_store.claim_due(now=T0, limit=1, lease=LEASE)
     at = T0 + timedelta(seconds=2)
 
-    await event_store.mark_delivered(event.id, at=at)
+    await event_store.settle([Settlement.delivered(event.id, at=at)])
 
     stored = await event_store.get(ALICE, event.id)
     assert stored == attrs.evolve(
         event, status=DeliveryStatus.DELIVERED, attempts=1, delivered_at=at
     )
     assert await event_store.claim_due(now=T0 + timedelta(days=1), limit=5, lease=LEASE) == []
-    with pytest.raises(NotFound):
-        await event_store.mark_delivered("evt_unknown", at=at)
 
 
-async def test_mark_failed_schedules_a_retry_and_releases_the_lease(
+async def test_settling_a_failure_schedules_a_retry_and_releases_the_lease(
     event_store: EventStore,
 ) -> None:
     event = make_event()
@@ -113,7 +111,9 @@ async def test_mark_failed_schedules_a_retry_and_releases_the_lease(
     await event_store.claim_due(now=T0, limit=1, lease=timedelta(hours=1))
     retry_at = T0 + timedelta(seconds=5)
 
-    await event_store.mark_failed(event.id, error="HTTP 503", retry_at=retry_at, at=T0)
+    await event_store.settle(
+        [Settlement.failed(event.id, error="HTTP 503", retry_at=retry_at, at=T0)]
+    )
 
     stored = await event_store.get(ALICE, event.id)
     assert stored == attrs.evolve(
@@ -126,17 +126,15 @@ async def test_mark_failed_schedules_a_retry_and_releases_the_lease(
     assert [e.id for e in await event_store.claim_due(now=retry_at, limit=5, lease=LEASE)] == [
         event.id
     ]
-    with pytest.raises(NotFound):
-        await event_store.mark_failed("evt_unknown", error="x", retry_at=None, at=T0)
 
 
-async def test_mark_failed_without_a_retry_dead_letters_the_event(
+async def test_settling_a_failure_without_a_retry_dead_letters_the_event(
     event_store: EventStore,
 ) -> None:
     event = make_event(attempts=9)
     await add_events(event_store, event)
 
-    await event_store.mark_failed(event.id, error="gave up", retry_at=None, at=T0)
+    await event_store.settle([Settlement.failed(event.id, error="gave up", retry_at=None, at=T0)])
 
     stored = await event_store.get(ALICE, event.id)
     assert (stored.status, stored.attempts, stored.last_error) == (
@@ -148,10 +146,41 @@ async def test_mark_failed_without_a_retry_dead_letters_the_event(
     assert await event_store.claim_due(now=T0 + timedelta(days=1), limit=5, lease=LEASE) == []
 
 
+async def test_settle_records_a_whole_batch_and_skips_unknown_ids(
+    event_store: EventStore,
+) -> None:
+    delivered, retried, dead = make_event(), make_event(), make_event(attempts=9)
+    await add_events(event_store, delivered, retried, dead)
+    await event_store.claim_due(now=T0, limit=5, lease=timedelta(hours=1))
+    retry_at = T0 + timedelta(minutes=5)
+
+    await event_store.settle(
+        [
+            Settlement.delivered(delivered.id, at=T0),
+            Settlement.failed("evt_unknown", error="x", retry_at=None, at=T0),
+            Settlement.failed(retried.id, error="HTTP 500", retry_at=retry_at, at=T0),
+            Settlement.failed(dead.id, error="HTTP 410", retry_at=None, at=T0),
+        ]
+    )
+
+    stored = {e.id: await event_store.get(ALICE, e.id) for e in (delivered, retried, dead)}
+    assert [(s.status, s.attempts, s.last_error) for s in stored.values()] == [
+        (DeliveryStatus.DELIVERED, 1, None),
+        (DeliveryStatus.PENDING, 1, "HTTP 500"),
+        (DeliveryStatus.DEAD, 10, "HTTP 410"),
+    ]
+    assert stored[delivered.id].delivered_at == T0
+    # Every lease is released: the retried event is due at retry_at, not after the hour.
+    assert [e.id for e in await event_store.claim_due(now=retry_at, limit=5, lease=LEASE)] == [
+        retried.id
+    ]
+    await event_store.settle([])
+
+
 async def test_requeue_delivers_the_same_event_again(event_store: EventStore) -> None:
     event = make_event()
     await add_events(event_store, event)
-    await event_store.mark_delivered(event.id, at=T0)
+    await event_store.settle([Settlement.delivered(event.id, at=T0)])
     at = T0 + timedelta(hours=1)
 
     with pytest.raises(NotFound):
@@ -167,7 +196,7 @@ async def test_requeue_delivers_the_same_event_again(event_store: EventStore) ->
 async def test_requeue_can_replace_the_payload(event_store: EventStore) -> None:
     event = make_event()
     await add_events(event_store, event)
-    await event_store.mark_failed(event.id, error="boom", retry_at=None, at=T0)
+    await event_store.settle([Settlement.failed(event.id, error="boom", retry_at=None, at=T0)])
     fixed = {"message": {"id": "m-1", "kind": "text", "text": "re-normalized \u00e9"}}
 
     again = await event_store.requeue(ALICE, event.id, at=T0, data=fixed)

@@ -15,7 +15,7 @@ import attrs
 
 from integration_core.channels import Channel, Integration, IntegrationStatus
 from integration_core.errors import Conflict, IntegrationExists, NotFound, StorageUnavailable
-from integration_core.events import DeliveryStatus, EventRecord, QueueStats
+from integration_core.events import DeliveryStatus, EventRecord, QueueStats, Settlement
 from integration_core.ids import TenantId
 from integration_core.paging import Page, check_limit, decode_cursor, encode_cursor
 from integration_core.payments import Payment
@@ -217,31 +217,21 @@ class InMemoryEventStore(_Switch):
             self._leases[event.id] = now + lease
         return due
 
-    async def mark_delivered(self, event_id: str, *, at: datetime) -> None:
-        """Record a delivery."""
-        event = self._require(event_id)
-        self._leases.pop(event_id, None)
-        self._events[event_id] = attrs.evolve(
-            event,
-            status=DeliveryStatus.DELIVERED,
-            attempts=event.attempts + 1,
-            delivered_at=at,
-            next_attempt_at=None,
-        )
-
-    async def mark_failed(
-        self, event_id: str, *, error: str, retry_at: datetime | None, at: datetime
-    ) -> None:
-        """Record a failed attempt; dead-letter when there is no retry."""
-        event = self._require(event_id)
-        self._leases.pop(event_id, None)
-        self._events[event_id] = attrs.evolve(
-            event,
-            status=DeliveryStatus.PENDING if retry_at is not None else DeliveryStatus.DEAD,
-            attempts=event.attempts + 1,
-            last_error=error,
-            next_attempt_at=retry_at,
-        )
+    async def settle(self, settlements: Sequence[Settlement]) -> None:
+        """Record how attempts ended; unknown ids are skipped."""
+        self._check()
+        for settlement in settlements:
+            event = self._events.get(settlement.event_id)
+            if event is None:
+                continue
+            self._leases.pop(event.id, None)
+            if settlement.error is None:
+                changes: dict[str, Any] = {"delivered_at": settlement.at, "next_attempt_at": None}
+            else:
+                changes = {"last_error": settlement.error, "next_attempt_at": settlement.retry_at}
+            self._events[event.id] = attrs.evolve(
+                event, status=settlement.status, attempts=event.attempts + 1, **changes
+            )
 
     async def requeue(
         self,
@@ -272,14 +262,6 @@ class InMemoryEventStore(_Switch):
         dead = sum(1 for e in self._events.values() if e.status is DeliveryStatus.DEAD)
         oldest = min((e.received_at for e in pending), default=None)
         return QueueStats(pending=len(pending), dead=dead, oldest_pending_at=oldest)
-
-    def _require(self, event_id: str) -> EventRecord:
-        self._check()
-        try:
-            return self._events[event_id]
-        except KeyError:
-            raise NotFound(f"event {event_id} was not found") from None
-
 
 class InMemoryPaymentStore(_Switch):
     """Keep payments (with their refunds) in a dict."""

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from integration_core.errors import Conflict, DeliveryFailed
-from integration_core.events import EventRecord
+from integration_core.events import EventRecord, EventType, Settlement
 from integration_core.ports import Clock, EventStore, MessageForwarder
 
 DEFAULT_SCHEDULE: tuple[timedelta, ...] = (
@@ -81,6 +81,7 @@ class Attempt:
     outcome: Outcome
     error: str | None = None
     latency: timedelta | None = None
+    event_type: EventType | None = None
 
 
 class ForwardEvents:
@@ -108,34 +109,49 @@ class ForwardEvents:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
 
     async def run_once(self) -> Sequence[Attempt]:
-        """Deliver one batch of due events; return what happened to each (empty: nothing due)."""
+        """Deliver one batch of due events; return what happened to each (empty: nothing due).
+
+        The outcomes of the whole batch are recorded in one :meth:`EventStore.settle` call. If
+        that fails, the leases run out and the batch is delivered again: at least once.
+        """
         batch = await self._events.claim_due(
             now=self._clock.now(), limit=self._batch_size, lease=self._lease
         )
-        return await asyncio.gather(*(self._deliver(record) for record in batch))
+        if not batch:
+            return []
+        outcomes = await asyncio.gather(*(self._deliver(record) for record in batch))
+        await self._events.settle([settlement for _, settlement in outcomes])
+        return [attempt for attempt, _ in outcomes]
 
-    async def _deliver(self, record: EventRecord) -> Attempt:
+    async def _deliver(self, record: EventRecord) -> tuple[Attempt, Settlement]:
         async with self._semaphore:
             try:
                 event = record.to_forward()
             except Conflict as exc:
                 # An unrouted event can never be delivered: retrying would only delay the verdict.
-                return await self._failed(record, exc.message, final=True)
+                return self._failed(record, exc.message, final=True)
             try:
                 await self._forwarder.forward(event)
             except DeliveryFailed as exc:
-                return await self._failed(record, exc.message)
+                return self._failed(record, exc.message)
             now = self._clock.now()
-            await self._events.mark_delivered(record.id, at=now)
-            return Attempt(
-                event_id=record.id, outcome=Outcome.DELIVERED, latency=now - record.received_at
+            attempt = Attempt(
+                event_id=record.id,
+                outcome=Outcome.DELIVERED,
+                latency=now - record.received_at,
+                event_type=record.type,
             )
+            return attempt, Settlement.delivered(record.id, at=now)
 
-    async def _failed(self, record: EventRecord, error: str, *, final: bool = False) -> Attempt:
+    def _failed(
+        self, record: EventRecord, error: str, *, final: bool = False
+    ) -> tuple[Attempt, Settlement]:
         now = self._clock.now()
         retry_at = (
             None if final else self._policy.retry_at(record.attempts + 1, now=now, rng=self._rng)
         )
-        await self._events.mark_failed(record.id, error=error, retry_at=retry_at, at=now)
         outcome = Outcome.RETRY if retry_at is not None else Outcome.DEAD
-        return Attempt(event_id=record.id, outcome=outcome, error=error)
+        return (
+            Attempt(event_id=record.id, outcome=outcome, error=error),
+            Settlement.failed(record.id, error=error, retry_at=retry_at, at=now),
+        )

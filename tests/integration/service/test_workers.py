@@ -12,7 +12,13 @@ import pytest
 
 from integration_core.channels import Channel
 from integration_core.errors import DeliveryFailed
-from integration_core.events import DeliveryStatus, EventRecord, EventType, NormalizedEvent
+from integration_core.events import (
+    DeliveryStatus,
+    EventRecord,
+    EventType,
+    NormalizedEvent,
+    Settlement,
+)
 from integration_core.ids import TenantId, new_id
 from integration_core.testing import FrozenClock, InMemoryEventStore, RecordingForwarder
 from integration_core.use_cases.forwarding import ForwardEvents, RetryPolicy
@@ -235,7 +241,9 @@ async def test_the_outbox_gauges_follow_the_store() -> None:
     await harness.add(3)
     dead = pending(harness.clock, received_at=harness.clock.now() - timedelta(minutes=5))
     await harness.store.record(None, [dead])
-    await harness.store.mark_failed(dead.id, error="x", retry_at=None, at=harness.clock.now())
+    await harness.store.settle(
+        [Settlement.failed(dead.id, error="x", retry_at=None, at=harness.clock.now())]
+    )
     stop = asyncio.Event()
 
     task = asyncio.create_task(
