@@ -3,7 +3,9 @@
 The service (``serve --role api``) and the bare handler (``bare_handler.py``) each run pinned to
 core 0; wrk runs pinned to core 1 with 64 keep-alive connections and posts signed WhatsApp
 deliveries, every one with a new message id. Rounds alternate bare/service so drift on the
-machine hits both alike. Reports requests/s, p50 and p99 of each and the ratio.
+machine hits both alike. Reports requests/s, p50 and p99 of each and the ratio, and the server's
+CPU time per request and how busy its core was: on a shared machine the CPU figure is the
+steadier one, and a server well under 100 % busy is waiting (on the database), not computing.
 
 Run from the repository root (needs ``wrk`` and ``taskset``, and PostgreSQL):
 
@@ -26,6 +28,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
 from benchmark_support import (
     Database,
     free_port,
@@ -46,6 +49,15 @@ def _start(cmd: list[str], env: dict[str, str], core: int) -> subprocess.Popen[b
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    """Return the CPU time *process* and its children have used so far (user + system)."""
+    total = 0.0
+    for proc in (process, *process.children(recursive=True)):
+        times = proc.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def _wrk(url: str, payloads: Path, *, duration: int, connections: int) -> dict[str, float]:
@@ -123,6 +135,7 @@ def main() -> int:
         wait_http(f"http://127.0.0.1:{bare_port}{PATH}", method="POST")
 
         rows: dict[str, list[dict[str, float]]] = {"bare": [], "ingest": []}
+        servers = {"bare": psutil.Process(procs[1].pid), "ingest": psutil.Process(procs[0].pid)}
         for round_no in range(args.rounds):
             for name, port in (("bare", bare_port), ("ingest", app_port)):
                 payloads = work / f"{name}-{round_no}.tsv"
@@ -133,14 +146,17 @@ def main() -> int:
                         )
                     )
                 )
-                rows[name].append(
-                    _wrk(
-                        f"http://127.0.0.1:{port}{PATH}",
-                        payloads,
-                        duration=args.duration,
-                        connections=args.connections,
-                    )
+                before = _cpu_seconds(servers[name])
+                result = _wrk(
+                    f"http://127.0.0.1:{port}{PATH}",
+                    payloads,
+                    duration=args.duration,
+                    connections=args.connections,
                 )
+                cpu = _cpu_seconds(servers[name]) - before
+                result["cpu_us_per_request"] = cpu * 1e6 / max(result["requests"], 1)
+                result["cpu_busy"] = cpu / (result["duration_us"] / 1e6)
+                rows[name].append(result)
         failures = sum(r["non_2xx"] + r["socket_errors"] for rs in rows.values() for r in rs)
         _report(rows, args, failures)
         return 1 if failures else 0
@@ -164,17 +180,21 @@ def _report(
         f"rounds={args.rounds} duration={args.duration}s connections={args.connections} "
         "(server on core 0, wrk on core 1; medians of the rounds)"
     )
-    print(f"{'':8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'':8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>11} {'busy':>6}")
     for name in ("bare", "ingest"):
         print(
             f"{name:8} {best(name, 'rps'):>10.0f} {best(name, 'p50_us') / 1000:>8.2f} "
-            f"{best(name, 'p99_us') / 1000:>8.2f}"
+            f"{best(name, 'p99_us') / 1000:>8.2f} {best(name, 'cpu_us_per_request'):>11.0f} "
+            f"{best(name, 'cpu_busy'):>6.0%}"
         )
     print(f"ratio ingest/bare: {best('ingest', 'rps') / best('bare', 'rps'):.2f}")
     print(f"failed requests: {failures}")
     for name, rs in rows.items():
         for i, r in enumerate(rs):
-            print(f"  {name} round {i}: {r['rps']:.0f} req/s p99 {r['p99_us'] / 1000:.2f} ms")
+            print(
+                f"  {name} round {i}: {r['rps']:.0f} req/s p99 {r['p99_us'] / 1000:.2f} ms, "
+                f"{r['cpu_us_per_request']:.0f} µs CPU/request, server {r['cpu_busy']:.0%} busy"
+            )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from adapters_db.credentials import SqlCredentialStore
 from adapters_db.engine import create_engine, database_url, for_writing, is_postgres
 from adapters_db.events import SqlEventStore
 from adapters_db.health import DatabaseProbe
+from adapters_db.idempotency import SqlIdempotencyStore
 from adapters_db.integrations import SqlIntegrationStore
 from adapters_db.migrate import current_revision, head_revision, migrate
 from adapters_db.payments import SqlPaymentStore
@@ -19,6 +20,7 @@ __all__ = [
     "DatabaseProbe",
     "SqlCredentialStore",
     "SqlEventStore",
+    "SqlIdempotencyStore",
     "SqlIntegrationStore",
     "SqlPaymentStore",
     "create_engine",

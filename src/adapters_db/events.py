@@ -8,12 +8,31 @@ workers through ``lease_expires_at``).
 from __future__ import annotations
 
 import builtins
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Insert, RowMapping, Table, Update, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    RowMapping,
+    Table,
+    Text,
+    TextClause,
+    TypeDecorator,
+    Update,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
@@ -92,17 +111,28 @@ class SqlEventStore:
         inserted: set[str] = set()
         with storage_errors():
             async with self._writer.begin() as conn:
-                # executemany: SQLAlchemy batches the rows into multi-row INSERTs itself
-                # ("insertmanyvalues") from one cached compiled statement, where .values(rows)
-                # would compile anew for every batch size.
-                if inbound_rows:
-                    await conn.execute(
-                        self._insert_ignoring_conflicts(inbound_events), inbound_rows
-                    )
-                if rows:
-                    stmt = self._insert_ignoring_conflicts(event_table).returning(event_table.c.id)
-                    result = await conn.execute(stmt, rows)
-                    inserted.update(result.scalars())
+                if is_postgres(self._engine):
+                    # One statement text whatever the batch size (arrays through unnest), so
+                    # neither SQLAlchemy nor psycopg parses a new multi-row INSERT per batch.
+                    if inbound_rows:
+                        await conn.execute(_INSERT_INBOUND_PG, _as_arrays(inbound_rows))
+                    if rows:
+                        result = await conn.execute(_INSERT_EVENTS_PG, _as_arrays(rows))
+                        inserted.update(result.scalars())
+                else:
+                    # executemany: SQLAlchemy batches the rows into multi-row INSERTs itself
+                    # from one cached compiled statement.
+                    if inbound_rows:
+                        await conn.execute(
+                            sqlite.insert(inbound_events).on_conflict_do_nothing(), inbound_rows
+                        )
+                    if rows:
+                        stmt = (
+                            sqlite.insert(event_table)
+                            .on_conflict_do_nothing()
+                            .returning(event_table.c.id)
+                        )
+                        inserted.update((await conn.execute(stmt, rows)).scalars())
         return [
             tuple((d, i) in fresh and fresh[d, i].id in inserted for i in range(len(events)))
             for d, (_, events) in enumerate(deliveries)
@@ -270,11 +300,53 @@ class SqlEventStore:
             async with (self._writer if write else self._engine).begin() as conn:
                 return (await conn.execute(stmt)).mappings().one_or_none()
 
-    def _insert_ignoring_conflicts(self, table: Table) -> Insert:
-        # Without a conflict target: a repeated id is a repeat too, as in the in-memory store.
-        if is_postgres(self._engine):
-            return postgresql.insert(table).on_conflict_do_nothing()
-        return sqlite.insert(table).on_conflict_do_nothing()
+
+def _unnest_insert(table: Table, *, returning: str | None = None) -> TextClause:
+    """Return PostgreSQL's ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING``.
+
+    Each column is bound as one array (``:<column>``); without a conflict target, a repeated id
+    is a repeat too, as in the in-memory store.
+    """
+    arrays = ", ".join(f"CAST(:{c.name} AS {_array_type(c)})" for c in table.columns)
+    # Names come from our own table definitions; every value is bound.
+    columns = ", ".join(c.name for c in table.columns)
+    sql = f"INSERT INTO {table.name} ({columns}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"  # noqa: S608, E501
+    return text(sql if returning is None else f"{sql} RETURNING {returning}")
+
+
+def _array_type(column: Column[Any]) -> str:
+    kind = column.type.impl if isinstance(column.type, TypeDecorator) else column.type
+    for base, name in _ARRAY_TYPES:
+        if isinstance(kind, base):
+            return name
+    raise TypeError(f"no PostgreSQL array type for column {column.name}")
+
+
+_ARRAY_TYPES: tuple[tuple[type[Any], str], ...] = (
+    (JSON, "json[]"),
+    (DateTime, "timestamptz[]"),
+    (Integer, "integer[]"),
+    (LargeBinary, "bytea[]"),
+    (Text, "text[]"),
+)
+
+
+def _as_arrays(rows: Sequence[Mapping[str, Any]]) -> dict[str, builtins.list[Any]]:
+    """Turn rows into one list per column: JSON documents as text, datetimes checked aware.
+
+    A bound array skips the column types' own processing, so this does their part.
+    """
+    columns: dict[str, builtins.list[Any]] = {name: [] for name in rows[0]}
+    for row in rows:
+        for name, value in row.items():
+            if isinstance(value, datetime) and value.tzinfo is None:
+                raise ValueError("naive datetimes cannot be stored; use timezone-aware UTC")
+            columns[name].append(json.dumps(value) if isinstance(value, dict) else value)
+    return columns
+
+
+_INSERT_INBOUND_PG = _unnest_insert(inbound_events)
+_INSERT_EVENTS_PG = _unnest_insert(event_table, returning="id")
 
 
 def _settle_statement(status: DeliveryStatus) -> Update:

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    RowMapping,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
@@ -16,6 +28,7 @@ from adapters_db.tables import integrations
 from integration_core.channels import Channel, Integration, IntegrationStatus
 from integration_core.errors import IntegrationExists, NotFound
 from integration_core.ids import TenantId
+from integration_core.rotation import RotationClaim, RotationCriteria, RotationState
 
 
 class SqlIntegrationStore:
@@ -55,6 +68,22 @@ class SqlIntegrationStore:
                 integrations.c.external_id == external_id,
             )
         )
+
+    async def find_by_config(self, key: str, value: str) -> Sequence[Integration]:
+        """Return every integration, of any tenant, whose ``config[key]`` is *value*, by id.
+
+        ``config ->> key`` on PostgreSQL, ``json_extract`` on SQLite: a scan of the table,
+        which is fine for the rare disconnects that ask.
+        """
+        stmt = (
+            select(integrations)
+            .where(integrations.c.config[key].as_string() == value)
+            .order_by(integrations.c.id)
+        )
+        with storage_errors():
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).mappings().all()
+        return [_row_to_integration(row) for row in rows]
 
     async def list(
         self, tenant_id: TenantId, *, channel: Channel | None = None
@@ -124,6 +153,109 @@ class SqlIntegrationStore:
                 rows = (await conn.execute(stmt)).all()
         return {Channel(channel): int(count) for channel, count in rows}
 
+    async def claim_for_rotation(self, criteria: RotationCriteria) -> Sequence[RotationClaim]:
+        """Lease the integrations *criteria* finds due, soonest expiry first.
+
+        One ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING``, like the outbox's claim:
+        on PostgreSQL the subquery locks with ``FOR UPDATE SKIP LOCKED`` (and re-checks a row
+        another rotator just leased), SQLite runs it under ``BEGIN IMMEDIATE``, one writer at a
+        time, so two rotators never lease one integration.
+        """
+        if criteria.limit < 1:
+            return []
+        locked_until = criteria.now + criteria.lease
+        # An alias, so the subquery reads its own rows rather than correlating to the UPDATE's.
+        due = integrations.alias("due")
+        pick = (
+            select(due.c.id)
+            .where(_lease_is_free(due, criteria.now), _is_due(due, criteria))
+            .order_by(due.c.token_expires_at.is_(None), due.c.token_expires_at, due.c.id)
+            .limit(criteria.limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(integrations)
+            .where(integrations.c.id.in_(pick))
+            .values(rotation_owner=criteria.owner, rotation_locked_until=locked_until)
+            .returning(*integrations.c)
+        )
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                rows = (await conn.execute(stmt)).mappings().all()
+        claims = [
+            RotationClaim(
+                integration=_row_to_integration(row),
+                state=_row_to_state(row),
+                owner=criteria.owner,
+                locked_until=locked_until,
+            )
+            for row in rows
+        ]
+        # RETURNING has no order of its own.
+        return sorted(claims, key=lambda c: _expiry_order(c.integration))
+
+    async def claim_one_for_rotation(
+        self, integration_id: str, *, owner: str, now: datetime, lease: timedelta
+    ) -> RotationClaim | None:
+        """Lease one integration, due or not, with one conditional ``UPDATE ... RETURNING``.
+
+        A concurrent claim waits for the row lock (PostgreSQL) or the write lock (SQLite), then
+        finds the lease taken: no row.
+        """
+        locked_until = now + lease
+        stmt = (
+            update(integrations)
+            .where(integrations.c.id == integration_id, _lease_is_free(integrations, now))
+            .values(rotation_owner=owner, rotation_locked_until=locked_until)
+            .returning(*integrations.c)
+        )
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                row = (await conn.execute(stmt)).mappings().one_or_none()
+        if row is None:
+            return None
+        return RotationClaim(
+            integration=_row_to_integration(row),
+            state=_row_to_state(row),
+            owner=owner,
+            locked_until=locked_until,
+        )
+
+    async def release_rotation(
+        self, claim: RotationClaim, *, integration: Integration, state: RotationState
+    ) -> bool:
+        """Save a rotation's result and free the lease, if *claim* still holds it.
+
+        The status moves only if it is still the claimed one (``CASE`` on the stored value, in
+        the same statement), so an operator's change made meanwhile is kept.
+        """
+        claimed = integrations.c.status == claim.integration.status.value
+        stmt = (
+            update(integrations)
+            .where(
+                integrations.c.id == claim.integration.id,
+                integrations.c.rotation_owner == claim.owner,
+            )
+            .values(
+                token_expires_at=integration.token_expires_at,
+                updated_at=integration.updated_at,
+                status=case((claimed, integration.status.value), else_=integrations.c.status),
+                status_changed_at=case(
+                    (claimed, integration.status_changed_at),
+                    else_=integrations.c.status_changed_at,
+                ),
+                rotation_owner=None,
+                rotation_locked_until=None,
+                rotation_failures=state.failures,
+                rotation_failed_expiry=state.failed_expiry,
+                rotation_next_attempt_at=state.next_attempt_at,
+            )
+        )
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                released = (await conn.execute(stmt)).rowcount
+        return released == 1
+
     async def _one_or_none(self, stmt: Executable) -> Integration | None:
         with storage_errors():
             async with self._engine.connect() as conn:
@@ -145,6 +277,45 @@ def _integration_to_row(integration: Integration) -> dict[str, Any]:
         "updated_at": integration.updated_at,
         "status_changed_at": integration.status_changed_at,
     }
+
+
+def _lease_is_free(table: FromClause, now: datetime) -> ColumnElement[bool]:
+    locked_until = table.c.rotation_locked_until
+    return or_(locked_until.is_(None), locked_until <= now)
+
+
+def _is_due(table: FromClause, criteria: RotationCriteria) -> ColumnElement[bool]:
+    """Return :meth:`RotationCriteria.selects` in SQL."""
+    c = table.c
+    now = criteria.now
+    active = c.status == IntegrationStatus.ACTIVE.value
+    no_cooldown = or_(c.rotation_next_attempt_at.is_(None), c.rotation_next_attempt_at <= now)
+    refresh = and_(c.token_expires_at < criteria.refresh_before, no_cooldown)
+    lapsed = and_(c.token_expires_at <= now, active)
+    probe = and_(
+        c.token_expires_at.is_(None),
+        active,
+        c.channel.in_(sorted(ch.value for ch in criteria.probe_channels)),
+        no_cooldown,
+    )
+    rotating = c.status.in_([s.value for s in _ROTATING])
+    return and_(rotating, or_(refresh, lapsed, probe))
+
+
+_ROTATING = (IntegrationStatus.ACTIVE, IntegrationStatus.EXPIRED)
+
+
+def _expiry_order(integration: Integration) -> tuple[bool, datetime, str]:
+    expires_at = integration.token_expires_at
+    return (expires_at is None, expires_at or datetime.min.replace(tzinfo=UTC), integration.id)
+
+
+def _row_to_state(row: RowMapping) -> RotationState:
+    return RotationState(
+        failures=int(row["rotation_failures"]),
+        failed_expiry=row["rotation_failed_expiry"],
+        next_attempt_at=row["rotation_next_attempt_at"],
+    )
 
 
 def _row_to_integration(row: RowMapping) -> Integration:

@@ -1,4 +1,8 @@
-"""Keep payments and their refunds (the SQL ``PaymentStore``)."""
+"""Keep payments and their refunds (the SQL ``PaymentStore``).
+
+Every status a payment takes is also appended to ``payment_status_history`` in the same
+transaction, so its history survives restarts and can be audited.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from sqlalchemy.sql import Executable
 
 from adapters_db.engine import for_writing, is_postgres
 from adapters_db.errors import storage_errors
-from adapters_db.tables import payments, refunds
+from adapters_db.tables import payment_status_history, payments, refunds
 from integration_core.errors import Conflict, NotFound
 from integration_core.ids import TenantId
 from integration_core.paging import Page, check_limit, decode_cursor, encode_cursor
@@ -35,6 +39,7 @@ class SqlPaymentStore:
             async with self._writer.begin() as conn:
                 await conn.execute(insert(payments).values(_payment_to_row(payment)))
                 await _insert_refunds(conn, payment)
+                await _append_history(conn, payment)
 
     async def get(self, tenant_id: TenantId, payment_id: str) -> Payment:
         """Return the tenant's payment by our id or the provider's; :class:`NotFound` otherwise."""
@@ -60,6 +65,11 @@ class SqlPaymentStore:
         )
         return found[0] if found else None
 
+    async def find(self, payment_id: str) -> Payment | None:
+        """Return any tenant's payment by our id (notification routing), or ``None``."""
+        found = await self._load(select(payments).where(payments.c.id == payment_id))
+        return found[0] if found else None
+
     async def update(self, payment: Payment) -> None:
         """Replace a stored payment and its refunds in one transaction; :class:`NotFound` if
         absent or another tenant's.
@@ -71,8 +81,17 @@ class SqlPaymentStore:
         )
         with storage_errors(unique_violation=_payment_conflict):
             async with self._writer.begin() as conn:
+                before = (
+                    await conn.execute(
+                        select(payments.c.status, payments.c.status_detail).where(
+                            payments.c.id == payment.id
+                        )
+                    )
+                ).first()
                 if (await conn.execute(stmt)).rowcount == 0:
                     raise NotFound(f"payment {payment.id} was not found")
+                if before is not None and tuple(before) != (payment.status, payment.status_detail):
+                    await _append_history(conn, payment)
                 # Replace rather than diff: a payment has a handful of refunds at most.
                 await conn.execute(delete(refunds).where(refunds.c.payment_id == payment.id))
                 await _insert_refunds(conn, payment)
@@ -118,6 +137,18 @@ class SqlPaymentStore:
                         _row_to_refund(refund_row)
                     )
         return [_row_to_payment(row, by_payment.get(row["id"], ())) for row in rows]
+
+
+async def _append_history(conn: AsyncConnection, payment: Payment) -> None:
+    # Kept for audit and support ("when did it become approved?"); the API shows the latest.
+    await conn.execute(
+        insert(payment_status_history).values(
+            payment_id=payment.id,
+            status=payment.status,
+            status_detail=payment.status_detail,
+            changed_at=payment.updated_at,
+        )
+    )
 
 
 async def _insert_refunds(conn: AsyncConnection, payment: Payment) -> None:

@@ -124,6 +124,13 @@ integrations = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("status_changed_at", UtcDateTime, nullable=False),
+    # Token rotation (integration_core.rotation): a lease held by one rotator at a time, and
+    # the failures and cooldown of the current token. Never written by update().
+    Column("rotation_owner", Text, nullable=True),
+    Column("rotation_locked_until", UtcDateTime, nullable=True),
+    Column("rotation_failures", Integer, nullable=False, server_default="0"),
+    Column("rotation_failed_expiry", UtcDateTime, nullable=True),
+    Column("rotation_next_attempt_at", UtcDateTime, nullable=True),
     # One external account routes its webhooks to exactly one integration.
     UniqueConstraint("channel", "external_id"),
 )
@@ -208,6 +215,46 @@ refunds = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+# Every status a payment went through, appended by the payment store (an audit trail).
+payment_status_history = Table(
+    "payment_status_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "payment_id",
+        Key,
+        ForeignKey("payments.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("status", Text, nullable=False),
+    Column("status_detail", Text, nullable=True),
+    Column("changed_at", UtcDateTime, nullable=False),
+)
+
+# The Mercado Pago notification inbox: stored before the 200, processed by a worker.
+payment_notifications = Table(
+    "payment_notifications",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("dedupe_key", Text, nullable=False, unique=True),
+    Column("topic", Text, nullable=False),
+    Column("resource_id", Text, nullable=True),
+    Column("user_id", Text, nullable=True),
+    Column("status", Text, nullable=False),
+    Column("outcome", Text, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("lease_expires_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("processed_at", UtcDateTime, nullable=True),
+    Column("body", LargeBinary, nullable=False),
+    Column("query", Verbatim, nullable=False),
+    Column("headers", Verbatim, nullable=False),
+    Index(None, "status", "next_attempt_at"),
+)
+
 # Integration secrets, AES-256-GCM encrypted one by one (see adapters_db.cipher): the row's
 # tenant, integration and field name are the associated data, so a ciphertext only opens here.
 credentials = Table(
@@ -222,4 +269,19 @@ credentials = Table(
     Column("ciphertext", LargeBinary, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Create requests remembered by the tenant's Idempotency-Key (integration_core.idempotency): a
+# replay answers the first result. The response is secret-free; completed_at NULL: in progress.
+idempotency_records = Table(
+    "idempotency_records",
+    metadata,
+    Column("tenant_id", Text, nullable=False, primary_key=True),
+    Column("scope", Text, nullable=False, primary_key=True),
+    Column("key", Text, nullable=False, primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
+    Column("completed_at", UtcDateTime, nullable=True),
+    Column("resource_id", Text, nullable=True),
+    Column("response", Document, nullable=True),
 )

@@ -22,7 +22,9 @@ ALLOWED_HEADERS: Final = (
     f"Authorization, Content-Type, Idempotency-Key, {REQUEST_ID_HEADER}, "
     "webhook-id, webhook-timestamp, webhook-signature"
 )
-EXPOSED_HEADERS: Final = f"{REQUEST_ID_HEADER}, Retry-After, WWW-Authenticate"
+EXPOSED_HEADERS: Final = (
+    f"{REQUEST_ID_HEADER}, Retry-After, WWW-Authenticate, Location, Idempotent-Replayed"
+)
 
 
 def origin_allowed(origin: str, settings: HttpSettings) -> bool:

@@ -15,6 +15,7 @@ import prometheus_client
 from aiohttp import web
 
 from adapters_http.auth import JwtAuthenticator
+from adapters_http.payment_services import PaymentServices
 from adapters_http.rate_limit import RateLimiter
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
@@ -30,6 +31,9 @@ from integration_core.use_cases.integrations import (
     UpdateIntegration,
 )
 from integration_core.use_cases.onboarding import ConnectIntegration
+from integration_core.use_cases.setup_idempotency import ConnectIntegrationOnce
+from integration_core.use_cases.tawkto_config import GetTawkToConfig, UpdateTawkToConfig
+from integration_core.use_cases.tawkto_reports import TawkToReports
 
 ONE_MIB: Final = 1024 * 1024
 
@@ -64,6 +68,9 @@ class HttpServices:
     channel without one refuses every subscription handshake (fail closed).
     The integration use cases (*connect_integration* ... *refresh_integration_token*) back the
     integrations API; one left ``None`` answers its routes ``503 service_unavailable``.
+    *payment_services* backs the payments API and Mercado Pago notifications (``None``: 503).
+    *connect_integration_once* honours a setup's ``Idempotency-Key``; without it the header is
+    refused (``503``) rather than silently ignored.
     """
 
     settings: HttpSettings
@@ -78,12 +85,17 @@ class HttpServices:
     receive_webhook: ReceiveWebhook | None = None
     verify_tokens: Mapping[Channel, tuple[Secret, ...]] = attrs.field(factory=dict)
     connect_integration: ConnectIntegration | None = None
+    connect_integration_once: ConnectIntegrationOnce | None = None
     list_integrations: ListIntegrations | None = None
     get_integration: GetIntegration | None = None
     update_integration: UpdateIntegration | None = None
     disconnect_integration: DisconnectIntegration | None = None
     send_test_message: SendTestMessage | None = None
     refresh_integration_token: RefreshIntegrationToken | None = None
+    get_tawkto_config: GetTawkToConfig | None = None
+    update_tawkto_config: UpdateTawkToConfig | None = None
+    tawkto_reports: TawkToReports | None = None
+    payment_services: PaymentServices | None = None
 
 
 SERVICES: Final = web.AppKey("services", HttpServices)

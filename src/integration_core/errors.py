@@ -39,6 +39,10 @@ class IntegrationExists(Conflict):
     """This external account is already connected to an integration."""
 
 
+class IdempotencyKeyInProgress(Conflict):
+    """A request with this Idempotency-Key is still being processed; retry shortly."""
+
+
 class Unauthorized(IntegrationServiceError):
     """A valid bearer token is required."""
 
@@ -89,6 +93,10 @@ class CredentialsUnavailable(IntegrationServiceError):
 
 class RefundExceedsBalance(InvalidInput):
     """The refund is larger than what is left to refund."""
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """This Idempotency-Key was already used with a different request."""
 
 
 class ConfigurationError(IntegrationServiceError):

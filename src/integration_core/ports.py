@@ -27,8 +27,10 @@ from integration_core.events import (
     QueueStats,
     Settlement,
 )
+from integration_core.idempotency import IdempotencyRecord
 from integration_core.ids import TenantId
 from integration_core.paging import Page
+from integration_core.payment_notifications import NotificationStatus, PaymentNotification
 from integration_core.payments import (
     CardPaymentRequest,
     Checkout,
@@ -37,6 +39,7 @@ from integration_core.payments import (
     ProviderPayment,
     ProviderRefund,
 )
+from integration_core.rotation import RotationClaim, RotationCriteria, RotationState
 from integration_core.webhooks import InboundEvent, WebhookRequest
 
 # --------------------------------------------------------------------------- time
@@ -77,6 +80,14 @@ class IntegrationStore(Protocol):
         """Return the integration that owns *external_id* on *channel*, or ``None``."""
         ...
 
+    async def find_by_config(self, key: str, value: str) -> Sequence[Integration]:
+        """Return every integration, of any tenant, whose ``config[key]`` is *value*, by id.
+
+        Finds who else uses a platform object shared between accounts (a WhatsApp business
+        account, a Facebook Page) before undoing its webhook subscription.
+        """
+        ...
+
     async def list(
         self, tenant_id: TenantId, *, channel: Channel | None = None
     ) -> Sequence[Integration]:
@@ -97,6 +108,34 @@ class IntegrationStore(Protocol):
 
     async def count_by_channel(self) -> Mapping[Channel, int]:
         """Return how many active integrations each channel has."""
+        ...
+
+    async def claim_for_rotation(self, criteria: RotationCriteria) -> Sequence[RotationClaim]:
+        """Lease the integrations *criteria* finds due for token rotation, to its owner.
+
+        Race-free across replicas: an integration is held by one owner at a time, until its
+        lease ends or it is released.
+        """
+        ...
+
+    async def claim_one_for_rotation(
+        self, integration_id: str, *, owner: str, now: datetime, lease: timedelta
+    ) -> RotationClaim | None:
+        """Lease one integration to *owner*, due or not (a refresh its tenant asked for).
+
+        ``None`` if another rotator holds it, or it does not exist.
+        """
+        ...
+
+    async def release_rotation(
+        self, claim: RotationClaim, *, integration: Integration, state: RotationState
+    ) -> bool:
+        """Save a rotation's result and free the lease; ``False`` if *claim* no longer holds it.
+
+        Writes *integration*'s token expiry and ``updated_at``, and its status (with
+        ``status_changed_at``) only if the stored status is still the one claimed, so a status
+        an operator set meanwhile (say ``disabled``) wins; then *state*.
+        """
         ...
 
 
@@ -194,6 +233,10 @@ class PaymentStore(Protocol):
         """Return any tenant's payment by the provider's id (notification routing), or ``None``."""
         ...
 
+    async def find(self, payment_id: str) -> Payment | None:
+        """Return any tenant's payment by our id (notification routing), or ``None``."""
+        ...
+
     async def update(self, payment: Payment) -> None:
         """Replace a stored payment and its refunds; :class:`NotFound` if absent."""
         ...
@@ -202,6 +245,33 @@ class PaymentStore(Protocol):
         self, tenant_id: TenantId, *, limit: int = 50, cursor: str | None = None
     ) -> Page[Payment]:
         """Return the tenant's payments, newest first."""
+        ...
+
+
+class PaymentNotificationStore(Protocol):
+    """The inbox of payment-provider notifications, processed apart from the request."""
+
+    async def add(self, notification: PaymentNotification) -> bool:
+        """Store *notification*; ``False`` if one with its dedupe key is stored already."""
+        ...
+
+    async def claim_due(
+        self, *, now: datetime, limit: int, lease: timedelta
+    ) -> Sequence[PaymentNotification]:
+        """Lease up to *limit* pending notifications due at *now*, oldest first."""
+        ...
+
+    async def settle(
+        self,
+        notification_id: str,
+        *,
+        status: NotificationStatus,
+        outcome: str | None,
+        at: datetime,
+        retry_at: datetime | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record one processing attempt; ``pending`` with *retry_at* comes back then."""
         ...
 
 
@@ -218,6 +288,37 @@ class CredentialStore(Protocol):
 
     async def delete_all(self, tenant_id: TenantId, integration_id: str) -> None:
         """Remove every secret of an integration (absent ones are fine)."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    """Remember create requests by the tenant's ``Idempotency-Key``.
+
+    Stored, so a repeat that reaches another replica, or comes after a restart, is recognised.
+    """
+
+    async def claim(
+        self,
+        record: IdempotencyRecord,
+        *,
+        abandoned_before: datetime,
+        expired_before: datetime,
+    ) -> IdempotencyRecord | None:
+        """Store *record* as in progress; ``None`` if that claimed its key.
+
+        Otherwise return the record holding the key (same tenant, scope and key), untouched,
+        unless it is stale: an in-progress one created before *abandoned_before* (its request
+        died) or a completed one created before *expired_before* is replaced by *record*.
+        Two concurrent claims of one key never both succeed.
+        """
+        ...
+
+    async def complete(self, record: IdempotencyRecord) -> None:
+        """Store the outcome (*completed_at*, *resource_id*, *response*) of a claimed record."""
+        ...
+
+    async def release(self, tenant_id: TenantId, scope: str, key: str) -> None:
+        """Forget an in-progress claim whose request failed, so the key can be used again."""
         ...
 
 
@@ -306,6 +407,16 @@ class PaymentGateway(Protocol):
         access_token: Secret | None = None,
     ) -> ProviderRefund:
         """Refund *amount* of a payment (``None``: all of it)."""
+        ...
+
+
+class MerchantOrderLookup(Protocol):
+    """Read which payments a provider's order (Mercado Pago merchant order) holds."""
+
+    async def merchant_order_payment_ids(
+        self, merchant_order_id: str, *, access_token: Secret | None = None
+    ) -> Sequence[str]:
+        """Return the provider ids of the order's payments; :class:`NotFound` if unknown."""
         ...
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from integration_core.channels import Channel, Integration
 from integration_core.ids import TenantId
 from integration_core.ports import Clock, IntegrationStore
+from integration_core.rotation import RotationClaim, RotationCriteria, RotationState
 
 _Key = tuple[Channel, str] | str
 _Loader = Callable[[], Awaitable[Integration | None]]
@@ -50,6 +51,10 @@ class CachingIntegrationStore:
             lambda: self._store.find_by_external_id(channel, external_id),
         )
 
+    async def find_by_config(self, key: str, value: str) -> Sequence[Integration]:
+        """Return every integration whose ``config[key]`` is *value* (never cached)."""
+        return await self._store.find_by_config(key, value)
+
     async def add(self, integration: Integration) -> None:
         """Store a new integration and forget cached answers about its account."""
         await self._store.add(integration)
@@ -82,6 +87,26 @@ class CachingIntegrationStore:
     async def count_by_channel(self) -> Mapping[Channel, int]:
         """Return how many active integrations each channel has."""
         return await self._store.count_by_channel()
+
+    async def claim_for_rotation(self, criteria: RotationCriteria) -> Sequence[RotationClaim]:
+        """Lease the integrations due for token rotation (never cached)."""
+        return await self._store.claim_for_rotation(criteria)
+
+    async def claim_one_for_rotation(
+        self, integration_id: str, *, owner: str, now: datetime, lease: timedelta
+    ) -> RotationClaim | None:
+        """Lease one integration, due or not (never cached)."""
+        return await self._store.claim_one_for_rotation(
+            integration_id, owner=owner, now=now, lease=lease
+        )
+
+    async def release_rotation(
+        self, claim: RotationClaim, *, integration: Integration, state: RotationState
+    ) -> bool:
+        """Save a rotation's result and forget what the cache knew of the integration."""
+        released = await self._store.release_rotation(claim, integration=integration, state=state)
+        self._forget(claim.integration)
+        return released
 
     async def _cached(self, key: _Key, load: _Loader) -> Integration | None:
         now = self._clock.now()

@@ -19,6 +19,7 @@ from adapters_http.auth import JwtAuthenticator
 from adapters_http.rate_limit import SCOPE_IP, SCOPE_TENANT, SCOPE_WEBHOOK, Rate, RateLimiter
 from adapters_http.services import HttpSettings
 from adapters_platforms.http import client_session
+from adapters_platforms.mercadopago import MercadoPagoGateway, MercadoPagoSetup
 from adapters_platforms.messaging import HttpMessageForwarder, MessagingServiceProbe
 from adapters_platforms.meta_graph import (
     InstagramGraphClient,
@@ -180,7 +181,34 @@ def channel_setups(
         Channel.INSTAGRAM: InstagramSetup(graph=graph, instagram=instagram),
         Channel.TELEGRAM: TelegramSetup(client=telegram),
         Channel.TAWKTO: TawkToSetup(session=session, base_url=settings.tawkto.base_url),
+        Channel.MERCADOPAGO: MercadoPagoSetup(
+            gateway=mercadopago_gateway(settings, session, clock), clock=clock
+        ),
     }
+
+
+def mercadopago_gateway(
+    settings: Settings, session: aiohttp.ClientSession, clock: Clock
+) -> MercadoPagoGateway:
+    """Talk to Mercado Pago with ``MP_ACCESS_TOKEN`` (a tenant's own token where it has one)."""
+    mp = settings.mercadopago
+    return MercadoPagoGateway(
+        session=session,
+        base_url=mp.api_base_url,
+        access_token=mp.access_token,
+        client_id=mp.client_id,
+        client_secret=mp.client_secret,
+        sandbox=mp.environment == "sandbox",
+        clock=clock,
+    )
+
+
+def payment_notification_url(settings: Settings) -> str:
+    """Return where Mercado Pago notifies payments: ``MP_WEBHOOK_URL``, else ours under BASE_URL."""
+    configured = settings.mercadopago.webhook_url
+    if configured:
+        return configured
+    return f"{settings.server.base_url.rstrip('/')}/api/v1/webhooks/mercadopago"
 
 
 def credential_store(settings: Settings, engine: AsyncEngine) -> Iterator[CredentialStore]:

@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters_db.events import SqlEventStore
 from adapters_db.health import DatabaseProbe
+from adapters_db.idempotency import SqlIdempotencyStore
 from adapters_db.integrations import SqlIntegrationStore
+from adapters_db.payment_notifications import SqlPaymentNotificationStore
 from adapters_db.payments import SqlPaymentStore
 from adapters_http.services import HttpServices
 from integration_core.clock import SystemClock
@@ -36,6 +38,10 @@ from integration_core.use_cases.integrations import (
     UpdateIntegration,
 )
 from integration_core.use_cases.onboarding import ConnectIntegration
+from integration_core.use_cases.setup_idempotency import ConnectIntegrationOnce
+from integration_core.use_cases.tawkto_config import GetTawkToConfig, UpdateTawkToConfig
+from integration_core.use_cases.tawkto_reports import TawkToReports
+from integration_core.use_cases.token_rotation import RotateTokens
 from integration_service.builders import (
     authenticator,
     channel_setups,
@@ -52,7 +58,10 @@ from integration_service.builders import (
     webhook_verifiers,
 )
 from integration_service.forward_metrics import ForwardMetrics
+from integration_service.payment_wiring import PaymentWiring
+from integration_service.rotation_metrics import TokenRotationMetrics
 from integration_service.settings import Settings
+from integration_service.token_rotation import rotation_policy
 from integration_service.wakeup import NotifyingEventStore, Wakeup
 
 T = TypeVar("T")
@@ -119,6 +128,14 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         base_url=settings.provided.server.base_url,
     )
+    idempotency = providers.Singleton(SqlIdempotencyStore, engine=engine)
+    connect_integration_once = providers.Singleton(
+        ConnectIntegrationOnce,
+        connect=connect_integration,
+        idempotency=idempotency,
+        credentials=credentials,
+        clock=clock,
+    )
     list_integrations = providers.Singleton(
         ListIntegrations, integrations=integrations, credentials=credentials
     )
@@ -142,6 +159,46 @@ class Container(containers.DeclarativeContainer):
         setups=setups,
         clock=clock,
     )
+    # Token rotation (the scheduler of worker/all processes, and `rotate-tokens`).
+    rotate_tokens = providers.Singleton(
+        RotateTokens,
+        integrations=integrations,
+        credentials=credentials,
+        events=notifying_events,
+        setups=setups,
+        clock=clock,
+        policy=providers.Callable(rotation_policy, settings),
+    )
+    rotation_metrics = providers.Singleton(TokenRotationMetrics, registry=registry, clock=clock)
+
+    # Mercado Pago payments: the API's use cases and the notification worker's, one gateway.
+    payment_notifications = providers.Singleton(SqlPaymentNotificationStore, engine=engine)
+    payment_wiring = providers.Singleton(
+        PaymentWiring,
+        settings=settings,
+        session=session,
+        clock=clock,
+        payments=payments,
+        notifications=payment_notifications,
+        events=notifying_events,
+        integrations=integrations,
+        credentials=credentials,
+    )
+
+    # The Tawk.to routes of the original service: config is the tenant's Tawk.to integration.
+    get_tawkto_config = providers.Singleton(
+        GetTawkToConfig, integrations=integrations, credentials=credentials
+    )
+    update_tawkto_config = providers.Singleton(
+        UpdateTawkToConfig,
+        integrations=integrations,
+        credentials=credentials,
+        setups=setups,
+        clock=clock,
+    )
+    tawkto_reports = providers.Singleton(
+        TawkToReports, integrations=integrations, events=events, clock=clock
+    )
 
     authenticator = providers.Singleton(authenticator, settings=settings, clock=clock)
     http_settings = providers.Singleton(http_settings, settings=settings)
@@ -159,12 +216,17 @@ class Container(containers.DeclarativeContainer):
         receive_webhook=receive_webhook,
         verify_tokens=settings.provided.platforms.verify_tokens,
         connect_integration=connect_integration,
+        connect_integration_once=connect_integration_once,
         list_integrations=list_integrations,
         get_integration=get_integration,
         update_integration=update_integration,
         disconnect_integration=disconnect_integration,
         send_test_message=send_test_message,
         refresh_integration_token=refresh_integration_token,
+        get_tawkto_config=get_tawkto_config,
+        update_tawkto_config=update_tawkto_config,
+        tawkto_reports=tawkto_reports,
+        payment_services=payment_wiring.provided.services,
     )
 
 

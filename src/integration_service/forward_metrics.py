@@ -14,7 +14,7 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from integration_core.events import QueueStats
+from integration_core.events import EventType, QueueStats
 from integration_core.use_cases.forwarding import Attempt, Outcome
 
 # From a fast first attempt (tens of milliseconds) to the last retry of the schedule (a day).
@@ -55,6 +55,12 @@ class ForwardMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self.payment_latency = Histogram(
+            "integration_payment_notification_forward_latency_seconds",
+            "Time from a Mercado Pago notification to delivering its payment.updated event.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
         self.pending = Gauge(
             "integration_outbox_pending",
             "Events waiting to be delivered (all workers, from the database).",
@@ -77,6 +83,8 @@ class ForwardMetrics:
             self.attempts.labels(outcome=attempt.outcome.value).inc()
             if attempt.latency is not None:
                 self.latency.observe(max(attempt.latency.total_seconds(), 0.0))
+                if attempt.event_type is EventType.PAYMENT_UPDATED:
+                    self.payment_latency.observe(max(attempt.latency.total_seconds(), 0.0))
 
     def show(self, stats: QueueStats, *, now: datetime) -> None:
         """Set the outbox gauges from *stats* read at *now*."""

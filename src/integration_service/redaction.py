@@ -19,15 +19,27 @@ _SENSITIVE_KEY = re.compile(
     r"(?:^|_)(?:token|secret|password|passwd|pwd|authorization|api_?key|signature|cookie"
     r"|set_cookie|credentials?|private_key|client_secret|dsn)s?(?:_\d+)?$"
 )
+# A parameter name that carries a credential: *_token, *_secret, api_key, password. Not a bare
+# "key" (idempotency_key, key_id are not secrets) and not token_expires_at (nothing follows).
+_CREDENTIAL_NAME = r"\b((?:[a-z0-9]+[_.])*(?:token|secret|api_?key|password|passwd))"
 _VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
     (re.compile(r"eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){0,2}"), REDACTED),
     (re.compile(r"whsec_[A-Za-z0-9+/=_-]+"), f"whsec_{REDACTED}"),
     # Telegram bot tokens: "<bot id>:<35 characters>", also inside bot API URLs.
     (re.compile(r"\d+:[A-Za-z0-9_-]{30,}"), REDACTED),
-    # Meta access tokens and Mercado Pago credentials.
+    # Meta access tokens, Instagram Login tokens (IGAA..., and the older IGQ...) and Mercado
+    # Pago credentials.
     (re.compile(r"\bEAA[A-Za-z0-9]{20,}"), REDACTED),
+    (re.compile(r"\b(?:IGAA|IGQ)[A-Za-z0-9_-]{16,}"), REDACTED),
     (re.compile(r"\b(?:APP_USR|TEST)-[A-Za-z0-9-]{20,}"), REDACTED),
+    # Credentials in a query string or a form (secret_token=..., access_token=...,
+    # client_secret=..., api_key=...), and as a JSON member in text ("secret_token": "...").
+    (re.compile(_CREDENTIAL_NAME + r"=[^&\s\"',;]+", re.IGNORECASE), rf"\1={REDACTED}"),
+    (
+        re.compile(r'"' + _CREDENTIAL_NAME + r'"\s*:\s*"[^"]*"', re.IGNORECASE),
+        rf'"\1": "{REDACTED}"',
+    ),
     # The password of a URL such as postgresql://user:password@host/db.
     (re.compile(r"(://[^:/@\s]+):[^@/\s]+@"), rf"\1:{REDACTED}@"),
 )

@@ -1,7 +1,8 @@
 """What one ``serve`` process runs: the HTTP side, the background workers, or both.
 
 ``--role api`` takes webhooks and serves the management API; ``--role worker`` forwards
-events (and serves only health and metrics); ``all``, the default, does both in one process.
+events and rotates tokens (and serves only health and metrics); ``all``, the default, does both
+in one process.
 Any number of each may share one database: claims are leased (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL), so two workers never hold the same event, and intake deduplicates in the
 database, so two api processes never store one twice.
@@ -16,7 +17,9 @@ from integration_core.use_cases.forwarding import ForwardEvents
 from integration_service.container import Container, engine_of, resolve
 from integration_service.logging import get_logger
 from integration_service.migration import wait_for_schema
+from integration_service.payment_worker import NotificationMetrics, NotificationWorker
 from integration_service.settings import Settings
+from integration_service.token_rotation import TokenRotationScheduler
 from integration_service.workers import ForwardingWorker, Workers, refresh_outbox_gauges
 
 _LOGGER = "integration_service.roles"
@@ -36,7 +39,7 @@ class Role(enum.StrEnum):
 
     @property
     def runs_workers(self) -> bool:
-        """Tell whether this process forwards events."""
+        """Tell whether this process forwards events and rotates tokens."""
         return self is not Role.API
 
 
@@ -54,6 +57,14 @@ async def start_workers(container: Container, settings: Settings, workers: Worke
     clock = await resolve(container.clock)
     metrics = await resolve(container.forward_metrics)
     wakeup = await resolve(container.wakeup)
+    integrations = await resolve(container.integrations)
+    rotation = TokenRotationScheduler(
+        rotate=await resolve(container.rotate_tokens),
+        integrations=integrations,
+        metrics=await resolve(container.rotation_metrics),
+        clock=clock,
+        interval=settings.rotation.interval.total_seconds(),
+    )
     workers.wake_on_stop(wakeup)
     forwarding: list[ForwardingWorker] = []
     for number in range(1, messaging.workers + 1):
@@ -72,6 +83,13 @@ async def start_workers(container: Container, settings: Settings, workers: Worke
             )
         )
 
+    # Mercado Pago notifications are applied here too, whether or not anything is forwarded.
+    notification_worker = NotificationWorker(
+        process=(await resolve(container.payment_wiring)).processor,
+        metrics=NotificationMetrics(registry=await resolve(container.registry)),
+        poll_interval=messaging.poll_interval.total_seconds(),
+    )
+
     async def run() -> None:
         if not await wait_for_schema(engine, probe, stop=workers.stopping):
             return
@@ -86,6 +104,8 @@ async def start_workers(container: Container, settings: Settings, workers: Worke
                 events=events, metrics=metrics, clock=clock, stop=workers.stopping
             ),
             *(worker.run(workers.stopping) for worker in forwarding),
+            notification_worker.run(workers.stopping),
+            rotation.run(workers.stopping),
         )
 
     workers.start("background", run())

@@ -28,6 +28,7 @@ from integration_service.loading import (
     read_vault,
 )
 from integration_service.notices import startup_warnings
+from integration_service.rotation_settings import RotationSettings, read_rotation
 from integration_service.sections import (
     DEFAULT_RETRY_SCHEDULE,
     ChannelSecrets,
@@ -55,6 +56,7 @@ __all__ = [
     "MessagingSettings",
     "PlatformSettings",
     "RateLimitSettings",
+    "RotationSettings",
     "SecuritySettings",
     "ServerSettings",
     "Settings",
@@ -94,6 +96,7 @@ class Settings:
     mercadopago: MercadoPagoSettings = attrs.field(factory=MercadoPagoSettings)
     vault: VaultSettings = attrs.field(factory=VaultSettings)
     rate_limit: RateLimitSettings = attrs.field(factory=RateLimitSettings)
+    rotation: RotationSettings = attrs.field(factory=RotationSettings)
     dev_keys: DevKeys | None = None
     """Set when development keys stand in for unset secrets (a loud start-up warning)."""
     notes: tuple[str, ...] = ()
@@ -138,6 +141,7 @@ class Settings:
         tawkto = read_tawkto(reader)
         mercadopago = read_mercadopago(reader)
         rate_limit = read_rate_limit(reader)
+        rotation = read_rotation(reader)
 
         required = {"JWT_SECRET": jwt_secret, "ENCRYPTION_KEY": encryption_key}
         if messaging_url is not None or environment is Environment.DEVELOPMENT:
@@ -184,6 +188,7 @@ class Settings:
             mercadopago=mercadopago,
             vault=vault,
             rate_limit=rate_limit,
+            rotation=rotation,
             dev_keys=dev_keys,
             notes=tuple(notes),
         )

@@ -205,6 +205,29 @@ async def test_count_by_channel_counts_active_integrations(
     }
 
 
+async def test_find_by_config_returns_every_tenants_integration_sharing_a_value(
+    integration_store: IntegrationStore,
+) -> None:
+    shared = {"business_account_id": "waba-shared"}
+    first = make_integration(config=shared)
+    second = make_integration(tenant_id=BOB, config={**shared, "label": "Bob's line"})
+    page = make_integration(
+        channel=Channel.INSTAGRAM, config={"page_id": "waba-shared", "login": "facebook"}
+    )
+    other = make_integration(config={"business_account_id": "waba-other"})
+    for integration in (first, second, page, other):
+        await integration_store.add(integration)
+
+    found = await integration_store.find_by_config("business_account_id", "waba-shared")
+
+    assert [i.id for i in found] == sorted([first.id, second.id])
+    assert found[0] in (first, second)
+    by_page = await integration_store.find_by_config("page_id", "waba-shared")
+    assert by_page == [page]
+    assert await integration_store.find_by_config("business_account_id", "waba-none") == []
+    assert await integration_store.find_by_config("missing_key", "waba-shared") == []
+
+
 async def test_an_unreachable_database_raises_storage_unavailable(
     unreachable_integration_store: IntegrationStore,
 ) -> None:
@@ -217,6 +240,8 @@ async def test_an_unreachable_database_raises_storage_unavailable(
         await store.list(ALICE)
     with pytest.raises(StorageUnavailable):
         await store.count_by_channel()
+    with pytest.raises(StorageUnavailable):
+        await store.find_by_config("page_id", "1")
 
 
 @settings(

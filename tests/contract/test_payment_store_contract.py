@@ -64,6 +64,15 @@ async def test_add_then_get_by_our_id_or_the_providers(payment_store: PaymentSto
     assert await payment_store.find_by_provider_id(payment.provider_payment_id) == payment
 
 
+async def test_find_reads_any_tenants_payment_by_our_id_only(payment_store: PaymentStore) -> None:
+    payment = make_payment(tenant_id=BOB)
+    await payment_store.add(payment)
+    assert await payment_store.find(payment.id) == payment
+    assert payment.provider_payment_id is not None
+    assert await payment_store.find(payment.provider_payment_id) is None
+    assert await payment_store.find(new_id("pay")) is None
+
+
 async def test_a_payment_without_a_provider_id_is_stored(payment_store: PaymentStore) -> None:
     first = make_payment(provider_payment_id=None, preference_id=None, description=None)
     second = make_payment(provider_payment_id=None)

@@ -1,5 +1,7 @@
 """Onboarding end to end: a real ``serve`` process connects a bot on a fake Telegram.
 
+Run on SQLite and PostgreSQL (the ``database_url`` fixture).
+
 The setup API validates the token with Telegram, registers the per-integration webhook with a
 generated secret token, and the update Telegram then posts there is stored and listed.
 """
@@ -11,7 +13,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,12 +55,12 @@ def test_telegram_setup_registers_the_webhook_and_its_updates_are_stored(
     run_cli: Callable[..., Any],
     sink: MessagingSink,
     telegram: FakeTelegram,
-    tmp_path: Path,
+    database_url: str,
 ) -> None:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = service_env(
-        f"sqlite:///{tmp_path / 'setup.sqlite'}",
+        database_url,
         sink,
         BASE_URL=base_url,
         TELEGRAM_API_BASE_URL=telegram.url,

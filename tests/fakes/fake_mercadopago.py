@@ -118,6 +118,7 @@ class FakeMercadoPago:
         app.router.add_post("/v1/payments/{id}/refunds", self._refund)
         app.router.add_get("/merchant_orders/{id}", self._get_merchant_order)
         app.router.add_post("/oauth/token", self._oauth_token)
+        app.router.add_get("/users/me", self._users_me)
         return app
 
     def fail_next(self, count: int = 1, *, status: int = 503, retry_after: str = "") -> None:
@@ -284,6 +285,10 @@ class FakeMercadoPago:
         summary |= {"paid_amount": paid, "refunded_amount": refunded}
         state = ("closed", "paid") if paid >= total else ("opened", "payment_required")
         return _ok(order | summary | {"status": state[0], "order_status": state[1]})
+
+    async def _users_me(self, request: web.Request) -> web.Response:
+        user = request[_USER]
+        return _ok({"id": user, "nickname": f"SELLER{user}", "site_id": "MLA"})
 
     async def _oauth_token(self, request: web.Request) -> web.Response:
         json_body = request.content_type == "application/json"

@@ -4,7 +4,8 @@ Every call is scoped by the token's tenant, so another tenant's integration is s
 (``404``, never ``403``). Secrets come in through a setup body and never go out again: responses
 carry them masked (``secrets_masked``), except webchat's signing secret, handed out once at
 creation. Fixed paths (``/channels``, ``/webhooks/...``) never reach the ``{id}`` routes: an id
-path parameter only matches our integration ids (``int_...``).
+path parameter only matches our integration ids (``int_...``). A setup sent again with the same
+``Idempotency-Key`` answers ``200`` with the first answer (and ``Idempotent-Replayed: true``).
 """
 
 from __future__ import annotations
@@ -46,11 +47,15 @@ SETUP_CHANNELS: Final = (
     Channel.TELEGRAM,
     Channel.WEBCHAT,
     Channel.TAWKTO,
+    Channel.MERCADOPAGO,
 )
-"""The channels ``POST .../{channel}/setup`` connects (Mercado Pago: not yet)."""
+"""The channels ``POST .../{channel}/setup`` connects."""
 
 # Config fields that may be given as a list of strings; stored comma-separated.
 _LIST_FIELDS: Final = frozenset({"allowed_origins"})
+
+IDEMPOTENCY_KEY: Final = "Idempotency-Key"
+IDEMPOTENT_REPLAYED: Final = "Idempotent-Replayed"
 
 _INPUT: Final = make_converter(forbid_extra_keys=True)
 _NO_STORE: Final = {hdrs.CACHE_CONTROL: "no-store"}
@@ -174,14 +179,28 @@ async def setup_integration(request: web.Request) -> web.Response:
     channel = next((c for c in SETUP_CHANNELS if c == name), None)
     if channel is None:
         raise NotFound(f"There is no {name!r} channel to set up.")
-    connect = _wired(_services(request).connect_integration)
+    key = request.headers.get(IDEMPOTENCY_KEY)
     body = await read_json(request, _INPUT, dict[str, Any])
     secrets, config = split_setup_body(channel, body)
-    connected = await connect(principal.tenant_id, channel, credentials=secrets, config=config)
+    replayed = False
+    if key is None:
+        connect = _wired(_services(request).connect_integration)
+        connected = await connect(principal.tenant_id, channel, credentials=secrets, config=config)
+    else:
+        once = _wired(_services(request).connect_integration_once)
+        result = await once(
+            principal.tenant_id, channel, credentials=secrets, config=config, idempotency_key=key
+        )
+        connected, replayed = result.connected, result.replayed
+    headers: dict[str, str] = {
+        hdrs.CACHE_CONTROL: "no-store",
+        hdrs.LOCATION: f"{INTEGRATIONS_PATH}/{connected.integration.id}",
+    }
+    if replayed:
+        headers[IDEMPOTENT_REPLAYED] = "true"
+    # A replay answers 200 with the first answer's body (CONTRACT section 3).
     return web.json_response(
-        _connected_body(connected),
-        status=201,
-        headers={**_NO_STORE, hdrs.LOCATION: f"{INTEGRATIONS_PATH}/{connected.integration.id}"},
+        _connected_body(connected), status=200 if replayed else 201, headers=headers
     )
 
 

@@ -6,7 +6,12 @@ shared aiohttp session; ``tests/fakes/fake_mercadopago.py`` is the local server 
 
 from adapters_platforms.mercadopago.bodies import BackUrls
 from adapters_platforms.mercadopago.gateway import DEFAULT_BASE_URL, MercadoPagoGateway
-from adapters_platforms.mercadopago.resources import MerchantOrder, MerchantOrderPayment
+from adapters_platforms.mercadopago.resources import (
+    MerchantOrder,
+    MerchantOrderPayment,
+    SellerProfile,
+)
+from adapters_platforms.mercadopago.setup import MercadoPagoSetup
 from adapters_platforms.mercadopago.transport import Backoff
 
 __all__ = [
@@ -14,6 +19,8 @@ __all__ = [
     "BackUrls",
     "Backoff",
     "MercadoPagoGateway",
+    "MercadoPagoSetup",
     "MerchantOrder",
     "MerchantOrderPayment",
+    "SellerProfile",
 ]

@@ -8,6 +8,7 @@ so money goes to the tenant's account, and our ``MP_ACCESS_TOKEN`` only when non
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -15,7 +16,7 @@ import aiohttp
 
 from adapters_platforms.mercadopago import bodies, resources
 from adapters_platforms.mercadopago.bodies import BackUrls
-from adapters_platforms.mercadopago.resources import MerchantOrder
+from adapters_platforms.mercadopago.resources import MerchantOrder, SellerProfile
 from adapters_platforms.mercadopago.transport import Backoff, Call, Transport
 from integration_core.channels import RefreshedToken
 from integration_core.clock import SystemClock
@@ -159,6 +160,20 @@ class MercadoPagoGateway:
             )
         )
         return resources.merchant_order(answer)
+
+    async def merchant_order_payment_ids(
+        self, merchant_order_id: str, *, access_token: Secret | None = None
+    ) -> Sequence[str]:
+        """Return the ids of a merchant order's payments (the notification worker's port)."""
+        order = await self.get_merchant_order(merchant_order_id, access_token=access_token)
+        return [payment.id for payment in order.payments]
+
+    async def get_account(self, access_token: Secret) -> SellerProfile:
+        """Return the account *access_token* belongs to (``GET /users/me``): validates a token."""
+        answer = await self._transport.send(
+            Call(method="GET", path="/users/me", token=self._token(access_token))
+        )
+        return resources.seller_profile(answer)
 
     async def refresh_oauth_token(self, refresh_token: Secret) -> RefreshedToken:
         """Trade a seller's *refresh_token* for a new access token and a new refresh token.

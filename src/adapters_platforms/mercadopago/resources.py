@@ -59,6 +59,25 @@ class MerchantOrder:
         )
 
 
+@attrs.frozen(kw_only=True)
+class SellerProfile:
+    """The Mercado Pago account behind a token: its user (collector) id and names."""
+
+    user_id: str
+    nickname: str | None = None
+    site_id: str | None = None
+
+
+def seller_profile(value: object) -> SellerProfile:
+    """Return the account ``GET /users/me`` describes."""
+    doc = document(value, "a user")
+    return SellerProfile(
+        user_id=_required(doc, "id", "a user"),
+        nickname=_optional(doc, "nickname"),
+        site_id=_optional(doc, "site_id"),
+    )
+
+
 def document(value: object, what: str) -> Document:
     """Return *value* as a JSON object, or raise :class:`PlatformError`."""
     if not isinstance(value, Mapping):

@@ -9,6 +9,8 @@ strategies for the domain types live in :mod:`integration_core.testing.strategie
 from integration_core.testing.clock import FrozenClock
 from integration_core.testing.credentials import InMemoryCredentialStore
 from integration_core.testing.forwarding import RecordingForwarder
+from integration_core.testing.idempotency import InMemoryIdempotencyStore
+from integration_core.testing.notifications import InMemoryPaymentNotificationStore
 from integration_core.testing.platforms import (
     FakeChannelSetup,
     FakePaymentGateway,
@@ -28,7 +30,9 @@ __all__ = [
     "FrozenClock",
     "InMemoryCredentialStore",
     "InMemoryEventStore",
+    "InMemoryIdempotencyStore",
     "InMemoryIntegrationStore",
+    "InMemoryPaymentNotificationStore",
     "InMemoryPaymentStore",
     "RecordingForwarder",
     "SharedSecretVerifier",

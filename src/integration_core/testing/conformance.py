@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from integration_core.testing.clock import FrozenClock
     from integration_core.testing.credentials import InMemoryCredentialStore
     from integration_core.testing.forwarding import RecordingForwarder
+    from integration_core.testing.idempotency import InMemoryIdempotencyStore
+    from integration_core.testing.notifications import InMemoryPaymentNotificationStore
     from integration_core.testing.platforms import (
         FakeChannelSetup,
         FakePaymentGateway,
@@ -33,8 +35,10 @@ if TYPE_CHECKING:
         _events: ports.EventStore = InMemoryEventStore()
         _payments: ports.PaymentStore = InMemoryPaymentStore()
         _credentials: ports.CredentialStore = InMemoryCredentialStore()
+        _idempotency: ports.IdempotencyStore = InMemoryIdempotencyStore()
         _forwarder: ports.MessageForwarder = RecordingForwarder()
         _setup: ports.ChannelSetup = FakeChannelSetup(channel=Channel.TELEGRAM)
         _verifier: ports.WebhookVerifier = SharedSecretVerifier()
         _gateway: ports.PaymentGateway = FakePaymentGateway()
         _probe: ports.HealthProbe = FakeProbe("x")
+        _notices: ports.PaymentNotificationStore = InMemoryPaymentNotificationStore()

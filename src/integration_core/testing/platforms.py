@@ -30,7 +30,9 @@ class FakeChannelSetup:
     """Accept the credentials in *valid_tokens*; record registrations and sent messages.
 
     The token is read from the credential named *token_field*; the external id from the config key
-    *external_id_field*.
+    *external_id_field*. Set :attr:`failure` to make validation and refresh raise it (a platform
+    that is down, say), and :attr:`refreshed` to change what a refresh returns; :attr:`refreshes`
+    and :attr:`validations` count the calls.
     """
 
     def __init__(
@@ -46,7 +48,10 @@ class FakeChannelSetup:
         self._valid = set(valid_tokens)
         self._token_field = token_field
         self._external_id_field = external_id_field
-        self._refreshed = refreshed
+        self.refreshed = refreshed
+        self.failure: IntegrationServiceError | None = None
+        self.refreshes = 0
+        self.validations = 0
         self.registered: dict[str, str | None] = {}
         self.sent: list[tuple[str, str, str]] = []
 
@@ -54,6 +59,9 @@ class FakeChannelSetup:
         self, *, credentials: Mapping[str, Secret], config: Mapping[str, str]
     ) -> ValidatedAccount:
         """Accept a known token; the external id comes from the config."""
+        self.validations += 1
+        if self.failure is not None:
+            raise self.failure
         self._require_valid(credentials)
         return ValidatedAccount(external_id=config[self._external_id_field])
 
@@ -82,8 +90,11 @@ class FakeChannelSetup:
         self, *, integration: Integration, credentials: Mapping[str, Secret]
     ) -> RefreshedToken | None:
         """Return the configured refreshed token (``None``: no refresh)."""
+        self.refreshes += 1
+        if self.failure is not None:
+            raise self.failure
         self._require_valid(credentials)
-        return self._refreshed
+        return self.refreshed
 
     def _require_valid(self, credentials: Mapping[str, Secret]) -> None:
         token = credentials.get(self._token_field)

@@ -19,6 +19,8 @@ from integration_core.events import DeliveryStatus, EventRecord, QueueStats, Set
 from integration_core.ids import TenantId
 from integration_core.paging import Page, check_limit, decode_cursor, encode_cursor
 from integration_core.payments import Payment
+from integration_core.rotation import RotationClaim, RotationCriteria, RotationState
+from integration_core.testing.rotation_leases import InMemoryRotationLeases
 from integration_core.webhooks import InboundEvent
 
 
@@ -35,6 +37,7 @@ class InMemoryIntegrationStore(_Switch):
 
     def __init__(self) -> None:
         self._items: dict[str, Integration] = {}
+        self._leases = InMemoryRotationLeases()
 
     async def add(self, integration: Integration) -> None:
         """Store a new integration; :class:`IntegrationExists` for a taken external account."""
@@ -71,6 +74,13 @@ class InMemoryIntegrationStore(_Switch):
             None,
         )
 
+    async def find_by_config(self, key: str, value: str) -> Sequence[Integration]:
+        """Return every integration whose ``config[key]`` is *value*, by id."""
+        self._check()
+        return sorted(
+            (i for i in self._items.values() if i.config.get(key) == value), key=lambda i: i.id
+        )
+
     async def list(
         self, tenant_id: TenantId, *, channel: Channel | None = None
     ) -> Sequence[Integration]:
@@ -101,6 +111,7 @@ class InMemoryIntegrationStore(_Switch):
         """Remove the tenant's integration."""
         await self.get(tenant_id, integration_id)
         del self._items[integration_id]
+        self._leases.forget(integration_id)
 
     async def expiring_before(self, moment: datetime) -> Sequence[Integration]:
         """Return integrations whose token expires before *moment*, soonest first."""
@@ -120,6 +131,28 @@ class InMemoryIntegrationStore(_Switch):
             if i.status is IntegrationStatus.ACTIVE:
                 counts[i.channel] = counts.get(i.channel, 0) + 1
         return counts
+
+    async def claim_for_rotation(self, criteria: RotationCriteria) -> Sequence[RotationClaim]:
+        """Lease the integrations due for rotation (see :class:`RotationCriteria`)."""
+        self._check()
+        return self._leases.claim(list(self._items.values()), criteria)
+
+    async def claim_one_for_rotation(
+        self, integration_id: str, *, owner: str, now: datetime, lease: timedelta
+    ) -> RotationClaim | None:
+        """Lease one integration, due or not, if no one else holds it."""
+        self._check()
+        found = self._items.get(integration_id)
+        if found is None:
+            return None
+        return self._leases.claim_one(found, owner=owner, now=now, lease=lease)
+
+    async def release_rotation(
+        self, claim: RotationClaim, *, integration: Integration, state: RotationState
+    ) -> bool:
+        """Save the rotation's result if *claim* still holds the lease."""
+        self._check()
+        return self._leases.release(self._items, claim, integration=integration, state=state)
 
 
 class InMemoryEventStore(_Switch):
@@ -263,6 +296,7 @@ class InMemoryEventStore(_Switch):
         oldest = min((e.received_at for e in pending), default=None)
         return QueueStats(pending=len(pending), dead=dead, oldest_pending_at=oldest)
 
+
 class InMemoryPaymentStore(_Switch):
     """Keep payments (with their refunds) in a dict."""
 
@@ -296,6 +330,11 @@ class InMemoryPaymentStore(_Switch):
             (p for p in self._items.values() if p.provider_payment_id == provider_payment_id),
             None,
         )
+
+    async def find(self, payment_id: str) -> Payment | None:
+        """Return any tenant's payment by our id."""
+        self._check()
+        return self._items.get(payment_id)
 
     async def update(self, payment: Payment) -> None:
         """Replace a stored payment."""

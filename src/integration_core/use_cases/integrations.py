@@ -6,13 +6,20 @@ Connecting one is :class:`~integration_core.use_cases.onboarding.ConnectIntegrat
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
 from integration_core.channels import Channel, Integration, IntegrationStatus
-from integration_core.errors import Conflict, InvalidCredentials, InvalidInput, PlatformError
+from integration_core.errors import (
+    Conflict,
+    IntegrationServiceError,
+    InvalidCredentials,
+    InvalidInput,
+    PlatformError,
+)
 from integration_core.events import EventRecord, EventType
 from integration_core.ids import TenantId, new_id
 from integration_core.ports import (
@@ -22,6 +29,7 @@ from integration_core.ports import (
     EventStore,
     IntegrationStore,
 )
+from integration_core.rotation import RotationState
 from integration_core.serialization import format_datetime
 from integration_core.use_cases.onboarding import (
     REFRESH_TOKEN_FIELD,
@@ -34,6 +42,9 @@ from integration_core.use_cases.onboarding import (
 )
 
 _NOT_REFRESHABLE = "this platform's tokens cannot be refreshed"
+_IN_PROGRESS = "this integration's token is being refreshed already; try again in a minute"
+# Longer than a refresh can take (platform timeouts and retries included).
+_LEASE = timedelta(minutes=5)
 _RECOVERABLE = frozenset({IntegrationStatus.EXPIRED, IntegrationStatus.REAUTHORIZATION_REQUIRED})
 
 
@@ -127,11 +138,23 @@ class UpdateIntegration:
         return await view(self._credentials, updated)
 
 
+# The config field naming the platform object a webhook subscription is made on, where several
+# integrations can share one: Meta subscribes our app per WhatsApp business account (every number
+# of a WABA) and per Facebook Page (Messenger, and Instagram through Facebook Login, on one page).
+_SUBSCRIBED_ON: Mapping[Channel, str] = {
+    Channel.WHATSAPP: "business_account_id",
+    Channel.MESSENGER: "page_id",
+    Channel.INSTAGRAM: "page_id",
+}
+
+
 class DisconnectIntegration:
     """Remove an integration and its secrets (``DELETE .../{id}``).
 
-    The webhook is unregistered where the platform allows; a platform that rejects the old token
-    or does not answer does not keep the tenant from disconnecting.
+    The webhook is unregistered where the platform allows, unless another integration (of any
+    tenant, on any channel) still receives through the same subscription: unsubscribing a shared
+    WhatsApp business account or page would silence it. A platform that rejects the old token or
+    does not answer does not keep the tenant from disconnecting.
     """
 
     def __init__(
@@ -154,7 +177,7 @@ class DisconnectIntegration:
         integration = await self._integrations.get(tenant_id, integration_id)
         unregistered = False
         setup = self._setups.get(integration.channel)
-        if setup is not None:
+        if setup is not None and not await self._subscription_shared(integration):
             secrets = await load_credentials(self._credentials, integration)
             try:
                 await setup.unregister_webhook(integration=integration, credentials=secrets)
@@ -164,6 +187,17 @@ class DisconnectIntegration:
         await self._credentials.delete_all(tenant_id, integration_id)
         await self._integrations.delete(tenant_id, integration_id)
         return unregistered
+
+    async def _subscription_shared(self, integration: Integration) -> bool:
+        """Tell whether another integration receives through *integration*'s subscription."""
+        key = _SUBSCRIBED_ON.get(integration.channel)
+        value = integration.config.get(key or "")
+        if key is None or not value:
+            return False
+        return any(
+            other.id != integration.id and _SUBSCRIBED_ON.get(other.channel) == key
+            for other in await self._integrations.find_by_config(key, value)
+        )
 
 
 class SendTestMessage:
@@ -211,7 +245,9 @@ class RefreshIntegrationToken:
     """Exchange an integration's token for a fresh one (``POST .../{id}/refresh-token``).
 
     An expired or revoked integration that gets a new token is active again, and the messaging
-    service hears so through an ``integration.recovered`` event.
+    service hears so through an ``integration.recovered`` event. It holds the same lease as
+    token rotation (:mod:`integration_core.use_cases.token_rotation`), so the two never refresh
+    one token at once.
     """
 
     def __init__(
@@ -232,14 +268,41 @@ class RefreshIntegrationToken:
     async def __call__(self, tenant_id: TenantId, integration_id: str) -> IntegrationView:
         """Refresh the token and return the integration.
 
-        Raises :class:`NotFound`, :class:`Conflict` (the platform has no refresh),
+        Raises :class:`NotFound`, :class:`Conflict` (the platform has no refresh, or a refresh
+        of this integration is in progress),
         :class:`InvalidCredentials` (reauthorization needed) or :class:`PlatformError`.
         """
-        integration = await self._integrations.get(tenant_id, integration_id)
-        setup = self._setups.get(integration.channel)
-        token_field = TOKEN_FIELD.get(integration.channel)
+        found = await self._integrations.get(tenant_id, integration_id)
+        setup = self._setups.get(found.channel)
+        token_field = TOKEN_FIELD.get(found.channel)
         if setup is None or token_field is None:
             raise Conflict(_NOT_REFRESHABLE)
+        # Hold the rotation lease, so the scheduler (on any replica) does not refresh at the
+        # same time: a second use of a single-use refresh token would fail.
+        now = self._clock.now()
+        claim = await self._integrations.claim_one_for_rotation(
+            found.id, owner=new_id("ref", now_ms=int(now.timestamp() * 1000)), now=now, lease=_LEASE
+        )
+        if claim is None:
+            raise Conflict(_IN_PROGRESS)
+        try:
+            integration = await self._refresh(claim.integration, setup, token_field)
+        except BaseException:
+            # Free the lease as it was; the error that got us here is what the caller needs.
+            with contextlib.suppress(IntegrationServiceError):
+                await self._integrations.release_rotation(
+                    claim, integration=claim.integration, state=claim.state
+                )
+            raise
+        # A new token: no failures, no cooldown.
+        await self._integrations.release_rotation(
+            claim, integration=integration, state=RotationState()
+        )
+        return await view(self._credentials, integration)
+
+    async def _refresh(
+        self, integration: Integration, setup: ChannelSetup, token_field: str
+    ) -> Integration:
         secrets = await load_credentials(self._credentials, integration)
         refreshed = await setup.refresh_token(integration=integration, credentials=secrets)
         if refreshed is None:
@@ -252,13 +315,10 @@ class RefreshIntegrationToken:
             )
         now = self._clock.now()
         updated = attrs.evolve(integration, token_expires_at=refreshed.expires_at, updated_at=now)
-        recovered = integration.status in _RECOVERABLE
-        if recovered:
+        if integration.status in _RECOVERABLE:
             updated = updated.with_status(IntegrationStatus.ACTIVE, at=now)
-        await self._integrations.update(updated)
-        if recovered:
             await self._events.record(None, [_recovered_event(updated, now)])
-        return await view(self._credentials, updated)
+        return updated
 
 
 def _recovered_event(integration: Integration, now: datetime) -> EventRecord:

@@ -182,6 +182,8 @@ class ConnectIntegration:
         webhook_url = f"{self._base_url}/api/v1/integrations/webhooks/{channel}"
         if channel in _PATH_ROUTED:
             webhook_url = f"{webhook_url}/{integration_id}"
+        elif channel is Channel.MERCADOPAGO:  # one endpoint for every seller (CONTRACT 4)
+            webhook_url = f"{self._base_url}/api/v1/webhooks/mercadopago"
         integration = Integration(
             id=integration_id,
             tenant_id=tenant_id,

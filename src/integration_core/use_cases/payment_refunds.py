@@ -13,6 +13,11 @@ from integration_core.use_cases.payment_updates import advance, payment_updated_
 from integration_core.use_cases.payments import derived_id, derived_key, parse_amount
 
 
+def refund_id_for(tenant_id: TenantId, payment_id: str, idempotency_key: str) -> str:
+    """Return the refund id a caller's *idempotency_key* fixes on our payment *payment_id*."""
+    return derived_id("ref", derived_key(tenant_id, f"refund:{payment_id}:{idempotency_key}"))
+
+
 class RefundPayment:
     """Refund all or part of a paid payment.
 
@@ -50,7 +55,7 @@ class RefundPayment:
         refund_id = None
         if idempotency_key:
             key = derived_key(tenant_id, f"refund:{payment.id}:{idempotency_key}")
-            refund_id = derived_id("ref", key)
+            refund_id = refund_id_for(tenant_id, payment.id, idempotency_key)
             if (done := next((r for r in payment.refunds if r.id == refund_id), None)) is not None:
                 return payment, done
         else:

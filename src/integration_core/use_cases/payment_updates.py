@@ -60,7 +60,11 @@ def advance(payment: Payment, seen: ProviderPayment, *, at: datetime) -> Payment
 
 
 def payment_updated_event(
-    payment: Payment, *, at: datetime, integration_id: str = MERCADOPAGO_INTEGRATION_ID
+    payment: Payment,
+    *,
+    at: datetime,
+    integration_id: str = MERCADOPAGO_INTEGRATION_ID,
+    received_at: datetime | None = None,
 ) -> EventRecord:
     """Return the ``payment.updated`` event for *payment*'s current status (CONTRACT 6).
 
@@ -78,7 +82,8 @@ def payment_updated_event(
         status=DeliveryStatus.PENDING,
         next_attempt_at=at,
         occurred_at=at,
-        received_at=at,
+        # The notification's arrival, when one caused it: delivery latency then counts from it.
+        received_at=received_at or at,
         data={
             "payment": {
                 "id": payment.id,
@@ -124,13 +129,12 @@ class ApplyProviderUpdate:
 
     Call it after the HTTP layer verified the notification's signature. A payment is matched by
     the provider's id, or, for a Checkout Pro payment seen for the first time, by its
-    ``external_reference`` (our payment id by default) within *tenant_id*. Without a tenant the
-    second lookup is impossible (the store has no unscoped lookup by our id) and the result is
-    ``unknown``.
+    ``external_reference`` (always our payment id at the provider), within *tenant_id* when one
+    is given (a seller account's notification) and across tenants otherwise (our own account).
 
     A notification can arrive before :class:`CreatePayment` stored the provider's id (a card
-    payment notified while our call is still in flight): the result is ``unknown``, the HTTP layer
-    answers 200 and records the delivery, and the provider's retry (or a replay) applies it later.
+    payment notified while our call is still in flight): the result is ``unknown``, and the
+    notification worker tries it again later.
     """
 
     def __init__(
@@ -153,11 +157,13 @@ class ApplyProviderUpdate:
         tenant_id: TenantId | None = None,
         access_token: Secret | None = None,
         integration_id: str = MERCADOPAGO_INTEGRATION_ID,
+        received_at: datetime | None = None,
     ) -> UpdateResult:
         """Apply the provider's current state of *provider_payment_id*.
 
         *tenant_id* scopes the match (the tenant whose seller account was notified);
-        *access_token* is that seller's token (``None``: the service's own).
+        *access_token* is that seller's token (``None``: the service's own); *received_at* is
+        when the notification that asked for this arrived.
         """
         try:
             seen = await self._gateway.get_payment(provider_payment_id, access_token=access_token)
@@ -167,21 +173,22 @@ class ApplyProviderUpdate:
         if payment is not None and tenant_id is not None and payment.tenant_id != tenant_id:
             return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
         if payment is None:
-            return await self._link(seen, tenant_id, integration_id)
-        return await self._apply(payment, seen, integration_id)
+            return await self._link(seen, tenant_id, integration_id, received_at)
+        return await self._apply(payment, seen, integration_id, received_at)
 
     async def _link(
-        self, seen: ProviderPayment, tenant_id: TenantId | None, integration_id: str
+        self,
+        seen: ProviderPayment,
+        tenant_id: TenantId | None,
+        integration_id: str,
+        received_at: datetime | None,
     ) -> UpdateResult:
         """Match a provider payment we have not seen to our payment by external reference."""
-        if tenant_id is None or not seen.external_reference:
+        if not seen.external_reference:
             return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
-        try:
-            payment = await self._payments.get(tenant_id, seen.external_reference)
-        except NotFound:
-            return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
-        if payment.id != seen.external_reference:
-            # ``get`` also matches a provider id; only our own id links a checkout payment.
+        # Only our own id links a checkout payment (``get`` would also match a provider id).
+        payment = await self._payments.find(seen.external_reference)
+        if payment is None or (tenant_id is not None and payment.tenant_id != tenant_id):
             return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
         if payment.amount != seen.amount or payment.currency != seen.currency:
             return UpdateResult(outcome=UpdateOutcome.MISMATCH, payment=payment)
@@ -192,10 +199,16 @@ class ApplyProviderUpdate:
                 return UpdateResult(outcome=UpdateOutcome.MISMATCH, payment=payment)
             payment = attrs.evolve(payment, status="pending", status_detail=None)
         linked = attrs.evolve(payment, provider_payment_id=seen.provider_payment_id)
-        return await self._apply(linked, seen, integration_id, linking=True)
+        return await self._apply(linked, seen, integration_id, received_at, linking=True)
 
     async def _apply(
-        self, payment: Payment, seen: ProviderPayment, integration_id: str, *, linking: bool = False
+        self,
+        payment: Payment,
+        seen: ProviderPayment,
+        integration_id: str,
+        received_at: datetime | None,
+        *,
+        linking: bool = False,
     ) -> UpdateResult:
         now = self._clock.now()
         moved = advance(payment, seen, at=now)
@@ -212,6 +225,8 @@ class ApplyProviderUpdate:
             outcome = UpdateOutcome.UNCHANGED if same else UpdateOutcome.STALE
             return UpdateResult(outcome=outcome, payment=payment)
         await self._payments.update(moved)
-        event = payment_updated_event(moved, at=now, integration_id=integration_id)
+        event = payment_updated_event(
+            moved, at=now, integration_id=integration_id, received_at=received_at
+        )
         (queued,) = await self._events.record(None, [event])
         return UpdateResult(outcome=UpdateOutcome.UPDATED, payment=moved, event_queued=queued)

@@ -55,6 +55,11 @@ def derived_key(tenant_id: TenantId, key: str) -> str:
     return hashlib.sha256(f"{tenant_id}:{key}".encode()).hexdigest()
 
 
+def payment_id_for(tenant_id: TenantId, idempotency_key: str) -> str:
+    """Return the payment id a caller's *idempotency_key* fixes (what a repeat finds)."""
+    return derived_id("pay", derived_key(tenant_id, idempotency_key))
+
+
 def derived_id(prefix: str, digest: str) -> str:
     """Return a ``<prefix>_<26 chars>`` id fixed by *digest*, so a retry finds the first record."""
     value = int(digest, 16) >> (256 - 130)
@@ -91,7 +96,8 @@ class CreatePayment:
 
     With an idempotency key our payment id is derived from it too, so a retry returns the first
     payment (the same key with a different body is a :class:`Conflict`); such ids do not sort by
-    creation time.
+    creation time. The provider's ``external_reference`` is always our payment id, so a
+    notification can be linked to the payment; the caller's reference stays in our record.
     """
 
     def __init__(
@@ -109,6 +115,13 @@ class CreatePayment:
 
     async def __call__(self, new: NewPayment, *, access_token: Secret | None = None) -> Payment:
         """Create the payment; :class:`InvalidInput`, :class:`Conflict` or provider errors."""
+        payment, _ = await self.create(new, access_token=access_token)
+        return payment
+
+    async def create(
+        self, new: NewPayment, *, access_token: Secret | None = None, retried: bool = False
+    ) -> tuple[Payment, bool]:
+        """Create the payment; also tell whether it is new (``False``: a finished repeat)."""
         amount = parse_amount(new.amount)
         currency = _check(new)
         key = derived_key(new.tenant_id, new.idempotency_key) if new.idempotency_key else None
@@ -122,7 +135,7 @@ class CreatePayment:
             ):
                 raise Conflict("this idempotency key was used for a different payment")
             if existing.preference_id or existing.provider_payment_id:
-                return existing
+                return existing, False
             payment = existing  # stored, but the provider call did not finish: redo it
         else:
             now = self._clock.now()
@@ -136,11 +149,17 @@ class CreatePayment:
                 created_at=now,
                 updated_at=now,
             )
-            await self._payments.add(payment)
+            try:
+                await self._payments.add(payment)
+            except Conflict:
+                if key is None or retried:
+                    raise
+                # The same key at the same moment from another request: answer as a repeat.
+                return await self.create(new, access_token=access_token, retried=True)
         gateway_key = key or payment.id
         if new.card is None:
-            return await self._checkout(payment, new, gateway_key, access_token)
-        return await self._charge(payment, new, new.card, gateway_key, access_token)
+            return await self._checkout(payment, new, gateway_key, access_token), True
+        return await self._charge(payment, new, new.card, gateway_key, access_token), True
 
     async def _existing(self, tenant_id: TenantId, payment_id: str) -> Payment | None:
         try:
@@ -158,7 +177,8 @@ class CreatePayment:
             description=new.description,
             items=new.items,
             payer_email=new.payer_email,
-            external_reference=payment.external_reference,
+            # Our id, whatever the caller's reference: notifications link by it.
+            external_reference=payment.id,
             notification_url=self._notification_url,
         )
         checkout = await self._gateway.create_checkout(
@@ -185,7 +205,8 @@ class CreatePayment:
             payment_method_id=card.payment_method_id,
             installments=card.installments,
             payer_email=new.payer_email,
-            external_reference=payment.external_reference,
+            # Our id, whatever the caller's reference: notifications link by it.
+            external_reference=payment.id,
             notification_url=self._notification_url,
         )
         seen = await self._gateway.create_payment(request, idempotency_key=key, access_token=token)

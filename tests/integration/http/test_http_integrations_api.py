@@ -232,7 +232,7 @@ async def test_rejected_credentials_are_422(client: Any, write: dict[str, str]) 
     assert (await response.json())["error"]["code"] == "invalid_credentials"
 
 
-@pytest.mark.parametrize("name", ["mercadopago", "sms", "webhooks"])
+@pytest.mark.parametrize("name", ["paypal", "sms", "webhooks"])
 async def test_unknown_or_unavailable_channels_are_404(
     client: Any, write: dict[str, str], name: str
 ) -> None:
@@ -322,6 +322,7 @@ async def test_channels_lists_the_tenants_integrations_and_supported_channels(
         "telegram",
         "webchat",
         "tawkto",
+        "mercadopago",
     ]
     text = await response.text()
     assert all(value not in text for value in SECRET_VALUES)

@@ -180,6 +180,8 @@ async def test_connect_stores_an_active_integration_with_masked_secrets(channel:
     path = f"{BASE}/api/v1/integrations/webhooks/{channel}"
     if channel in (Channel.TELEGRAM, Channel.WEBCHAT):
         path += f"/{integration.id}"
+    if channel is Channel.MERCADOPAGO:
+        path = f"{BASE}/api/v1/webhooks/mercadopago"
     assert integration.webhook_url == path
     credentials, config = _body(channel)
     assert dict(integration.config).items() >= config.items()

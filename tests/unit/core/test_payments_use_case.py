@@ -267,7 +267,6 @@ async def test_unknown_payments_and_other_tenants_are_unknown() -> None:
     payment = await w.create(_new())
     w.gateway.add_payment(_paid(payment.id))
     assert (await w.apply("9001", tenant_id=T2)).outcome is UpdateOutcome.UNKNOWN
-    assert (await w.apply("9001")).outcome is UpdateOutcome.UNKNOWN  # no tenant: cannot link
     assert (await w.get(T1, payment.id)).provider_payment_id is None
     card = await w.create(_new(card=_CARD))
     assert card.provider_payment_id is not None
@@ -279,6 +278,18 @@ async def test_unknown_payments_and_other_tenants_are_unknown() -> None:
         await w.get(T2, card.id)
     with pytest.raises(NotFound):
         await w.refund(T2, card.id)
+
+
+async def test_our_own_accounts_notification_links_by_our_id_across_tenants() -> None:
+    w = _World()
+    payment = await w.create(_new(external_reference="order-77"))
+    w.gateway.add_payment(_paid(payment.id))
+    result = await w.apply("9001")  # no tenant: the service's own Mercado Pago account
+    assert result.outcome is UpdateOutcome.UPDATED
+    stored = await w.get(T1, payment.id)
+    assert (stored.provider_payment_id, stored.status) == ("9001", "approved")
+    assert stored.external_reference == "order-77"  # the caller's reference stays ours
+    assert w.gateway.checkouts[0].external_reference == payment.id
 
 
 async def test_a_paid_attempt_replaces_a_rejected_one_but_amounts_must_match() -> None:

@@ -89,6 +89,56 @@ def test_values_shaped_like_secrets_are_masked_inside_any_string() -> None:
     assert "https://api.telegram.org/bot[REDACTED]/getMe" in masked
 
 
+IG_TOKEN = "IGAAQ7Zk1nLOgBZAFNsWjR0bV9hYmNkZWZnaGlqa2xtbm9w"
+IG_LEGACY_TOKEN = "IGQVJXd2xYbm9NZAFZAmXzNRSUx2Ukh3"
+
+
+@pytest.mark.parametrize("token", [IG_TOKEN, IG_LEGACY_TOKEN])
+def test_instagram_login_tokens_are_masked(token: str) -> None:
+    masked = redact_text(f"Instagram refused token {token}: (#190) invalid")
+
+    assert token not in masked
+    assert masked == f"Instagram refused token {REDACTED}: (#190) invalid"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("POST /setWebhook?url=https://h/x&secret_token=s3cr3t-Tok_en&max=40", "s3cr3t-Tok_en"),
+        ("form secret_token=abcDEF0123 sent", "abcDEF0123"),
+        ('body {"url": "https://h/x", "secret_token": "json-held-value"}', "json-held-value"),
+        ("GET /oauth?client_secret=cs-value-1&fb_exchange_token=fbx-value-2", "cs-value-1"),
+        ("GET /oauth?client_secret=cs-value-1&fb_exchange_token=fbx-value-2", "fbx-value-2"),
+        ("GET /debug_token?input_token=it-value-3", "it-value-3"),
+    ],
+)
+def test_credential_parameters_are_masked(text: str, secret: str) -> None:
+    masked = redact_text(text)
+
+    assert secret not in masked
+    assert REDACTED in masked
+
+
+def test_parameters_that_are_not_credentials_are_kept() -> None:
+    text = "token_expires_at=2026-01-01 idempotency_key=order-7 key_id=k1 url=https://h/x"
+
+    assert redact_text(text) == text
+
+
+def test_a_logged_instagram_token_and_secret_token_never_reach_the_line(lines: Any) -> None:
+    get_logger("integration_service.test").warning(
+        "platform_refused",
+        detail=f"token {IG_TOKEN} refused",
+        request="setWebhook secret_token=abc123XYZ_-",
+    )
+
+    (line,) = lines()
+    text = json.dumps(line)
+    assert IG_TOKEN not in text
+    assert "abc123XYZ_-" not in text
+    assert line["request"] == f"setWebhook secret_token={REDACTED}"
+
+
 def test_redact_walks_nested_structures() -> None:
     value = {
         "headers": {"Authorization": "Bearer abc", "Accept": "json"},

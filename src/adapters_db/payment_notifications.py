@@ -1,0 +1,145 @@
+"""Keep the Mercado Pago notification inbox (the SQL ``PaymentNotificationStore``).
+
+A notification is inserted with ``ON CONFLICT DO NOTHING`` on its dedupe key, so a repeat is
+recognised by the database whichever replica took it; workers lease due rows the way the event
+outbox does (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import RowMapping, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters_db.engine import for_writing, is_postgres
+from adapters_db.errors import storage_errors
+from adapters_db.tables import payment_notifications as table
+from integration_core.errors import NotFound
+from integration_core.payment_notifications import NotificationStatus, PaymentNotification
+
+_PENDING = NotificationStatus.PENDING.value
+
+
+class SqlPaymentNotificationStore:
+    """Keep payment notifications in PostgreSQL or SQLite."""
+
+    def __init__(self, *, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._writer = for_writing(engine)
+
+    async def add(self, notification: PaymentNotification) -> bool:
+        """Store *notification*; ``False`` if its dedupe key (or id) is stored already."""
+        dialect = postgresql if is_postgres(self._engine) else sqlite
+        stmt = (
+            dialect.insert(table)
+            .values(_to_row(notification))
+            .on_conflict_do_nothing()
+            .returning(table.c.id)
+        )
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                return (await conn.execute(stmt)).first() is not None
+
+    async def claim_due(
+        self, *, now: datetime, limit: int, lease: timedelta
+    ) -> Sequence[PaymentNotification]:
+        """Lease up to *limit* pending notifications due at *now*, oldest first."""
+        if limit < 1:
+            return []
+        due = table.alias("due")
+        pick = (
+            select(due.c.id)
+            .where(
+                due.c.status == _PENDING,
+                or_(due.c.next_attempt_at.is_(None), due.c.next_attempt_at <= now),
+                or_(due.c.lease_expires_at.is_(None), due.c.lease_expires_at <= now),
+            )
+            .order_by(func.coalesce(due.c.next_attempt_at, due.c.received_at), due.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(table)
+            .where(table.c.id.in_(pick))
+            .values(lease_expires_at=now + lease)
+            .returning(*table.c)
+        )
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                rows = (await conn.execute(stmt)).mappings().all()
+        claimed = [_from_row(row) for row in rows]
+        return sorted(claimed, key=lambda n: (n.next_attempt_at or n.received_at, n.id))
+
+    async def settle(
+        self,
+        notification_id: str,
+        *,
+        status: NotificationStatus,
+        outcome: str | None,
+        at: datetime,
+        retry_at: datetime | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record one processing attempt; ``pending`` with *retry_at* comes back then."""
+        stmt = (
+            update(table)
+            .where(table.c.id == notification_id)
+            .values(
+                status=status.value,
+                outcome=outcome,
+                attempts=table.c.attempts + 1,
+                next_attempt_at=retry_at,
+                lease_expires_at=None,
+                last_error=error,
+                processed_at=None if status is NotificationStatus.PENDING else at,
+            )
+        )
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                if (await conn.execute(stmt)).rowcount == 0:
+                    raise NotFound(f"notification {notification_id} was not found")
+
+
+def _to_row(n: PaymentNotification) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "dedupe_key": n.dedupe_key,
+        "topic": n.topic,
+        "resource_id": n.resource_id,
+        "user_id": n.user_id,
+        "status": n.status.value,
+        "outcome": n.outcome,
+        "attempts": n.attempts,
+        "next_attempt_at": n.next_attempt_at,
+        "lease_expires_at": None,
+        "last_error": n.last_error,
+        "received_at": n.received_at,
+        "processed_at": n.processed_at,
+        "body": n.body,
+        "query": dict(n.query),
+        "headers": dict(n.headers),
+    }
+
+
+def _from_row(row: RowMapping) -> PaymentNotification:
+    return PaymentNotification(
+        id=row["id"],
+        dedupe_key=row["dedupe_key"],
+        topic=row["topic"],
+        resource_id=row["resource_id"],
+        user_id=row["user_id"],
+        status=NotificationStatus(row["status"]),
+        outcome=row["outcome"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        received_at=row["received_at"],
+        processed_at=row["processed_at"],
+        body=bytes(row["body"]),
+        query=row["query"],
+        headers=row["headers"],
+    )

@@ -1,0 +1,45 @@
+"""Prometheus metrics of the payments API and of Mercado Pago notification intake.
+
+The worker side (notifications by processing outcome, notification-to-forward latency) is
+counted by the service's workers; see ``integration_service.payment_metrics``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter
+
+
+class PaymentMetrics:
+    """Payments created, refunds, and notifications received, on *registry*."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.created = Counter(
+            "integration_payments_created_total",
+            "Payments created through the API, by kind (checkout, card).",
+            ("kind",),
+            registry=registry,
+        )
+        self.refunds = Counter(
+            "integration_payment_refunds_total",
+            "Refunds made through the API, by kind (total, partial).",
+            ("kind",),
+            registry=registry,
+        )
+        self.notifications = Counter(
+            "integration_payment_notifications_received_total",
+            "Mercado Pago notifications received, by result (stored, duplicate, ignored, refused).",
+            ("result",),
+            registry=registry,
+        )
+        for kind in ("checkout", "card"):
+            self.created.labels(kind=kind)
+        for kind in ("total", "partial"):
+            self.refunds.labels(kind=kind)
+        for result in ("stored", "duplicate", "ignored", "refused"):
+            self.notifications.labels(result=result)
+
+
+PAYMENT_METRICS: Final = web.AppKey("payment_metrics", PaymentMetrics)
