@@ -7,6 +7,7 @@ workers through ``lease_expires_at``).
 
 from __future__ import annotations
 
+import base64
 import builtins
 import json
 from collections.abc import Mapping, Sequence
@@ -112,12 +113,12 @@ class SqlEventStore:
         with storage_errors():
             async with self._writer.begin() as conn:
                 if is_postgres(self._engine):
-                    # One statement text whatever the batch size (arrays through unnest), so
-                    # neither SQLAlchemy nor psycopg parses a new multi-row INSERT per batch.
+                    # One statement and one JSON parameter whatever the batch size: nothing
+                    # is parsed or escaped per row on our side.
                     if inbound_rows:
-                        await conn.execute(_INSERT_INBOUND_PG, _as_arrays(inbound_rows))
+                        await conn.execute(_INSERT_INBOUND_PG, _as_recordset(inbound_rows))
                     if rows:
-                        result = await conn.execute(_INSERT_EVENTS_PG, _as_arrays(rows))
+                        result = await conn.execute(_INSERT_EVENTS_PG, _as_recordset(rows))
                         inserted.update(result.scalars())
                 else:
                     # executemany: SQLAlchemy batches the rows into multi-row INSERTs itself
@@ -190,6 +191,35 @@ class SqlEventStore:
         items = tuple(_row_to_event(row) for row in rows[:limit])
         more = len(rows) > limit
         return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+
+    async def scan(
+        self,
+        *,
+        tenant_id: TenantId | None = None,
+        status: DeliveryStatus | None = None,
+        received_after: datetime | None = None,
+        received_before: datetime | None = None,
+        after_id: str | None = None,
+        limit: int = 200,
+    ) -> Sequence[EventRecord]:
+        """Return up to *limit* events with ids above *after_id*, lowest id first (any tenant
+        unless *tenant_id*). Keyset paging on the primary key: each page resumes where the last
+        one ended, so walking the whole table costs one pass, however many pages.
+        """
+        check_limit(limit)
+        column = event_table.c
+        filters = [
+            column.tenant_id == tenant_id if tenant_id is not None else None,
+            column.status == status.value if status is not None else None,
+            column.received_at >= received_after if received_after is not None else None,
+            column.received_at < received_before if received_before is not None else None,
+            column.id > after_id if after_id is not None else None,
+        ]
+        stmt = select(event_table).where(*(f for f in filters if f is not None))
+        with storage_errors():
+            async with self._engine.connect() as conn:
+                result = await conn.execute(stmt.order_by(column.id).limit(limit))
+                return [_row_to_event(row) for row in result.mappings().all()]
 
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
@@ -301,52 +331,74 @@ class SqlEventStore:
                 return (await conn.execute(stmt)).mappings().one_or_none()
 
 
-def _unnest_insert(table: Table, *, returning: str | None = None) -> TextClause:
-    """Return PostgreSQL's ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING``.
+def _recordset_insert(table: Table, *, returning: str | None = None) -> TextClause:
+    """Return ``INSERT ... SELECT FROM json_to_recordset(:rows) ON CONFLICT DO NOTHING``.
 
-    Each column is bound as one array (``:<column>``); without a conflict target, a repeated id
-    is a repeat too, as in the in-memory store.
+    The whole batch travels as one JSON document (see :func:`_as_recordset`): one statement
+    text whatever the batch size, and no per-value work in Python beyond one ``json.dumps``.
+    Without a conflict target, a repeated id is a repeat too, as in the in-memory store.
     """
-    arrays = ", ".join(f"CAST(:{c.name} AS {_array_type(c)})" for c in table.columns)
-    # Names come from our own table definitions; every value is bound.
     columns = ", ".join(c.name for c in table.columns)
-    sql = f"INSERT INTO {table.name} ({columns}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"  # noqa: S608, E501
+    fields = ", ".join(f"{c.name} {_field_type(c)}" for c in table.columns)
+    values = ", ".join(_FIELD_VALUES.get(_kind(c), "x.{}").format(c.name) for c in table.columns)
+    # Names come from our own table definitions; every value is bound.
+    sql = (
+        f"INSERT INTO {table.name} ({columns}) SELECT {values} "  # noqa: S608
+        f"FROM json_to_recordset(CAST(:rows AS json)) AS x({fields}) ON CONFLICT DO NOTHING"
+    )
     return text(sql if returning is None else f"{sql} RETURNING {returning}")
 
 
-def _array_type(column: Column[Any]) -> str:
+def _kind(column: Column[Any]) -> type[Any]:
     kind = column.type.impl if isinstance(column.type, TypeDecorator) else column.type
-    for base, name in _ARRAY_TYPES:
+    for base in _FIELD_TYPES:
         if isinstance(kind, base):
-            return name
-    raise TypeError(f"no PostgreSQL array type for column {column.name}")
+            return base
+    raise TypeError(f"no recordset type for column {column.name}")
 
 
-_ARRAY_TYPES: tuple[tuple[type[Any], str], ...] = (
-    (JSON, "json[]"),
-    (DateTime, "timestamptz[]"),
-    (Integer, "integer[]"),
-    (LargeBinary, "bytea[]"),
-    (Text, "text[]"),
-)
+def _field_type(column: Column[Any]) -> str:
+    return _FIELD_TYPES[_kind(column)]
 
 
-def _as_arrays(rows: Sequence[Mapping[str, Any]]) -> dict[str, builtins.list[Any]]:
-    """Turn rows into one list per column: JSON documents as text, datetimes checked aware.
+_FIELD_TYPES: Mapping[type[Any], str] = {
+    JSON: "text",  # a JSON document in a string, so a "\u0000" in it is never unescaped
+    DateTime: "timestamptz",
+    Integer: "integer",
+    LargeBinary: "text",  # base64
+    Text: "text",
+}
+_FIELD_VALUES: Mapping[type[Any], str] = {
+    JSON: "CAST(x.{} AS json)",
+    LargeBinary: "decode(x.{}, 'base64')",
+}
 
-    A bound array skips the column types' own processing, so this does their part.
+
+def _as_recordset(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Return *rows* as the ``:rows`` JSON parameter of a :func:`_recordset_insert` statement.
+
+    Bound this way, values skip the column types' own processing, so this does their part:
+    datetimes must be aware (written in ISO 8601 with their offset), bytes go as base64, and
+    JSON documents as strings of their own.
     """
-    columns: dict[str, builtins.list[Any]] = {name: [] for name in rows[0]}
+    records = []
     for row in rows:
+        record = dict(row)
         for name, value in row.items():
-            if isinstance(value, datetime) and value.tzinfo is None:
-                raise ValueError("naive datetimes cannot be stored; use timezone-aware UTC")
-            columns[name].append(json.dumps(value) if isinstance(value, dict) else value)
-    return columns
+            if isinstance(value, datetime):
+                if value.tzinfo is None:
+                    raise ValueError("naive datetimes cannot be stored; use timezone-aware UTC")
+                record[name] = value.isoformat()
+            elif isinstance(value, bytes):
+                record[name] = base64.b64encode(value).decode("ascii")
+            elif isinstance(value, dict):
+                record[name] = json.dumps(value)
+        records.append(record)
+    return {"rows": json.dumps(records)}
 
 
-_INSERT_INBOUND_PG = _unnest_insert(inbound_events)
-_INSERT_EVENTS_PG = _unnest_insert(event_table, returning="id")
+_INSERT_INBOUND_PG = _recordset_insert(inbound_events)
+_INSERT_EVENTS_PG = _recordset_insert(event_table, returning="id")
 
 
 def _settle_statement(status: DeliveryStatus) -> Update:

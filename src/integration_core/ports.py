@@ -179,6 +179,26 @@ class EventStore(Protocol):
         """Return the tenant's events, newest first; :class:`InvalidInput` for a bad cursor."""
         ...
 
+    async def scan(
+        self,
+        *,
+        tenant_id: TenantId | None = None,
+        status: DeliveryStatus | None = None,
+        received_after: datetime | None = None,
+        received_before: datetime | None = None,
+        after_id: str | None = None,
+        limit: int = 200,
+    ) -> Sequence[EventRecord]:
+        """Return up to *limit* events with ids above *after_id*, lowest id first.
+
+        Every tenant's events (unrouted ones included) unless *tenant_id* is given; for jobs
+        that walk the whole table page by page (replay of every dead event), passing the last
+        id back as *after_id*. Keyset paging, not offsets: a caller that changes the events it
+        was handed (requeues them) never sees one twice nor skips one. *received_after* is
+        inclusive, *received_before* exclusive; :class:`InvalidInput` for a bad *limit*.
+        """
+        ...
+
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> Sequence[EventRecord]:
@@ -319,6 +339,12 @@ class IdempotencyStore(Protocol):
 
     async def release(self, tenant_id: TenantId, scope: str, key: str) -> None:
         """Forget an in-progress claim whose request failed, so the key can be used again."""
+        ...
+
+    async def purge(self, *, created_before: datetime) -> int:
+        """Delete every record created before *created_before*, in progress or not; return how
+        many. Nothing reads a record older than its retention, so keeping it only grows the table.
+        """
         ...
 
 

@@ -107,7 +107,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from integration_service.replay import Selection, run_replay  # noqa: PLC0415 - as in _serve
 
     selection = Selection(
-        tenant_id=TenantId(args.tenant),
+        tenant_id=None if args.tenant is None else TenantId(args.tenant),
         event_id=args.event,
         dead=args.dead,
         since=args.since,
@@ -156,10 +156,9 @@ def _rotate_tokens(_args: argparse.Namespace, settings: Settings) -> int:
 
 def _check_replay(args: argparse.Namespace) -> None:
     parser: argparse.ArgumentParser = args.parser
-    if args.tenant is None:
-        which = "--event" if args.event else "--dead" if args.dead else "--since"
-        # The event store lists events per tenant only; there is no all-tenants listing yet.
-        parser.error(f"{which} needs --tenant")
+    if args.tenant is None and args.event:
+        # Event ids are looked up within their tenant, as the events API does.
+        parser.error("--event needs --tenant")
     if args.until is not None and args.since is None:
         parser.error("--until goes with --since")
     if args.since is not None and args.until is not None and args.since >= args.until:
@@ -206,7 +205,8 @@ def _parser() -> argparse.ArgumentParser:
         "replay",
         help="queue stored events for delivery again, same ids",
         description="Queue stored events for delivery again under their own ids; "
-        "the workers send them. Prints how many were queued.",
+        "the workers send them. --dead and --since cover every tenant unless --tenant "
+        "is given. Prints how many were queued (and, for every tenant, across how many).",
     )
     which = replay.add_mutually_exclusive_group(required=True)
     which.add_argument("--event", metavar="ID", type=_non_empty, help="one event, by id")
@@ -219,7 +219,11 @@ def _parser() -> argparse.ArgumentParser:
         "already pending and ignored ones are skipped",
     )
     replay.add_argument("--until", type=_timestamp, metavar="TIME", help="and before TIME")
-    replay.add_argument("--tenant", type=_non_empty, help="the tenant whose events to replay")
+    replay.add_argument(
+        "--tenant",
+        type=_non_empty,
+        help="the tenant whose events to replay (required with --event; default: every tenant)",
+    )
     replay.add_argument(
         "--renormalize",
         action="store_true",

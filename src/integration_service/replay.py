@@ -5,10 +5,13 @@ an operator empties the dead-letter queue once the messaging service is fixed, o
 tenant's events after data was lost downstream. Workers pick replayed events up at their next
 poll; nothing is sent from this command.
 
-What is selected: one event by id (whatever its state: the operator named it), a tenant's dead
-events, or a tenant's events received in a time range. A range skips events already pending
+What is selected: one event by id (whatever its state: the operator named it), the dead events,
+or the events received in a time range, of one tenant or of every tenant (after a messaging
+service outage, every tenant's dead letters at once). A range skips events already pending
 (they are queued, maybe in flight right now) and ignored ones (never forwarded: they routed to
-no integration or to a disabled one, and a replay must not override that).
+no integration or to a disabled one, and a replay must not override that). Bulk selections walk
+the store a page at a time (:meth:`EventStore.scan`, keyset-paged by id), requeueing each page
+before reading the next, so memory stays flat however many events match.
 
 With *renormalize*, each event's payload is rebuilt by the current normalizer from the raw
 delivery kept in the inbox, so a normalizer fix reaches events received before it. An event
@@ -19,14 +22,14 @@ ourselves), no item with the event's dedupe key in it, or one of another type.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import attrs
 
 from integration_core.channels import Channel
-from integration_core.errors import NotFound
+from integration_core.errors import InvalidInput, NotFound
 from integration_core.events import DeliveryStatus, EventRecord
 from integration_core.ids import TenantId
 from integration_core.normalize import NORMALIZERS, Normalizer
@@ -44,10 +47,11 @@ _NOT_REPLAYED_IN_BULK = frozenset({DeliveryStatus.PENDING, DeliveryStatus.IGNORE
 class Selection:
     """Which events to replay: exactly one of *event_id*, *dead* or *since* is set.
 
-    *until* (exclusive, default: now) only goes with *since* (inclusive).
+    *until* (exclusive, default: now) only goes with *since* (inclusive). *tenant_id* ``None``
+    means every tenant (not with *event_id*: an event is named within its tenant).
     """
 
-    tenant_id: TenantId
+    tenant_id: TenantId | None
     event_id: str | None = None
     dead: bool = False
     since: datetime | None = None
@@ -63,10 +67,15 @@ class ReplayResult:
     requeued: int
     skipped: int = 0
     renormalized: int | None = None
+    tenants: int | None = None
+    """How many tenants had events requeued, for an all-tenants selection (else ``None``)."""
 
     def summary(self) -> str:
         """Return the one-line summary the command prints."""
-        return f"requeued {self.requeued} event{'' if self.requeued == 1 else 's'}"
+        line = f"requeued {self.requeued} event{'' if self.requeued == 1 else 's'}"
+        if self.tenants is not None:
+            line += f" across {self.tenants} tenant{'' if self.tenants == 1 else 's'}"
+        return line
 
 
 async def replay(
@@ -75,29 +84,77 @@ async def replay(
     selection: Selection,
     *,
     normalizers: Mapping[Channel, Normalizer] = NORMALIZERS,
+    page_size: int = MAX_LIMIT,
 ) -> ReplayResult:
-    """Requeue every event *selection* names; :class:`NotFound` for a named event that is not."""
-    tenant = selection.tenant_id
+    """Requeue every event *selection* names; :class:`NotFound` for a named event that is not.
+
+    *page_size* is how many events one :meth:`EventStore.scan` reads at a time.
+    """
     if selection.event_id is not None:
-        chosen: Sequence[EventRecord] = [await events.get(tenant, selection.event_id)]
-        skipped = 0
-    else:
-        found = await _matching(events, selection)
-        chosen = [e for e in found if selection.dead or e.status not in _NOT_REPLAYED_IN_BULK]
-        skipped = len(found) - len(chosen)
-    # Listed first, requeued after: requeueing changes the status the listing filters on.
-    renormalized = 0
-    for record in chosen:
-        data = None
-        if selection.renormalize:
-            data = await renormalized_data(events, record, normalizers)
+        if selection.tenant_id is None:
+            raise InvalidInput("an event is replayed by id within its tenant")
+        record = await events.get(selection.tenant_id, selection.event_id)
+        data = await _data_for(events, record, selection, normalizers)
+        await events.requeue(selection.tenant_id, record.id, at=clock.now(), data=data)
+        renormalized = None if not selection.renormalize else int(data is not None)
+        return ReplayResult(requeued=1, renormalized=renormalized)
+    return await _replay_bulk(events, clock, selection, normalizers, page_size)
+
+
+async def _replay_bulk(
+    events: EventStore,
+    clock: Clock,
+    selection: Selection,
+    normalizers: Mapping[Channel, Normalizer],
+    page_size: int,
+) -> ReplayResult:
+    # A range ends now unless told otherwise: what arrives during the walk is not the
+    # operator's range, and could be delivered (then requeued again) before the walk reaches it.
+    until = selection.until
+    if selection.since is not None and until is None:
+        until = clock.now()
+    requeued = skipped = renormalized = 0
+    tenants: set[TenantId] = set()
+    after: str | None = None
+    while True:
+        page = await events.scan(
+            tenant_id=selection.tenant_id,
+            status=DeliveryStatus.DEAD if selection.dead else None,
+            received_after=selection.since,
+            received_before=until,
+            after_id=after,
+            limit=page_size,
+        )
+        for record in page:
+            tenant = record.tenant_id
+            if tenant is None or (not selection.dead and record.status in _NOT_REPLAYED_IN_BULK):
+                skipped += 1  # unrouted events are ignored ones: nobody to deliver them to
+                continue
+            data = await _data_for(events, record, selection, normalizers)
             renormalized += data is not None
-        await events.requeue(tenant, record.id, at=clock.now(), data=data)
+            await events.requeue(tenant, record.id, at=clock.now(), data=data)
+            requeued += 1
+            tenants.add(tenant)
+        if len(page) < page_size:
+            break
+        after = page[-1].id
     return ReplayResult(
-        requeued=len(chosen),
+        requeued=requeued,
         skipped=skipped,
         renormalized=renormalized if selection.renormalize else None,
+        tenants=len(tenants) if selection.tenant_id is None else None,
     )
+
+
+async def _data_for(
+    events: EventStore,
+    record: EventRecord,
+    selection: Selection,
+    normalizers: Mapping[Channel, Normalizer],
+) -> Mapping[str, Any] | None:
+    if not selection.renormalize:
+        return None
+    return await renormalized_data(events, record, normalizers)
 
 
 async def renormalized_data(
@@ -133,24 +190,6 @@ def _with_stored_recipient(new: Mapping[str, Any], stored: Mapping[str, Any]) ->
         filled = {**recipient, "id": old_recipient.get("id")}
         return {**new, "message": {**message, "recipient": filled}}
     return new
-
-
-async def _matching(events: EventStore, selection: Selection) -> list[EventRecord]:
-    found: list[EventRecord] = []
-    cursor: str | None = None
-    while True:
-        page = await events.list(
-            selection.tenant_id,
-            status=DeliveryStatus.DEAD if selection.dead else None,
-            received_after=selection.since,
-            received_before=selection.until,
-            limit=MAX_LIMIT,
-            cursor=cursor,
-        )
-        found.extend(page.items)
-        cursor = page.next_cursor
-        if cursor is None:
-            return found
 
 
 async def run_replay(settings: Settings, selection: Selection) -> ReplayResult:

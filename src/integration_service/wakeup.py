@@ -98,6 +98,26 @@ class NotifyingEventStore:
             cursor=cursor,
         )
 
+    async def scan(
+        self,
+        *,
+        tenant_id: TenantId | None = None,
+        status: DeliveryStatus | None = None,
+        received_after: datetime | None = None,
+        received_before: datetime | None = None,
+        after_id: str | None = None,
+        limit: int = 200,
+    ) -> Sequence[EventRecord]:
+        """Return one page of events by id (see :meth:`EventStore.scan`)."""
+        return await self._inner.scan(
+            tenant_id=tenant_id,
+            status=status,
+            received_after=received_after,
+            received_before=received_before,
+            after_id=after_id,
+            limit=limit,
+        )
+
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> Sequence[EventRecord]:

@@ -365,3 +365,49 @@ async def test_a_claim_takes_exactly_what_the_criteria_select(
     claimed = {c.integration.id for c in await integration_store.claim_for_rotation(real)}
 
     assert claimed & set(states) == expected
+
+
+async def test_claim_one_leases_an_integration_whether_due_or_not(
+    integration_store: IntegrationStore,
+) -> None:
+    far = make_integration(token_expires_at=NOW + timedelta(days=300))
+    await integration_store.add(far)
+
+    claim = await integration_store.claim_one_for_rotation(
+        far.id, owner="ref-a", now=NOW, lease=LEASE
+    )
+
+    assert claim is not None
+    assert (claim.integration, claim.owner, claim.locked_until) == (far, "ref-a", NOW + LEASE)
+    assert claim.state == RotationState()
+    again = await integration_store.claim_one_for_rotation(
+        far.id, owner="ref-b", now=NOW + LEASE - timedelta(milliseconds=1), lease=LEASE
+    )
+    assert again is None
+    assert await integration_store.release_rotation(claim, integration=far, state=RotationState())
+    assert (
+        await integration_store.claim_one_for_rotation(far.id, owner="ref-b", now=NOW, lease=LEASE)
+        is not None
+    )
+    assert (
+        await integration_store.claim_one_for_rotation(
+            "int_absent", owner="x", now=NOW, lease=LEASE
+        )
+        is None
+    )
+
+
+async def test_claim_one_is_race_free(
+    integration_store: IntegrationStore, integration_store_replica: IntegrationStore
+) -> None:
+    integration = make_integration()
+    await integration_store.add(integration)
+
+    claims = await asyncio.gather(
+        *(
+            store.claim_one_for_rotation(integration.id, owner=f"ref-{n}", now=NOW, lease=LEASE)
+            for n, store in enumerate([integration_store, integration_store_replica] * 3)
+        )
+    )
+
+    assert len([c for c in claims if c is not None]) == 1

@@ -231,6 +231,32 @@ class InMemoryEventStore(_Switch):
         more = len(found) > limit
         return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
 
+    async def scan(
+        self,
+        *,
+        tenant_id: TenantId | None = None,
+        status: DeliveryStatus | None = None,
+        received_after: datetime | None = None,
+        received_before: datetime | None = None,
+        after_id: str | None = None,
+        limit: int = 200,
+    ) -> Sequence[EventRecord]:
+        """Return up to *limit* events (any tenant's unless *tenant_id*) after *after_id*, by id."""
+        self._check()
+        check_limit(limit)
+        return sorted(
+            (
+                e
+                for e in self._events.values()
+                if (tenant_id is None or e.tenant_id == tenant_id)
+                and (status is None or e.status is status)
+                and (received_after is None or e.received_at >= received_after)
+                and (received_before is None or e.received_at < received_before)
+                and (after_id is None or e.id > after_id)
+            ),
+            key=lambda e: e.id,
+        )[:limit]
+
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> Sequence[EventRecord]:

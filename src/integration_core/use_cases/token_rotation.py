@@ -46,7 +46,7 @@ from integration_core.ports import (
     IntegrationStore,
 )
 from integration_core.rotation import RotationClaim, RotationCriteria, RotationState
-from integration_core.serialization import format_datetime
+from integration_core.use_cases import integration_events
 from integration_core.use_cases.onboarding import (
     REFRESH_TOKEN_FIELD,
     TOKEN_FIELD,
@@ -111,6 +111,7 @@ _FAILURES = frozenset(
 class RotationResult:
     """One integration's turn: its outcome, where it ended up, the events raised.
 
+    *events* are the ones queued by this turn (not those already sent for the same token);
     *error* is the platform's message (secrets stripped by the adapters); *saved* is ``False``
     when the lease was lost meanwhile (the integration was deleted, or the pass took too long).
     """
@@ -216,8 +217,10 @@ class RotateTokens:
                 outcome=RotationOutcome.EXPIRED, integration=integration, state=claim.state
             )
         step = _mark_lapsed(step, now)
+        raised: tuple[EventType, ...] = ()
         if step.events:
-            await self._events.record(None, list(step.events))
+            new = await self._events.record(None, list(step.events))
+            raised = tuple(e.type for e, is_new in zip(step.events, new, strict=True) if is_new)
         saved = await self._integrations.release_rotation(
             claim, integration=step.integration, state=step.state
         )
@@ -227,7 +230,7 @@ class RotateTokens:
             outcome=step.outcome,
             status=step.integration.status,
             token_expires_at=step.integration.token_expires_at,
-            events=tuple(e.type for e in step.events),
+            events=raised,
             error=step.error,
             saved=saved,
         )
@@ -276,18 +279,17 @@ class RotateTokens:
                 self._credentials, integration, REFRESH_TOKEN_FIELD, refreshed.refresh_token
             )
         updated = attrs.evolve(integration, token_expires_at=refreshed.expires_at, updated_at=now)
-        events: tuple[EventRecord, ...] = ()
+        raised: tuple[EventRecord, ...] = ()
         if integration.status is IntegrationStatus.EXPIRED:
             updated = updated.with_status(IntegrationStatus.ACTIVE, at=now)
-            key = f"recovered:{integration.id}:{_stamp(refreshed.expires_at)}"
-            events = (integration_event(updated, EventType.INTEGRATION_RECOVERED, key, now),)
+            raised = (integration_events.recovered(updated, now),)
         # A platform may hand back a token that is still inside the margin: do not ask again
         # before a cooldown, or every pass would refresh it.
         return _Step(
             outcome=RotationOutcome.REFRESHED,
             integration=updated,
             state=RotationState(next_attempt_at=now + self._policy.cooldown),
-            events=events,
+            events=raised,
         )
 
     async def _probe(self, integration: Integration, state: RotationState, now: datetime) -> _Step:
@@ -328,45 +330,16 @@ class RotateTokens:
         )
 
 
-def integration_event(
-    integration: Integration, type_: EventType, dedupe_key: str, now: datetime
-) -> EventRecord:
-    """Return an ``integration.*`` event about *integration* (CONTRACT section 6)."""
-    expires_at = integration.token_expires_at
-    return EventRecord(
-        id=new_id("evt", now_ms=_millis(now)),
-        channel=integration.channel,
-        dedupe_key=dedupe_key,
-        type=type_,
-        tenant_id=integration.tenant_id,
-        integration_id=integration.id,
-        occurred_at=now,
-        received_at=now,
-        data={
-            "integration": {
-                "id": integration.id,
-                "channel": str(integration.channel),
-                "status": str(integration.status),
-                "token_expires_at": None if expires_at is None else format_datetime(expires_at),
-            }
-        },
-    )
-
-
 def _reauthorize(
     integration: Integration, now: datetime, outcome: RotationOutcome, error: str
 ) -> _Step:
     updated = integration.with_status(IntegrationStatus.REAUTHORIZATION_REQUIRED, at=now)
-    # Keyed by the status it leaves: one event per episode, even if a pass is repeated.
-    key = f"reauthorization_required:{integration.id}:{_stamp(integration.status_changed_at)}"
     return _Step(
         outcome=outcome,
         integration=updated,
         # The count starts again from zero once the tenant has fixed the token.
         state=RotationState(),
-        events=(
-            integration_event(updated, EventType.INTEGRATION_REAUTHORIZATION_REQUIRED, key, now),
-        ),
+        events=(integration_events.reauthorization_required(integration, updated, now),),
         error=error,
     )
 
@@ -376,8 +349,7 @@ def _expiring(integration: Integration, now: datetime) -> tuple[EventRecord, ...
     expires_at = integration.token_expires_at
     if expires_at is None or expires_at <= now:
         return ()
-    key = f"token_expiring:{integration.id}:{_stamp(expires_at)}"
-    return (integration_event(integration, EventType.INTEGRATION_TOKEN_EXPIRING, key, now),)
+    return (integration_events.token_expiring(integration, now),)
 
 
 def _mark_lapsed(step: _Step, now: datetime) -> _Step:
@@ -389,13 +361,9 @@ def _mark_lapsed(step: _Step, now: datetime) -> _Step:
     if expires_at > now:
         return step
     expired = integration.with_status(IntegrationStatus.EXPIRED, at=now)
-    key = f"expired:{integration.id}:{_stamp(expires_at)}"
-    event = integration_event(expired, EventType.INTEGRATION_EXPIRED, key, now)
-    return attrs.evolve(step, integration=expired, events=(*step.events, event))
-
-
-def _stamp(moment: datetime | None) -> str:
-    return "never" if moment is None else format_datetime(moment)
+    return attrs.evolve(
+        step, integration=expired, events=(*step.events, integration_events.expired(expired, now))
+    )
 
 
 def _millis(moment: datetime) -> int:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from integration_core.channels import Channel
-from integration_core.errors import NotFound
+from integration_core.errors import InvalidInput, NotFound
 from integration_core.events import DeliveryStatus, EventRecord, EventType
 from integration_core.ids import TenantId, new_id
 from integration_core.normalize import PlatformEvent
@@ -125,6 +126,90 @@ async def test_a_range_pages_through_more_than_one_listing() -> None:
     assert result.requeued == 450
 
 
+# --------------------------------------------------------------------------- every tenant
+
+
+async def test_dead_without_a_tenant_requeues_every_tenants_dead_letters() -> None:
+    ours, theirs = event(DeliveryStatus.DEAD), event(DeliveryStatus.DEAD, tenant=OTHER)
+    delivered = event(DeliveryStatus.DELIVERED, tenant=OTHER)
+    store = await stored(ours, theirs, delivered)
+
+    result = await replay(store, CLOCK, Selection(tenant_id=None, dead=True))
+
+    assert result == ReplayResult(requeued=2, tenants=2)
+    assert result.summary() == "requeued 2 events across 2 tenants"
+    assert [(await store.get(e.tenant_id or ACME, e.id)).status for e in (ours, theirs)] == [
+        DeliveryStatus.PENDING,
+        DeliveryStatus.PENDING,
+    ]
+    assert (await store.get(OTHER, delivered.id)).status is DeliveryStatus.DELIVERED
+
+
+async def test_a_range_without_a_tenant_skips_unrouted_pending_and_later_events() -> None:
+    ours = event(DeliveryStatus.DELIVERED, minutes=-5)
+    theirs = event(DeliveryStatus.DEAD, tenant=OTHER, minutes=-3)
+    queued = event(DeliveryStatus.PENDING, tenant=OTHER, minutes=-2)
+    unrouted = attrs.evolve(
+        event(DeliveryStatus.IGNORED, minutes=-1), tenant_id=None, integration_id=None
+    )
+    later = event(DeliveryStatus.DELIVERED, minutes=1)  # after "now": not the operator's range
+    store = await stored(ours, theirs, queued, unrouted, later)
+
+    result = await replay(store, CLOCK, Selection(tenant_id=None, since=T0 - timedelta(hours=1)))
+
+    assert result == ReplayResult(requeued=2, skipped=2, tenants=2)
+    assert (await store.get(ACME, later.id)).status is DeliveryStatus.DELIVERED
+    assert (await store.get(ACME, ours.id)).status is DeliveryStatus.PENDING
+
+
+class CountingStore(InMemoryEventStore):
+    """Count the scans, and the largest page one returned."""
+
+    scans = 0
+    largest = 0
+
+    async def scan(self, **filters: Any) -> Sequence[EventRecord]:
+        page = await super().scan(**filters)
+        self.scans += 1
+        self.largest = max(self.largest, len(page))
+        return page
+
+
+async def test_every_tenant_is_walked_a_page_at_a_time() -> None:
+    store = CountingStore()
+    tenants = [TenantId(f"t{n}") for n in range(7)]
+    await store.record(None, [event(DeliveryStatus.DEAD, tenant=tenants[n % 7]) for n in range(45)])
+
+    result = await replay(store, CLOCK, Selection(tenant_id=None, dead=True), page_size=10)
+
+    assert result == ReplayResult(requeued=45, tenants=7)
+    assert (store.scans, store.largest) == (5, 10), "45 events: four full pages and a short one"
+    assert (await store.stats()).dead == 0
+
+
+async def test_renormalize_works_across_tenants() -> None:
+    fixed = webchat_event("k2", tenant_id=OTHER)
+    store = InMemoryEventStore()
+    await store.record(INBOUND, [fixed])
+
+    result = await replay(
+        store,
+        CLOCK,
+        Selection(tenant_id=None, dead=True, renormalize=True),
+        normalizers={Channel.WEBCHAT: fixed_normalizer},
+    )
+
+    assert result == ReplayResult(requeued=1, renormalized=1, tenants=1)
+    assert (await store.get(OTHER, fixed.id)).data["message"]["text"] == "fixed"
+
+
+async def test_an_event_id_without_a_tenant_is_refused() -> None:
+    store = await stored(dead := event(DeliveryStatus.DEAD))
+
+    with pytest.raises(InvalidInput):
+        await replay(store, CLOCK, Selection(tenant_id=None, event_id=dead.id))
+
+
 def test_the_command_replays_against_the_configured_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -148,8 +233,22 @@ def test_the_command_replays_against_the_configured_database(
 
     assert main(["replay", "--event", dead.id, "--tenant", "acme"]) == 0
     assert capsys.readouterr().out == "requeued 1 event\n"
+    # Every tenant's dead letters, without --tenant.
+    asyncio.run(seed_more(tmp_path, event(DeliveryStatus.DEAD, tenant=OTHER)))
+    assert main(["replay", "--dead"]) == 0
+    assert capsys.readouterr().out == "requeued 1 event across 1 tenant\n"
+    assert main(["replay", "--since", "2000-01-01T00:00:00Z"]) == 0
+    assert capsys.readouterr().out == "requeued 1 event across 1 tenant\n", "acme's: other's is pending"
     assert main(["replay", "--event", "evt_x", "--tenant", "acme"]) == 1
     assert "NotFound: event evt_x was not found" in capsys.readouterr().err
+
+
+async def seed_more(tmp_path: Path, *records: EventRecord) -> None:
+    container = Container(settings=Settings.from_env({}, cwd=tmp_path))
+    try:
+        await (await resolve(container.events)).record(None, records)
+    finally:
+        await shutdown(container)
 
 
 # --------------------------------------------------------------------------- renormalize

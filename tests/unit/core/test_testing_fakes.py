@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from integration_core.channels import Channel, Integration, IntegrationStatus
+from integration_core.channels import Channel, Integration, IntegrationStatus, RefreshedToken
 from integration_core.credentials import CredentialRef, Secret
 from integration_core.errors import (
     CredentialsUnavailable,
@@ -19,6 +19,7 @@ from integration_core.errors import (
     InvalidCredentials,
     InvalidSignature,
     NotFound,
+    PlatformUnavailable,
 )
 from integration_core.events import EventType, NormalizedEvent
 from integration_core.ids import TenantId
@@ -127,6 +128,17 @@ async def test_fake_channel_setup_validates_and_records() -> None:
     assert await setup.refresh_token(integration=integration, credentials=good) is None
     await setup.unregister_webhook(integration=integration, credentials=good)
     assert setup.registered == {}
+
+    # Token rotation's knobs: a platform that is down, and what a refresh returns.
+    setup.failure = PlatformUnavailable()
+    with pytest.raises(PlatformUnavailable):
+        await setup.refresh_token(integration=integration, credentials=good)
+    with pytest.raises(PlatformUnavailable):
+        await setup.validate(credentials=good, config={"external_id": "123"})
+    setup.failure = None
+    setup.refreshed = RefreshedToken(access_token=Secret("fresh"), expires_at=AT)
+    assert await setup.refresh_token(integration=integration, credentials=good) == setup.refreshed
+    assert (setup.refreshes, setup.validations) == (3, 3)
 
 
 async def test_fake_gateway_is_idempotent_per_key() -> None:

@@ -11,7 +11,12 @@ import pytest
 
 from integration_core.channels import Channel, Integration, IntegrationStatus, RefreshedToken
 from integration_core.credentials import CredentialRef, Secret
-from integration_core.errors import CredentialsUnavailable, NotFound, PlatformUnavailable
+from integration_core.errors import (
+    Conflict,
+    CredentialsUnavailable,
+    NotFound,
+    PlatformUnavailable,
+)
 from integration_core.events import DeliveryStatus, EventRecord, EventType
 from integration_core.ids import TenantId, new_id
 from integration_core.testing import (
@@ -21,6 +26,7 @@ from integration_core.testing import (
     InMemoryEventStore,
     InMemoryIntegrationStore,
 )
+from integration_core.use_cases.integrations import RefreshIntegrationToken
 from integration_core.use_cases.onboarding import TOKEN_FIELD
 from integration_core.use_cases.token_rotation import (
     RotateTokens,
@@ -160,10 +166,14 @@ async def test_a_token_without_refresh_warns_once_per_token() -> None:
     world = World(Channel.WHATSAPP)  # refreshed=None: the platform has no refresh
     integration = await world.connect(Channel.WHATSAPP, expires_in=timedelta(days=3))
 
-    assert outcomes(await world.run()) == [RotationOutcome.NOT_REFRESHABLE]
+    (first,) = (await world.run()).results
     assert outcomes(await world.run()) == []  # looked at again after a probe interval
     world.clock.advance(hours=24)
-    assert outcomes(await world.run()) == [RotationOutcome.NOT_REFRESHABLE]
+    (second,) = (await world.run()).results
+
+    assert first.outcome is second.outcome is RotationOutcome.NOT_REFRESHABLE
+    assert first.events == (EventType.INTEGRATION_TOKEN_EXPIRING,)
+    assert second.events == ()  # the messaging service heard of this token already
 
     (warning,) = await world.emitted()
     assert warning.type is EventType.INTEGRATION_TOKEN_EXPIRING
@@ -438,3 +448,59 @@ def test_a_policy_refuses_nonsense() -> None:
         RotationPolicy(max_failures=0)
     with pytest.raises(ValueError, match="positive"):
         RotationPolicy(cooldown=timedelta(0))
+
+
+def manual_refresh(world: World) -> RefreshIntegrationToken:
+    return RefreshIntegrationToken(
+        integrations=world.integrations,
+        credentials=world.credentials,
+        events=world.events,
+        setups=world.setups,
+        clock=world.clock,
+    )
+
+
+async def test_a_manual_refresh_waits_for_a_rotation_in_progress_and_vice_versa() -> None:
+    world = World()
+    setup = PausingSetup(
+        channel=Channel.MERCADOPAGO,
+        valid_tokens=(OLD, NEW),
+        refreshed=RefreshedToken(access_token=Secret(NEW), expires_at=T0 + timedelta(days=180)),
+    )
+    world.setups[Channel.MERCADOPAGO] = setup
+    integration = await world.connect(Channel.MERCADOPAGO, expires_in=timedelta(days=1))
+
+    rotation = asyncio.create_task(world.rotate.run_once())
+    await asyncio.sleep(0)  # the rotator has claimed and is in the platform call
+    with pytest.raises(Conflict, match="being refreshed already"):
+        await manual_refresh(world)(ACME, integration.id)
+    assert outcomes(await rotation) == [RotationOutcome.REFRESHED]
+    assert setup.refreshes == 1
+
+    setup.refreshed = RefreshedToken(access_token=Secret(OLD), expires_at=T0 + timedelta(days=9))
+    manual = asyncio.create_task(manual_refresh(world)(ACME, integration.id))
+    await asyncio.sleep(0)
+    world.clock.advance(POLICY.cooldown)  # the rotator would be due again: the lease stops it
+    assert outcomes(await world.run()) == []
+    assert (await manual).integration.token_expires_at == T0 + timedelta(days=9)
+    assert setup.refreshes == 2
+
+
+async def test_a_manual_refresh_frees_the_lease_and_starts_the_count_again() -> None:
+    world = World(Channel.WHATSAPP, policy=attrs.evolve(POLICY, max_failures=2))
+    setup = world.setups[Channel.WHATSAPP]
+    setup.failure = PlatformUnavailable()
+    integration = await world.connect(Channel.WHATSAPP, expires_in=timedelta(days=1))
+    refresh = manual_refresh(world)
+
+    with pytest.raises(PlatformUnavailable):
+        await refresh(ACME, integration.id)
+    assert outcomes(await world.run()) == [RotationOutcome.FAILED]  # the lease was freed
+    setup.failure = None
+    setup.refreshed = RefreshedToken(access_token=Secret(NEW), expires_at=T0 + timedelta(days=3))
+    await refresh(ACME, integration.id)
+    # A new token, a new count: one failure now is not the second in a row.
+    setup.failure = PlatformUnavailable()
+    world.clock.advance(POLICY.cooldown)
+    assert outcomes(await world.run()) == [RotationOutcome.FAILED]
+    assert (await world.stored(integration)).status is IntegrationStatus.ACTIVE
