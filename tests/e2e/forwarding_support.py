@@ -63,12 +63,14 @@ def service_env(database_url: str, sink: MessagingSink, **extra: str) -> dict[st
     }
 
 
-def add_whatsapp_integration(database_url: str, phone_number_id: str = PHONE_NUMBER_ID) -> str:
-    """Store an active WhatsApp integration of :data:`TENANT` for *phone_number_id*; its id."""
+def add_whatsapp_integration(
+    database_url: str, phone_number_id: str = PHONE_NUMBER_ID, *, tenant: str = TENANT
+) -> str:
+    """Store an active WhatsApp integration of *tenant* for *phone_number_id*; its id."""
     now = datetime.now(UTC)
     integration = Integration(
         id=new_id("int"),
-        tenant_id=TenantId(TENANT),
+        tenant_id=TenantId(tenant),
         channel=Channel.WHATSAPP,
         status=IntegrationStatus.ACTIVE,
         external_id=phone_number_id,
@@ -89,12 +91,16 @@ def add_whatsapp_integration(database_url: str, phone_number_id: str = PHONE_NUM
 
 
 def whatsapp_delivery(
-    messages: Sequence[str] = (), statuses: Sequence[str] = (), *, secret: str = WHATSAPP_SECRET
+    messages: Sequence[str] = (),
+    statuses: Sequence[str] = (),
+    *,
+    secret: str = WHATSAPP_SECRET,
+    phone_number_id: str = PHONE_NUMBER_ID,
 ) -> Delivery:
     """Return a signed WhatsApp delivery of text *messages* and *statuses* (by wamid)."""
     value: dict[str, Any] = {
         "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550000000", "phone_number_id": PHONE_NUMBER_ID},
+        "metadata": {"display_phone_number": "15550000000", "phone_number_id": phone_number_id},
     }
     if messages:
         value["contacts"] = [{"profile": {"name": "Ana"}, "wa_id": "5491100000000"}]

@@ -123,3 +123,42 @@ def test_replay_sends_a_dead_letter_again_under_the_same_id(
     first, second = sink.received
     assert (second["id"], second["data"]) == (first["id"], first["data"])
     assert service.stop() == 0
+
+
+def test_replay_without_a_tenant_sends_every_tenants_dead_letters_again(
+    start_service: StartService, run_cli: RunCli, sink: MessagingSink, database_url: str
+) -> None:
+    env = service_env(database_url, sink, FORWARD_RETRY_SCHEDULE="0s,1s")
+    service = start_service(**env)
+    service.wait_for_health(200)
+    other_tenant, other_phone = "tenant-e2e-other", "2098765432"
+    add_whatsapp_integration(database_url)
+    add_whatsapp_integration(database_url, other_phone, tenant=other_tenant)
+    tokens = [
+        run_cli("token", "--tenant", tenant, JWT_SECRET=JWT_SECRET).stdout.strip()
+        for tenant in (TENANT, other_tenant)
+    ]
+    sink.fail()  # the messaging service is down for everyone
+    ours, theirs = wamid(), wamid()
+
+    assert post(service, whatsapp_delivery([ours])) == 200
+    assert post(service, whatsapp_delivery([theirs], phone_number_id=other_phone)) == 200
+    wait_until(
+        lambda: [[e["status"] for e in list_events(service, t)] for t in tokens]
+        == [["dead"], ["dead"]],
+        15,
+        "both tenants' events being dead-lettered",
+    )
+    dead_ids = {e["id"] for token in tokens for e in list_events(service, token)}
+    sink.recover()
+
+    replayed = run_cli("replay", "--dead", **env)
+
+    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.stdout == "requeued 2 events across 2 tenants\n"
+    sink.wait_for(lambda s: {ours, theirs} <= s.message_ids(), what="both replayed events")
+    assert {event["id"] for event in sink.received} == dead_ids, "same ids as before"
+    assert {event["tenant_id"] for event in sink.received} == {TENANT, other_tenant}
+    again = run_cli("replay", "--dead", **env)
+    assert again.stdout == "requeued 0 events across 0 tenants\n"
+    assert service.stop() == 0
