@@ -7,30 +7,18 @@ workers through ``lease_expires_at``).
 
 from __future__ import annotations
 
-import base64
 import builtins
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Column,
-    DateTime,
-    Integer,
-    LargeBinary,
     RowMapping,
-    Table,
-    Text,
-    TextClause,
-    TypeDecorator,
     Update,
     bindparam,
     func,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import sqlite
@@ -39,7 +27,9 @@ from sqlalchemy.sql import Executable
 
 from adapters_db.engine import for_writing, is_postgres
 from adapters_db.errors import storage_errors
+from adapters_db.event_rows import event_to_row, inbound_to_row, row_to_event, row_to_inbound
 from adapters_db.group_commit import GroupCommitter
+from adapters_db.recordset import as_recordset, recordset_insert
 from adapters_db.tables import events as event_table
 from adapters_db.tables import inbound_events
 from integration_core.channels import Channel
@@ -47,7 +37,6 @@ from integration_core.errors import NotFound
 from integration_core.events import (
     DeliveryStatus,
     EventRecord,
-    EventType,
     QueueStats,
     Settlement,
 )
@@ -102,11 +91,11 @@ class SqlEventStore:
         # One lock order for every writer (the unique index), so concurrent batches sharing
         # events cannot deadlock on PostgreSQL.
         rows = sorted(
-            (_event_to_row(event) for event in fresh.values()),
+            (event_to_row(event) for event in fresh.values()),
             key=lambda row: (row["channel"], row["dedupe_key"]),
         )
         inbound_rows = sorted(
-            (_inbound_to_row(inbound) for inbound, _ in deliveries if inbound is not None),
+            (inbound_to_row(inbound) for inbound, _ in deliveries if inbound is not None),
             key=lambda row: row["id"],
         )
         inserted: set[str] = set()
@@ -116,9 +105,9 @@ class SqlEventStore:
                     # One statement and one JSON parameter whatever the batch size: nothing
                     # is parsed or escaped per row on our side.
                     if inbound_rows:
-                        await conn.execute(_INSERT_INBOUND_PG, _as_recordset(inbound_rows))
+                        await conn.execute(_INSERT_INBOUND_PG, as_recordset(inbound_rows))
                     if rows:
-                        result = await conn.execute(_INSERT_EVENTS_PG, _as_recordset(rows))
+                        result = await conn.execute(_INSERT_EVENTS_PG, as_recordset(rows))
                         inserted.update(result.scalars())
                 else:
                     # executemany: SQLAlchemy batches the rows into multi-row INSERTs itself
@@ -148,14 +137,14 @@ class SqlEventStore:
         )
         if row is None:
             raise NotFound(f"event {event_id} was not found")
-        return _row_to_event(row)
+        return row_to_event(row)
 
     async def get_inbound(self, inbound_id: str) -> InboundEvent:
         """Return a stored raw delivery; :class:`NotFound` if absent."""
         row = await self._fetch_one(select(inbound_events).where(inbound_events.c.id == inbound_id))
         if row is None:
             raise NotFound(f"inbound delivery {inbound_id} was not found")
-        return _row_to_inbound(row)
+        return row_to_inbound(row)
 
     async def list(
         self,
@@ -188,7 +177,7 @@ class SqlEventStore:
         with storage_errors():
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(stmt)).mappings().all()
-        items = tuple(_row_to_event(row) for row in rows[:limit])
+        items = tuple(row_to_event(row) for row in rows[:limit])
         more = len(rows) > limit
         return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
 
@@ -219,7 +208,7 @@ class SqlEventStore:
         with storage_errors():
             async with self._engine.connect() as conn:
                 result = await conn.execute(stmt.order_by(column.id).limit(limit))
-                return [_row_to_event(row) for row in result.mappings().all()]
+                return [row_to_event(row) for row in result.mappings().all()]
 
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
@@ -253,7 +242,7 @@ class SqlEventStore:
         with storage_errors():
             async with self._writer.begin() as conn:
                 rows = (await conn.execute(stmt)).mappings().all()
-        claimed = [_row_to_event(row) for row in rows]
+        claimed = [row_to_event(row) for row in rows]
         # RETURNING has no order of its own.
         return sorted(claimed, key=lambda e: (e.next_attempt_at or e.received_at, e.id))
 
@@ -310,7 +299,7 @@ class SqlEventStore:
         )
         if row is None:
             raise NotFound(f"event {event_id} was not found")
-        return _row_to_event(row)
+        return row_to_event(row)
 
     async def stats(self) -> QueueStats:
         """Return the outbox depth, the dead letters and the oldest pending event's receipt."""
@@ -331,74 +320,8 @@ class SqlEventStore:
                 return (await conn.execute(stmt)).mappings().one_or_none()
 
 
-def _recordset_insert(table: Table, *, returning: str | None = None) -> TextClause:
-    """Return ``INSERT ... SELECT FROM json_to_recordset(:rows) ON CONFLICT DO NOTHING``.
-
-    The whole batch travels as one JSON document (see :func:`_as_recordset`): one statement
-    text whatever the batch size, and no per-value work in Python beyond one ``json.dumps``.
-    Without a conflict target, a repeated id is a repeat too, as in the in-memory store.
-    """
-    columns = ", ".join(c.name for c in table.columns)
-    fields = ", ".join(f"{c.name} {_field_type(c)}" for c in table.columns)
-    values = ", ".join(_FIELD_VALUES.get(_kind(c), "x.{}").format(c.name) for c in table.columns)
-    # Names come from our own table definitions; every value is bound.
-    sql = (
-        f"INSERT INTO {table.name} ({columns}) SELECT {values} "  # noqa: S608
-        f"FROM json_to_recordset(CAST(:rows AS json)) AS x({fields}) ON CONFLICT DO NOTHING"
-    )
-    return text(sql if returning is None else f"{sql} RETURNING {returning}")
-
-
-def _kind(column: Column[Any]) -> type[Any]:
-    kind = column.type.impl if isinstance(column.type, TypeDecorator) else column.type
-    for base in _FIELD_TYPES:
-        if isinstance(kind, base):
-            return base
-    raise TypeError(f"no recordset type for column {column.name}")
-
-
-def _field_type(column: Column[Any]) -> str:
-    return _FIELD_TYPES[_kind(column)]
-
-
-_FIELD_TYPES: Mapping[type[Any], str] = {
-    JSON: "text",  # a JSON document in a string, so a "\u0000" in it is never unescaped
-    DateTime: "timestamptz",
-    Integer: "integer",
-    LargeBinary: "text",  # base64
-    Text: "text",
-}
-_FIELD_VALUES: Mapping[type[Any], str] = {
-    JSON: "CAST(x.{} AS json)",
-    LargeBinary: "decode(x.{}, 'base64')",
-}
-
-
-def _as_recordset(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Return *rows* as the ``:rows`` JSON parameter of a :func:`_recordset_insert` statement.
-
-    Bound this way, values skip the column types' own processing, so this does their part:
-    datetimes must be aware (written in ISO 8601 with their offset), bytes go as base64, and
-    JSON documents as strings of their own.
-    """
-    records = []
-    for row in rows:
-        record = dict(row)
-        for name, value in row.items():
-            if isinstance(value, datetime):
-                if value.tzinfo is None:
-                    raise ValueError("naive datetimes cannot be stored; use timezone-aware UTC")
-                record[name] = value.isoformat()
-            elif isinstance(value, bytes):
-                record[name] = base64.b64encode(value).decode("ascii")
-            elif isinstance(value, dict):
-                record[name] = json.dumps(value)
-        records.append(record)
-    return {"rows": json.dumps(records)}
-
-
-_INSERT_INBOUND_PG = _recordset_insert(inbound_events)
-_INSERT_EVENTS_PG = _recordset_insert(event_table, returning="id")
+_INSERT_INBOUND_PG = recordset_insert(inbound_events)
+_INSERT_EVENTS_PG = recordset_insert(event_table, returning="id")
 
 
 def _settle_statement(status: DeliveryStatus) -> Update:
@@ -419,67 +342,3 @@ _SETTLE: Mapping[DeliveryStatus, Update] = {
     status: _settle_statement(status)
     for status in (DeliveryStatus.DELIVERED, DeliveryStatus.PENDING, DeliveryStatus.DEAD)
 }
-
-
-def _event_to_row(event: EventRecord) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "channel": event.channel.value,
-        "dedupe_key": event.dedupe_key,
-        "type": event.type.value,
-        "tenant_id": event.tenant_id,
-        "integration_id": event.integration_id,
-        "inbound_id": event.inbound_id,
-        "status": event.status.value,
-        "attempts": event.attempts,
-        "next_attempt_at": event.next_attempt_at,
-        "lease_expires_at": None,
-        "last_error": event.last_error,
-        "occurred_at": event.occurred_at,
-        "received_at": event.received_at,
-        "delivered_at": event.delivered_at,
-        "data": dict(event.data),
-    }
-
-
-def _row_to_event(row: RowMapping) -> EventRecord:
-    tenant_id = row["tenant_id"]
-    return EventRecord(
-        id=row["id"],
-        channel=Channel(row["channel"]),
-        dedupe_key=row["dedupe_key"],
-        type=EventType(row["type"]),
-        tenant_id=None if tenant_id is None else TenantId(tenant_id),
-        integration_id=row["integration_id"],
-        inbound_id=row["inbound_id"],
-        status=DeliveryStatus(row["status"]),
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"],
-        last_error=row["last_error"],
-        occurred_at=row["occurred_at"],
-        received_at=row["received_at"],
-        delivered_at=row["delivered_at"],
-        data=row["data"],
-    )
-
-
-def _inbound_to_row(inbound: InboundEvent) -> dict[str, Any]:
-    return {
-        "id": inbound.id,
-        "channel": inbound.channel.value,
-        "received_at": inbound.received_at,
-        "body": inbound.body,
-        "headers": dict(inbound.headers),
-        "query": dict(inbound.query),
-    }
-
-
-def _row_to_inbound(row: RowMapping) -> InboundEvent:
-    return InboundEvent(
-        id=row["id"],
-        channel=Channel(row["channel"]),
-        received_at=row["received_at"],
-        body=bytes(row["body"]),
-        headers=row["headers"],
-        query=row["query"],
-    )
