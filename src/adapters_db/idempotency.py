@@ -89,6 +89,17 @@ class SqlIdempotencyStore:
             async with self._writer.begin() as conn:
                 await conn.execute(stmt)
 
+    async def purge(self, *, created_before: datetime) -> int:
+        """Delete every record created before *created_before*; return how many.
+
+        One ``DELETE`` on the ``created_at`` index; records are small and few per tenant, so
+        even a first purge of a long-lived table is one short statement.
+        """
+        stmt = delete(table).where(table.c.created_at < created_before)
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                return int((await conn.execute(stmt)).rowcount)
+
     def _insert_ignoring_conflicts(self) -> Insert:
         if is_postgres(self._engine):
             return postgresql.insert(table).on_conflict_do_nothing()

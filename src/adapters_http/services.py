@@ -65,7 +65,7 @@ class HttpServices:
     is easy to build) answers every webhook delivery ``503`` so the platforms keep retrying
     until a correctly wired instance takes them: the composition root always passes it.
     *verify_tokens* are each Meta channel's ``*_VERIFY_TOKEN`` (several allow a rotation); a
-    channel without one refuses every subscription handshake (fail closed).
+    channel without one accepts only its integrations' own verify tokens (fail closed).
     The integration use cases (*connect_integration* ... *refresh_integration_token*) back the
     integrations API; one left ``None`` answers its routes ``503 service_unavailable``.
     *payment_services* backs the payments API and Mercado Pago notifications (``None``: 503).

@@ -181,8 +181,8 @@ def _parser() -> argparse.ArgumentParser:
         "--role",
         choices=("api", "worker", "all"),
         default="all",
-        help="api: HTTP only; worker: forwarding only (serves health and metrics); "
-        "all: both (default)",
+        help="api: HTTP only; worker: forwarding and token rotation only (serves health "
+        "and metrics); all: both (default)",
     )
     serve.set_defaults(run=_serve)
 

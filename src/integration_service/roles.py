@@ -15,6 +15,7 @@ import enum
 
 from integration_core.use_cases.forwarding import ForwardEvents
 from integration_service.container import Container, engine_of, resolve
+from integration_service.housekeeping import purge_idempotency_records
 from integration_service.logging import get_logger
 from integration_service.migration import wait_for_schema
 from integration_service.payment_worker import NotificationMetrics, NotificationWorker
@@ -58,6 +59,7 @@ async def start_workers(container: Container, settings: Settings, workers: Worke
     metrics = await resolve(container.forward_metrics)
     wakeup = await resolve(container.wakeup)
     integrations = await resolve(container.integrations)
+    idempotency = await resolve(container.idempotency)
     rotation = TokenRotationScheduler(
         rotate=await resolve(container.rotate_tokens),
         integrations=integrations,
@@ -106,6 +108,7 @@ async def start_workers(container: Container, settings: Settings, workers: Worke
             *(worker.run(workers.stopping) for worker in forwarding),
             notification_worker.run(workers.stopping),
             rotation.run(workers.stopping),
+            purge_idempotency_records(store=idempotency, clock=clock, stop=workers.stopping),
         )
 
     workers.start("background", run())

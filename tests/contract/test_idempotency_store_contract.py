@@ -147,6 +147,35 @@ async def test_concurrent_claims_of_one_key_have_one_winner(
     assert all(answer == winners[0] for answer in answers if answer is not None)
 
 
+async def test_purge_deletes_only_records_created_before_the_moment(
+    store: IdempotencyStore,
+) -> None:
+    old_done = completed(record(key="old-done", created_at=T0 - timedelta(hours=25)))
+    old_claim = record(key="old-claim", tenant_id=BOB, created_at=T0 - timedelta(hours=30))
+    at_the_edge = record(key="edge", created_at=T0 - timedelta(hours=24))
+    recent = record(key="recent", created_at=T0)
+    for claimed in (old_done, old_claim, at_the_edge, recent):
+        assert await store.claim(attrs.evolve(claimed, completed_at=None), **FRESH) is None
+    await store.complete(old_done)
+
+    assert await store.purge(created_before=T0 - timedelta(hours=24)) == 2
+    assert await store.purge(created_before=T0 - timedelta(hours=24)) == 0, "nothing left"
+
+    # Claims that never count a record as stale: a key is free only if its record is gone.
+    never_stale = {
+        "abandoned_before": T0 - timedelta(days=30),
+        "expired_before": T0 - timedelta(days=30),
+    }
+    again = [
+        record(key="old-done"),
+        record(key="old-claim", tenant_id=BOB),
+        record(key="edge"),
+        record(key="recent"),
+    ]
+    answers = [await store.claim(r, **never_stale) for r in again]
+    assert answers == [None, None, at_the_edge, recent], "the edge is exclusive: kept"
+
+
 async def test_an_unreachable_database_raises_storage_unavailable(
     unreachable_engine: AsyncEngine | None,
 ) -> None:
@@ -164,3 +193,5 @@ async def test_an_unreachable_database_raises_storage_unavailable(
         await store.complete(completed(record()))
     with pytest.raises(StorageUnavailable):
         await store.release(ALICE, SCOPE, "key-1")
+    with pytest.raises(StorageUnavailable):
+        await store.purge(created_before=T0)

@@ -7,7 +7,8 @@ as Meta does). Every answer (status line, headers, body) and everything the proc
 (its JSON logs at debug level, and stderr) is then searched for every secret involved: the
 tenant's tokens, app secrets, API keys and webhook secrets, the tokens the platforms issued on
 refresh, the generated Telegram secret token, the JWT and the service's own keys. Webchat's
-signing secret may appear in its creation answer only.
+signing secret may appear in its creation answer only; a Meta integration's own verify token in
+its creation answer and the replay of that setup only (a handshake with it is answered too).
 """
 
 from __future__ import annotations
@@ -78,6 +79,15 @@ def test_no_secret_reaches_a_response_or_a_log_line(
     telegram_secret_token = str(bot.webhook["secret_token"])
     replay = api.setup("whatsapp", **{"Idempotency-Key": "leak-scan-whatsapp"})
     assert replay.status == 200
+    meta_channels = ("whatsapp", "messenger", "instagram")
+    verify_tokens = {created[channel]["verify_token"] for channel in meta_channels}
+    handing_out = {id(a) for a in api.answers if any(t in a.text for t in verify_tokens)}
+    assert len(handing_out) == 4, "three creations and the replay"
+    for channel in meta_channels:
+        own = created[channel]["verify_token"]  # URL-safe: no quoting needed
+        path = f"/api/v1/integrations/webhooks/{channel}?hub.mode=subscribe&hub.challenge=42"
+        path += f"&hub.verify_token={own}"
+        assert (shake := api.call("GET", path, authorized=False)).status == 200, shake
 
     _manage(api, created)
     _receive(api, created, signing_secret, telegram_secret_token)
@@ -111,6 +121,10 @@ def test_no_secret_reaches_a_response_or_a_log_line(
         assert secret not in output, f"the logs carry {secret[:6]}..."
     assert not [a for a in answers if signing_secret in a]
     assert signing_secret not in output
+    later = [_render(a) for a in api.answers if id(a) not in handing_out]
+    for verify_token in sorted(verify_tokens):
+        assert not [a for a in later if verify_token in a], "a verify token was shown again"
+        assert verify_token not in output, "the logs carry a verify token"
     # The checks were reached: calls went to the platforms, and every line parsed as JSON.
     assert platforms.meta.calls_to(f"/{BODIES['whatsapp']['business_account_id']}/subscribed_apps")
     assert platforms.telegram.sent

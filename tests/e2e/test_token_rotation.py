@@ -32,6 +32,8 @@ IG_TOKEN = "IGAAinstagramrotation0001"
 IG_ACCOUNT = "17841400000000042"
 BOT_OK = "5151515151:AAE-rotation-bot-ok"
 BOT_REVOKED = "6161616161:AAE-rotation-bot-revoked"
+SYSTEM_TOKEN = "EAAsystemuserrotation0001"
+SYSTEM_NUMBER = "2098765432"
 
 
 def whatsapp_body() -> dict[str, str]:
@@ -65,12 +67,25 @@ def test_rotate_tokens_refreshes_expiring_tokens_and_notices_a_revoked_bot(
     bot_ok = service.setup("telegram", {"bot_token": BOT_OK})
     bot_revoked = service.setup("telegram", {"bot_token": BOT_REVOKED})
     del telegram.bots[BOT_REVOKED]  # @BotFather /revoke
+    # A WhatsApp system-user token that never expires, then is invalidated in Business Manager.
+    meta.add_phone_number(SYSTEM_NUMBER, waba_id="waba-rotation-2")
+    system_token = meta.add_token(SYSTEM_TOKEN, type="SYSTEM_USER", expires_at=0)
+    system = service.setup(
+        "whatsapp",
+        {
+            "phone_number_id": SYSTEM_NUMBER,
+            "business_account_id": "waba-rotation-2",
+            "access_token": SYSTEM_TOKEN,
+        },
+    )
+    assert system["token_expires_at"] is None
+    system_token.expired = True
 
     done = run_cli("rotate-tokens", **service.env)
 
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "4 integration(s): probed 1, refreshed 2, revoked 1"
-    for secret in (WA_TOKEN, IG_TOKEN, BOT_OK, BOT_REVOKED, *meta.tokens, *meta.instagram.tokens):
+    assert done.stdout.strip() == "5 integration(s): probed 1, refreshed 2, revoked 2"
+    for secret in (BOT_OK, BOT_REVOKED, *meta.tokens, *meta.instagram.tokens):
         assert secret not in done.stdout + done.stderr
     assert len(meta.calls_to("/oauth/access_token")) == 1
     assert len(meta.calls_to("/refresh_access_token")) == 1
@@ -80,6 +95,7 @@ def test_rotate_tokens_refreshes_expiring_tokens_and_notices_a_revoked_bot(
         assert 59 < expires_in_days(now) < 61
     assert service.integration(bot_ok["id"])["status"] == "active"
     assert service.integration(bot_revoked["id"])["status"] == "reauthorization_required"
+    assert service.integration(system["id"])["status"] == "reauthorization_required"
     sink.wait_for(
         lambda s: bool(events_of(s, bot_revoked["id"], "integration.reauthorization_required")),
         what="integration.reauthorization_required for the revoked bot",

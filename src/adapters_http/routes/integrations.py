@@ -2,10 +2,12 @@
 
 Every call is scoped by the token's tenant, so another tenant's integration is simply not found
 (``404``, never ``403``). Secrets come in through a setup body and never go out again: responses
-carry them masked (``secrets_masked``), except webchat's signing secret, handed out once at
-creation. Fixed paths (``/channels``, ``/webhooks/...``) never reach the ``{id}`` routes: an id
-path parameter only matches our integration ids (``int_...``). A setup sent again with the same
-``Idempotency-Key`` answers ``200`` with the first answer (and ``Idempotent-Replayed: true``).
+carry them masked (``secrets_masked``), except the secrets we generate, handed out once at
+creation (and again to a replay of that setup): webchat's signing secret and a Meta
+integration's own verify token. Fixed paths (``/channels``, ``/webhooks/...``) never reach
+the ``{id}`` routes: an id path parameter only matches our integration ids (``int_...``). A setup
+sent again with the same ``Idempotency-Key`` answers ``200`` with the first answer (and
+``Idempotent-Replayed: true``).
 """
 
 from __future__ import annotations
@@ -107,6 +109,8 @@ def _connected_body(connected: ConnectedIntegration) -> dict[str, object]:
     body = integration_body(connected.integration, connected.secrets_masked)
     if connected.signing_secret is not None:
         body["signing_secret"] = connected.signing_secret.reveal()
+    if connected.verify_token is not None:
+        body["verify_token"] = connected.verify_token.reveal()
     return body
 
 

@@ -26,7 +26,7 @@ from adapters_http.services import SERVICES
 from adapters_http.webhook_deliveries import WEBHOOK_LOGGER
 from adapters_http.webhook_paths import DELIVERY_ROUTES, HANDSHAKE_ROUTES, INTEGRATION_ID
 from integration_core.errors import InvalidSignature
-from integration_core.signatures import meta
+from integration_core.use_cases import subscription
 from integration_core.webhooks import WebhookRequest
 
 # The challenge is the caller's text echoed back: never let a browser sniff it into HTML.
@@ -36,15 +36,21 @@ _CHALLENGE_HEADERS: Final = {"X-Content-Type-Options": "nosniff", "Cache-Control
 async def verify_subscription(request: web.Request) -> web.Response:
     """Answer Meta's setup ``GET`` with the bare ``hub.challenge``, or ``403``.
 
-    Only the verify token is checked: a handshake carries no body and no signature header, and
-    running the delivery signature check on it is what makes registration fail forever.
+    Only the verify token is checked (the channel's ``*_VERIFY_TOKEN``, or an integration's
+    own): a handshake carries no body and no signature header, and running the delivery
+    signature check on it is what makes registration fail forever.
     """
+    services = request.app[SERVICES]
     channel = HANDSHAKE_ROUTES[route_template(request)]
-    tokens = request.app[SERVICES].verify_tokens.get(channel, ())
     try:
-        challenge = meta.verify_challenge(request.query, tokens)
+        challenge = await subscription.verify_subscription(
+            channel,
+            request.query,
+            verify_tokens=services.verify_tokens.get(channel, ()),
+            integrations=services.integrations,
+        )
     except InvalidSignature as exc:
-        # The reason is one of verify_challenge's fixed texts: it never quotes a token.
+        # The reason is a fixed text of the handshake check: it never quotes a token.
         structlog.get_logger(WEBHOOK_LOGGER).warning(
             "webhook_verification_failed",
             channel=str(channel),
@@ -58,22 +64,29 @@ async def verify_subscription(request: web.Request) -> web.Response:
 async def receive_delivery(request: web.Request) -> web.Response:
     """Verify, store and acknowledge one webhook delivery.
 
-    The channel's rate limit comes before the body is read, the cheapest refusal first. The
-    answer is ``{"received", "duplicates", "ignored"}``: events of the delivery now stored
-    (repeats included), those that were already stored, and the new ones recorded but never
-    forwarded (no integration owns them, or it is disabled).
+    The per-IP limit (middleware) refuses a flood before the body is read; the channel's limit
+    counts only deliveries whose signature verified, so unsigned junk, however much of it,
+    cannot make the platform's genuine deliveries answer ``429``. The answer is
+    ``{"received", "duplicates", "ignored"}``: events of the delivery now stored (repeats
+    included), those that were already stored, and the new ones recorded but never forwarded
+    (no integration owns them, or it is disabled).
     """
     services = request.app[SERVICES]
     channel = DELIVERY_ROUTES[route_template(request)]
     intake = services.receive_webhook
     if intake is None:
         raise WebhooksUnavailable("Webhook intake is not configured on this instance.")
-    await enforce_rate_limit(request, SCOPE_WEBHOOK, str(channel))
     body = await read_body(request)
     metrics = request.app[METRICS].webhooks
     metrics.payload_bytes.labels(channel=channel).observe(len(body))
     delivery = WebhookRequest(body=body, headers=dict(request.headers), query=dict(request.query))
-    result = await intake(channel, delivery, integration_id=request.match_info.get(INTEGRATION_ID))
+
+    async def admit() -> None:
+        await enforce_rate_limit(request, SCOPE_WEBHOOK, str(channel))
+
+    result = await intake(
+        channel, delivery, integration_id=request.match_info.get(INTEGRATION_ID), admit=admit
+    )
     metrics.observe_intake(channel, result)
     return web.json_response(
         {

@@ -60,13 +60,11 @@ def verify(body: bytes, signature: str | None, secrets: Sequence[Secret]) -> Non
         raise InvalidSignature(MISMATCH)
 
 
-def verify_challenge(query: Mapping[str, str], verify_tokens: Sequence[Secret]) -> str:
-    """Return ``hub.challenge`` if the setup GET in *query* carries one of *verify_tokens*.
+def parse_challenge(query: Mapping[str, str]) -> tuple[bytes, str]:
+    """Return the verify token (UTF-8 bytes) and the challenge of the setup GET in *query*.
 
-    Meta proves it owns the callback URL with ``hub.mode=subscribe`` and the verify token typed
-    into its dashboard; the HTTP layer echoes the returned challenge as the bare body. Raise
-    :class:`InvalidSignature` (answered 403) for a wrong mode, a wrong or missing token, a
-    missing challenge, or an empty *verify_tokens*.
+    Raise :class:`InvalidSignature` for a mode other than ``subscribe``, a missing token or
+    challenge, or a token that is not valid text.
     """
     if query.get("hub.mode") != "subscribe":
         raise InvalidSignature("hub.mode is not subscribe")
@@ -79,6 +77,18 @@ def verify_challenge(query: Mapping[str, str], verify_tokens: Sequence[Secret]) 
     given = utf8(token)
     if given is None:
         raise InvalidSignature("hub.verify_token is not valid text")
+    return given, challenge
+
+
+def verify_challenge(query: Mapping[str, str], verify_tokens: Sequence[Secret]) -> str:
+    """Return ``hub.challenge`` if the setup GET in *query* carries one of *verify_tokens*.
+
+    Meta proves it owns the callback URL with ``hub.mode=subscribe`` and the verify token typed
+    into its dashboard; the HTTP layer echoes the returned challenge as the bare body. Raise
+    :class:`InvalidSignature` (answered 403) for a wrong mode, a wrong or missing token, a
+    missing challenge, or an empty *verify_tokens*.
+    """
+    given, challenge = parse_challenge(query)
     keys = usable_keys(verify_tokens)
     if not keys:
         raise InvalidSignature("no verify token is configured")
@@ -95,4 +105,11 @@ class MetaWebhookVerifier:
         verify(request.body, request.header(HEADER), secrets)
 
 
-__all__ = ["HEADER", "MetaWebhookVerifier", "sign", "verify", "verify_challenge"]
+__all__ = [
+    "HEADER",
+    "MetaWebhookVerifier",
+    "parse_challenge",
+    "sign",
+    "verify",
+    "verify_challenge",
+]

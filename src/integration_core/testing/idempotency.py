@@ -51,6 +51,14 @@ class InMemoryIdempotencyStore:
         if held is not None and held.completed_at is None:
             del self._items[(tenant_id, scope, key)]
 
+    async def purge(self, *, created_before: datetime) -> int:
+        """Delete every record created before *created_before*; return how many."""
+        self._check()
+        old = [key for key, held in self._items.items() if held.created_at < created_before]
+        for key in old:
+            del self._items[key]
+        return len(old)
+
     def _check(self) -> None:
         if not self.available:
             raise StorageUnavailable()

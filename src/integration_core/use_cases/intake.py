@@ -7,7 +7,7 @@ stored event is recognised by the database (channel + dedupe key) and not forwar
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -83,16 +83,26 @@ class ReceiveWebhook:
         self._normalizers = normalizers
 
     async def __call__(
-        self, channel: Channel, request: WebhookRequest, *, integration_id: str | None = None
+        self,
+        channel: Channel,
+        request: WebhookRequest,
+        *,
+        integration_id: str | None = None,
+        admit: Callable[[], Awaitable[None]] | None = None,
     ) -> IntakeResult:
         """Verify, store and queue a delivery.
 
-        *integration_id* comes from the path (Telegram and webchat). Raises
-        :class:`InvalidSignature`, :class:`MalformedPayload` (verified but not JSON) or
-        :class:`StorageUnavailable`; anything else a platform sends is stored.
+        *integration_id* comes from the path (Telegram and webchat). *admit* is awaited once
+        the signature verified, before anything is parsed or stored, and refuses the delivery
+        by raising: the channel's rate limit, so that unsigned junk never uses up the budget
+        of the platform's genuine deliveries. Raises :class:`InvalidSignature`,
+        :class:`MalformedPayload` (verified but not JSON), :class:`StorageUnavailable` or
+        what *admit* raises; anything else a platform sends is stored.
         """
         received_at = self._clock.now()
         verified = await self._verify(channel, request, integration_id)
+        if admit is not None:
+            await admit()
         payload = _parse(request.body)
         if payload is None:
             raise MalformedPayload()

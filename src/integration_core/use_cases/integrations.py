@@ -40,6 +40,7 @@ from integration_core.use_cases.onboarding import (
     put_credential,
     view,
 )
+from integration_core.verify_tokens import VERIFY_TOKEN_DIGEST, VERIFY_TOKEN_FIELD
 
 _NOT_REFRESHABLE = "this platform's tokens cannot be refreshed"
 _IN_PROGRESS = "this integration's token is being refreshed already; try again in a minute"
@@ -113,8 +114,10 @@ class UpdateIntegration:
         for key in sorted(config or {}):
             if key in fields.config or key == "external_id":
                 problems.append(f"{key} identifies the connected account and cannot change")
-            elif key in fields.secret_names or key == REFRESH_TOKEN_FIELD:
+            elif key in fields.secret_names or key in (REFRESH_TOKEN_FIELD, VERIFY_TOKEN_FIELD):
                 problems.append(f"{key} is a secret and cannot be part of the config")
+            elif key == VERIFY_TOKEN_DIGEST:
+                problems.append(f"{key} is kept by the service and cannot change")
         if problems:
             raise InvalidInput("the update is not valid", problems=tuple(problems))
         now = self._clock.now()

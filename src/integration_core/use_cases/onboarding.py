@@ -25,6 +25,12 @@ from integration_core.errors import (
 from integration_core.ids import TenantId, new_id
 from integration_core.ports import ChannelSetup, Clock, CredentialStore, IntegrationStore
 from integration_core.signatures import standard_webhooks, telegram
+from integration_core.verify_tokens import (
+    VERIFY_TOKEN_DIGEST,
+    VERIFY_TOKEN_FIELD,
+    new_verify_token,
+    token_digest,
+)
 from integration_core.webhooks import INTEGRATION_WEBHOOK_SECRET, routing_secret_token
 
 REFRESH_TOKEN_FIELD = "refresh_token"  # noqa: S105 - a field name, not a secret
@@ -108,11 +114,16 @@ class IntegrationView:
 
 @attrs.frozen(kw_only=True)
 class ConnectedIntegration:
-    """A new integration; *signing_secret* is webchat's, handed out this once (else ``None``)."""
+    """A new integration and the secrets we generated for it, handed out this once.
+
+    *signing_secret* is webchat's; *verify_token* is a Meta integration's own verify token
+    (for the tenant's own Meta app's dashboard). Both ``None`` for other channels.
+    """
 
     integration: Integration
     secrets_masked: Mapping[str, str] = attrs.field(factory=dict)
     signing_secret: Secret | None = attrs.field(default=None, repr=False)
+    verify_token: Secret | None = attrs.field(default=None, repr=False)
 
 
 class ConnectIntegration:
@@ -173,6 +184,12 @@ class ConnectIntegration:
             if account.display_name and "display_name" not in stored_config:
                 stored_config["display_name"] = account.display_name
         signing_secret: Secret | None = None
+        verify_token: Secret | None = None
+        if channel.is_meta:
+            # Only its hash goes into the config: the handshake finds the integration by it.
+            verify_token = new_verify_token()
+            secrets[VERIFY_TOKEN_FIELD] = verify_token
+            stored_config[VERIFY_TOKEN_DIGEST] = token_digest(verify_token.reveal().encode())
         if channel is Channel.TELEGRAM:
             token = routing_secret_token(integration_id, telegram.new_secret_token())
             secrets[INTEGRATION_WEBHOOK_SECRET[channel]] = Secret(token)
@@ -210,6 +227,7 @@ class ConnectIntegration:
             integration=integration,
             secrets_masked={name: mask(value.reveal()) for name, value in sorted(secrets.items())},
             signing_secret=signing_secret,
+            verify_token=verify_token,
         )
 
     async def _undo(self, integration: Integration) -> None:
@@ -250,6 +268,8 @@ def _ref(integration: Integration, name: str) -> CredentialRef:
 
 def _all_secret_names(channel: Channel) -> frozenset[str]:
     names = set(SETUP_FIELDS[channel].secret_names) | {REFRESH_TOKEN_FIELD}
+    if channel.is_meta:
+        names.add(VERIFY_TOKEN_FIELD)
     if (webhook_secret := INTEGRATION_WEBHOOK_SECRET.get(channel)) is not None:
         names.add(webhook_secret)
     return frozenset(names)

@@ -11,9 +11,10 @@ of a ``409`` or, for webchat (which has no external account to collide on), a se
   :data:`ABANDONED_AFTER`.
 - A failed setup (rejected credentials, platform down) is not remembered: the client fixes the
   request and tries again with the same key.
-- Webchat's signing secret is never stored in the record. A replay reads it back from the
-  credential store (where it is encrypted at rest), so a client that lost the first answer
-  still gets the secret it needs; once the integration is disconnected, it is gone.
+- Webchat's signing secret and a Meta integration's verify token are never stored in the
+  record. A replay reads them back from the credential store (where they are encrypted at
+  rest), so a client that lost the first answer still gets what it needs; once the
+  integration is disconnected, they are gone.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from integration_core.ids import TenantId
 from integration_core.ports import Clock, CredentialStore, IdempotencyStore
 from integration_core.serialization import make_converter
 from integration_core.use_cases.onboarding import ConnectedIntegration, ConnectIntegration
+from integration_core.verify_tokens import VERIFY_TOKEN_FIELD
 from integration_core.webhooks import INTEGRATION_WEBHOOK_SECRET
 
 SETUP_SCOPE: Final = "integrations.setup"
@@ -138,16 +140,23 @@ class ConnectIntegrationOnce:
             raise IdempotencyKeyInProgress()
         connected = _restore(held.response)
         integration = connected.integration
-        if integration.channel is not Channel.WEBCHAT:
-            return connected
-        ref = CredentialRef(
-            tenant_id=integration.tenant_id,
-            integration_id=integration.id,
-            name=INTEGRATION_WEBHOOK_SECRET[Channel.WEBCHAT],
-        )
-        with contextlib.suppress(NotFound):
-            connected = attrs.evolve(connected, signing_secret=await self._credentials.get(ref))
+        # The secrets handed out once at creation are read back, never kept in the record.
+        if integration.channel is Channel.WEBCHAT:
+            secret = await self._read_back(integration, INTEGRATION_WEBHOOK_SECRET[Channel.WEBCHAT])
+            return attrs.evolve(connected, signing_secret=secret)
+        if integration.channel.is_meta:
+            secret = await self._read_back(integration, VERIFY_TOKEN_FIELD)
+            return attrs.evolve(connected, verify_token=secret)
         return connected
+
+    async def _read_back(self, integration: Integration, name: str) -> Secret | None:
+        ref = CredentialRef(
+            tenant_id=integration.tenant_id, integration_id=integration.id, name=name
+        )
+        try:
+            return await self._credentials.get(ref)
+        except NotFound:
+            return None
 
 
 def _snapshot(connected: ConnectedIntegration) -> dict[str, Any]:

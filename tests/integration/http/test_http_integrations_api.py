@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -183,6 +184,12 @@ async def test_setup_answers_201_with_the_integration_and_no_secret(
         assert body["external_id"] == body["id"]
     else:
         assert body["external_id"] == EXTERNAL_IDS[channel]
+    if channel.is_meta:  # its own verify token, shown this once; the config keeps its hash
+        expected_keys.add("verify_token")
+        token = body["verify_token"]
+        assert token.startswith("vt_")
+        assert body["config"]["verify_token_sha256"] == hashlib.sha256(token.encode()).hexdigest()
+        assert body["secrets_masked"]["verify_token"] == f"****{token[-4:]}"
     assert set(body) == expected_keys
     assert body["id"].startswith("int_")
     assert response.headers["Location"] == f"{ROOT}/{body['id']}"
@@ -337,8 +344,9 @@ async def test_get_shows_the_integration_with_secrets_masked(
 
     assert response.status == 200
     body = await response.json()
-    assert body == created
-    assert set(body["secrets_masked"]) == {"access_token", "app_secret"}
+    assert body == {k: v for k, v in created.items() if k != "verify_token"}, "shown once only"
+    assert set(body["secrets_masked"]) == {"access_token", "app_secret", "verify_token"}
+    assert created["verify_token"] not in await response.text()
     text = await response.text()
     assert all(value not in text for value in SECRET_VALUES)
 

@@ -245,3 +245,26 @@ async def test_storage_down_raises_and_nothing_is_half_stored() -> None:
         await world.intake(Channel.WHATSAPP, _signed(_whatsapp(("111", "wamid.A"))))
     world.events.available = True
     assert (await world.events.stats()).pending == 0
+
+
+class Refused(Exception):
+    """What a test's *admit* raises to refuse a delivery."""
+
+
+async def test_admit_runs_only_for_verified_deliveries_and_can_refuse_them() -> None:
+    world = World()
+    await world.add(_integration(1, Channel.WHATSAPP, "111"))
+    body = _whatsapp(("111", "wamid.A"))
+    admitted: list[bytes] = []
+
+    async def admit() -> None:
+        admitted.append(body)
+        raise Refused
+
+    with pytest.raises(InvalidSignature):
+        await world.intake(Channel.WHATSAPP, _signed(body, Secret("wrong")), admit=admit)
+    assert admitted == [], "an unverified delivery never reaches admit"
+    with pytest.raises(Refused):
+        await world.intake(Channel.WHATSAPP, _signed(body), admit=admit)
+    assert admitted == [body]
+    assert (await world.events.stats()).pending == 0, "a refused delivery stores nothing"

@@ -1,124 +1,20 @@
-"""Token rotation over the in-memory fakes and a frozen clock."""
+"""Token rotation over the in-memory fakes and a frozen clock: refresh, warn, expire, probe."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import attrs
 import pytest
 
-from integration_core.channels import Channel, Integration, IntegrationStatus, RefreshedToken
-from integration_core.credentials import CredentialRef, Secret
-from integration_core.errors import (
-    Conflict,
-    CredentialsUnavailable,
-    NotFound,
-    PlatformUnavailable,
-)
-from integration_core.events import DeliveryStatus, EventRecord, EventType
-from integration_core.ids import TenantId, new_id
-from integration_core.testing import (
-    FakeChannelSetup,
-    FrozenClock,
-    InMemoryCredentialStore,
-    InMemoryEventStore,
-    InMemoryIntegrationStore,
-)
-from integration_core.use_cases.integrations import RefreshIntegrationToken
+from integration_core.channels import Channel, IntegrationStatus, RefreshedToken
+from integration_core.credentials import Secret
+from integration_core.errors import PlatformUnavailable
+from integration_core.events import DeliveryStatus, EventType
 from integration_core.use_cases.onboarding import TOKEN_FIELD
-from integration_core.use_cases.token_rotation import (
-    RotateTokens,
-    RotationOutcome,
-    RotationPolicy,
-    RotationReport,
-)
+from integration_core.use_cases.token_rotation import RotationOutcome, RotationPolicy
 
-T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-ACME = TenantId("acme")
-OLD = "old-token-0001"
-NEW = "new-token-0002"
-POLICY = RotationPolicy(
-    margin=timedelta(days=10),
-    probe_interval=timedelta(hours=24),
-    cooldown=timedelta(hours=1),
-    max_cooldown=timedelta(hours=4),
-    max_failures=4,
-)
-
-
-class World:
-    """The stores, one fake setup per channel and the use case, at a frozen time."""
-
-    def __init__(self, *channels: Channel, policy: RotationPolicy = POLICY) -> None:
-        self.clock = FrozenClock(T0)
-        self.integrations = InMemoryIntegrationStore()
-        self.credentials = InMemoryCredentialStore()
-        self.events = InMemoryEventStore()
-        self.setups: dict[Channel, FakeChannelSetup] = {
-            c: FakeChannelSetup(channel=c, valid_tokens=(OLD, NEW), token_field=TOKEN_FIELD[c])
-            for c in channels
-        }
-        self.rotate = RotateTokens(
-            integrations=self.integrations,
-            credentials=self.credentials,
-            events=self.events,
-            setups=self.setups,
-            clock=self.clock,
-            policy=policy,
-        )
-
-    async def connect(
-        self,
-        channel: Channel,
-        *,
-        expires_in: timedelta | None,
-        status: IntegrationStatus = IntegrationStatus.ACTIVE,
-        token: str = OLD,
-        **secrets: str,
-    ) -> Integration:
-        integration = Integration(
-            id=new_id("int"),
-            tenant_id=ACME,
-            channel=channel,
-            status=status,
-            external_id=f"acct-{new_id('x')}",
-            config={"external_id": "acct"},
-            token_expires_at=None if expires_in is None else self.clock.now() + expires_in,
-            created_at=T0 - timedelta(days=50),
-            updated_at=T0 - timedelta(days=50),
-            status_changed_at=T0 - timedelta(days=50),
-        )
-        await self.integrations.add(integration)
-        token_field = TOKEN_FIELD.get(channel, "signing_secret")
-        for name, value in {token_field: token, **secrets}.items():
-            await self.credentials.put(self.ref(integration, name), Secret(value))
-        return integration
-
-    @staticmethod
-    def ref(integration: Integration, name: str) -> CredentialRef:
-        return CredentialRef(tenant_id=ACME, integration_id=integration.id, name=name)
-
-    async def secret(self, integration: Integration, name: str) -> str:
-        return (await self.credentials.get(self.ref(integration, name))).reveal()
-
-    async def stored(self, integration: Integration) -> Integration:
-        return await self.integrations.get(ACME, integration.id)
-
-    async def emitted(self) -> list[EventRecord]:
-        page = await self.events.list(ACME, limit=100)
-        return sorted(page.items, key=lambda e: e.id)
-
-    async def types(self) -> list[EventType]:
-        return [e.type for e in await self.emitted()]
-
-    async def run(self) -> RotationReport:
-        return await self.rotate.run_once()
-
-
-def outcomes(report: RotationReport) -> list[RotationOutcome]:
-    return [r.outcome for r in report.results]
+from .rotation_world import NEW, OLD, POLICY, T0, World, outcomes
 
 
 @pytest.mark.parametrize("channel", [Channel.WHATSAPP, Channel.INSTAGRAM, Channel.MERCADOPAGO])
@@ -362,81 +258,6 @@ async def test_a_pass_goes_through_every_batch() -> None:
     assert report.counts == {RotationOutcome.PROBED: 5}
 
 
-class PausingSetup(FakeChannelSetup):
-    """A setup whose refresh yields to the event loop first, as a real HTTP call would."""
-
-    async def refresh_token(
-        self, *, integration: Integration, credentials: Mapping[str, Secret]
-    ) -> RefreshedToken | None:
-        await asyncio.sleep(0)
-        return await super().refresh_token(integration=integration, credentials=credentials)
-
-
-async def test_two_rotators_at_once_refresh_a_token_once() -> None:
-    world = World()
-    setup = PausingSetup(
-        channel=Channel.WHATSAPP,
-        valid_tokens=(OLD,),
-        refreshed=RefreshedToken(access_token=Secret(NEW), expires_at=T0 + timedelta(days=60)),
-    )
-    world.setups[Channel.WHATSAPP] = setup
-    await world.connect(Channel.WHATSAPP, expires_in=timedelta(days=1))
-    other = RotateTokens(
-        integrations=world.integrations,
-        credentials=world.credentials,
-        events=world.events,
-        setups=world.setups,
-        clock=world.clock,
-        policy=POLICY,
-    )
-
-    first, second = await asyncio.gather(world.rotate.run_once(), other.run_once())
-
-    assert sorted(len(r.results) for r in (first, second)) == [0, 1]
-    assert setup.refreshes == 1
-
-
-async def test_our_own_storage_failing_ends_the_pass_and_the_lease_brings_it_back() -> None:
-    world = World(Channel.WHATSAPP)
-    world.setups[Channel.WHATSAPP].refreshed = RefreshedToken(
-        access_token=Secret(NEW), expires_at=T0 + timedelta(days=60)
-    )
-    integration = await world.connect(Channel.WHATSAPP, expires_in=timedelta(days=1))
-    world.credentials.available = False
-
-    with pytest.raises(CredentialsUnavailable):
-        await world.run()
-
-    world.credentials.available = True
-    assert outcomes(await world.run()) == []  # still leased to the crashed pass
-    world.clock.advance(POLICY.lease)
-    assert outcomes(await world.run()) == [RotationOutcome.REFRESHED]
-    assert await world.secret(integration, "access_token") == NEW
-
-
-async def test_an_integration_deleted_during_its_refresh_is_reported_unsaved() -> None:
-    world = World()
-
-    class DisconnectingSetup(FakeChannelSetup):
-        """The tenant disconnects while the platform call is in flight."""
-
-        async def refresh_token(
-            self, *, integration: Integration, credentials: Mapping[str, Secret]
-        ) -> RefreshedToken | None:
-            await world.integrations.delete(ACME, integration.id)
-            return None
-
-    world.setups[Channel.WHATSAPP] = DisconnectingSetup(channel=Channel.WHATSAPP)
-    integration = await world.connect(Channel.WHATSAPP, expires_in=timedelta(days=1))
-
-    (result,) = (await world.run()).results
-
-    assert result.integration_id == integration.id
-    assert not result.saved
-    with pytest.raises(NotFound):
-        await world.stored(integration)
-
-
 def test_the_cooldown_doubles_up_to_its_cap() -> None:
     waits = [POLICY.cooldown_after(n) for n in (1, 2, 3, 4, 100)]
 
@@ -448,59 +269,3 @@ def test_a_policy_refuses_nonsense() -> None:
         RotationPolicy(max_failures=0)
     with pytest.raises(ValueError, match="positive"):
         RotationPolicy(cooldown=timedelta(0))
-
-
-def manual_refresh(world: World) -> RefreshIntegrationToken:
-    return RefreshIntegrationToken(
-        integrations=world.integrations,
-        credentials=world.credentials,
-        events=world.events,
-        setups=world.setups,
-        clock=world.clock,
-    )
-
-
-async def test_a_manual_refresh_waits_for_a_rotation_in_progress_and_vice_versa() -> None:
-    world = World()
-    setup = PausingSetup(
-        channel=Channel.MERCADOPAGO,
-        valid_tokens=(OLD, NEW),
-        refreshed=RefreshedToken(access_token=Secret(NEW), expires_at=T0 + timedelta(days=180)),
-    )
-    world.setups[Channel.MERCADOPAGO] = setup
-    integration = await world.connect(Channel.MERCADOPAGO, expires_in=timedelta(days=1))
-
-    rotation = asyncio.create_task(world.rotate.run_once())
-    await asyncio.sleep(0)  # the rotator has claimed and is in the platform call
-    with pytest.raises(Conflict, match="being refreshed already"):
-        await manual_refresh(world)(ACME, integration.id)
-    assert outcomes(await rotation) == [RotationOutcome.REFRESHED]
-    assert setup.refreshes == 1
-
-    setup.refreshed = RefreshedToken(access_token=Secret(OLD), expires_at=T0 + timedelta(days=9))
-    manual = asyncio.create_task(manual_refresh(world)(ACME, integration.id))
-    await asyncio.sleep(0)
-    world.clock.advance(POLICY.cooldown)  # the rotator would be due again: the lease stops it
-    assert outcomes(await world.run()) == []
-    assert (await manual).integration.token_expires_at == T0 + timedelta(days=9)
-    assert setup.refreshes == 2
-
-
-async def test_a_manual_refresh_frees_the_lease_and_starts_the_count_again() -> None:
-    world = World(Channel.WHATSAPP, policy=attrs.evolve(POLICY, max_failures=2))
-    setup = world.setups[Channel.WHATSAPP]
-    setup.failure = PlatformUnavailable()
-    integration = await world.connect(Channel.WHATSAPP, expires_in=timedelta(days=1))
-    refresh = manual_refresh(world)
-
-    with pytest.raises(PlatformUnavailable):
-        await refresh(ACME, integration.id)
-    assert outcomes(await world.run()) == [RotationOutcome.FAILED]  # the lease was freed
-    setup.failure = None
-    setup.refreshed = RefreshedToken(access_token=Secret(NEW), expires_at=T0 + timedelta(days=3))
-    await refresh(ACME, integration.id)
-    # A new token, a new count: one failure now is not the second in a row.
-    setup.failure = PlatformUnavailable()
-    world.clock.advance(POLICY.cooldown)
-    assert outcomes(await world.run()) == [RotationOutcome.FAILED]
-    assert (await world.stored(integration)).status is IntegrationStatus.ACTIVE

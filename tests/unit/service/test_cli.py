@@ -54,8 +54,6 @@ def test_configuration_errors_are_listed_with_exit_code_2(
     [
         [],
         ["replay"],
-        ["replay", "--event", "evt_1"],  # an event id is looked up within its tenant
-        ["replay", "--until", "2026-01-01T00:00:00Z", "--dead"],
         ["token"],
         ["token", "--tenant", " "],
         ["token", "--tenant", "t", "--expires", "0s"],
