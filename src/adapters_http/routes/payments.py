@@ -231,11 +231,9 @@ async def refund_payment(request: web.Request) -> web.Response:
     body = await read_json(request, _INPUT, RefundBody) if raw.strip() else RefundBody()
     amount = None if body.amount is None else _decimal_text(body.amount, "amount")
     payment = await services.get(principal.tenant_id, request.match_info["id"])
-    if key is not None:
-        wanted = refund_id_for(principal.tenant_id, payment.id, key)
-        done = next((r for r in payment.refunds if r.id == wanted), None)
-        if done is not None:
-            return web.json_response(refund_body(done, payment.id), headers=_NO_STORE)
+    replayed = key is not None and any(
+        r.id == refund_id_for(principal.tenant_id, payment.id, key) for r in payment.refunds
+    )
     seller = await services.sellers.for_tenant(principal.tenant_id)
     _, refund = await services.refund(
         principal.tenant_id,
@@ -244,6 +242,8 @@ async def refund_payment(request: web.Request) -> web.Response:
         idempotency_key=key,
         access_token=seller.access_token,
     )
+    if replayed:
+        return web.json_response(refund_body(refund, payment.id), headers=_NO_STORE)
     _metrics(request).refunds.labels(kind="partial" if amount else "total").inc()
     return web.json_response(refund_body(refund, payment.id), status=201, headers=_NO_STORE)
 

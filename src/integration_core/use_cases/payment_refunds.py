@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from integration_core.credentials import Secret
-from integration_core.errors import Conflict
+from integration_core.errors import Conflict, IdempotencyKeyReused
 from integration_core.ids import TenantId, new_id
 from integration_core.payments import Payment, Refund
 from integration_core.ports import Clock, EventStore, PaymentGateway, PaymentStore
@@ -57,6 +57,8 @@ class RefundPayment:
             key = derived_key(tenant_id, f"refund:{payment.id}:{idempotency_key}")
             refund_id = refund_id_for(tenant_id, payment.id, idempotency_key)
             if (done := next((r for r in payment.refunds if r.id == refund_id), None)) is not None:
+                if amount is not None and parse_amount(amount) != done.amount:
+                    raise IdempotencyKeyReused("this Idempotency-Key was used for another refund")
                 return payment, done
         else:
             key = f"{payment.id}:refund:{len(payment.refunds) + 1}"

@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 import attrs
 
 from integration_core.credentials import Secret
-from integration_core.errors import Conflict, InvalidInput, NotFound
+from integration_core.errors import Conflict, IdempotencyKeyReused, InvalidInput, NotFound
 from integration_core.ids import TenantId, new_id
 from integration_core.payments import (
     CardPaymentRequest,
@@ -95,8 +95,8 @@ class CreatePayment:
     """Open a Checkout Pro preference, or charge a card directly when one is given.
 
     With an idempotency key our payment id is derived from it too, so a retry returns the first
-    payment (the same key with a different body is a :class:`Conflict`); such ids do not sort by
-    creation time. The provider's ``external_reference`` is always our payment id, so a
+    payment (the same key with a different body is :class:`IdempotencyKeyReused`); such ids do
+    not sort by creation time. The provider's ``external_reference`` is always our payment id, so a
     notification can be linked to the payment; the caller's reference stays in our record.
     """
 
@@ -133,7 +133,7 @@ class CreatePayment:
                 currency,
                 new.description,
             ):
-                raise Conflict("this idempotency key was used for a different payment")
+                raise IdempotencyKeyReused("this Idempotency-Key was used for a different payment")
             if existing.preference_id or existing.provider_payment_id:
                 return existing, False
             payment = existing  # stored, but the provider call did not finish: redo it

@@ -20,6 +20,7 @@ from integration_core.testing import (
     FrozenClock,
     InMemoryCredentialStore,
     InMemoryIdempotencyStore,
+    InMemoryIntegrationStore,
 )
 from integration_core.use_cases.integrations import (
     DisconnectIntegration,
@@ -227,3 +228,16 @@ async def test_the_token_and_its_hash_cannot_be_changed_through_the_config(
 
     assert response.status == 400
     assert await answer(client, Channel.WHATSAPP, created["verify_token"]) == 200
+
+
+async def test_the_operators_token_needs_no_database_and_a_lookup_fails_closed(
+    make_services: Any, make_client: Any
+) -> None:
+    integrations = InMemoryIntegrationStore()
+    integrations.available = False  # the database is down
+    client = await make_client(make_services(integrations=integrations))
+
+    assert await answer(client, Channel.WHATSAPP, VERIFY_TOKEN.reveal()) == 200
+    response = await client.get(f"{WEBHOOKS}/whatsapp", params=handshake("vt_unknown"))
+    assert response.status == 503, "never a 200 for a token nobody could check"
+    assert (await response.json())["error"]["code"] == "storage_unavailable"

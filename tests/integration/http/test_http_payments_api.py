@@ -142,10 +142,10 @@ async def test_checkout_is_created_once_per_idempotency_key(world: World) -> Non
     assert other["id"] != first["id"]
 
 
-async def test_the_same_key_for_another_payment_is_a_conflict(world: World) -> None:
+async def test_the_same_key_for_another_payment_is_refused(world: World) -> None:
     await world.post("/api/v1/payments", CHECKOUT, key="k")
     status, body = await world.post("/api/v1/payments", {**CHECKOUT, "amount": "9.99"}, key="k")
-    assert (status, body["error"]["code"]) == (409, "conflict")
+    assert (status, body["error"]["code"]) == (422, "idempotency_key_reused")
 
 
 @pytest.mark.parametrize(

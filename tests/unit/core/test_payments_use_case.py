@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integration_core.errors import Conflict, InvalidInput, NotFound, RefundExceedsBalance
+from integration_core.errors import (
+    Conflict,
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotFound,
+    RefundExceedsBalance,
+)
 from integration_core.events import EventType
 from integration_core.ids import TenantId
 from integration_core.payments import ProviderPayment
@@ -120,7 +126,7 @@ async def test_caller_key_is_derived_and_a_retry_returns_the_first_payment() -> 
     assert derived_key(T1, "k-1") == derived_key(T1, "k-1") != derived_key(T2, "k-1")
     other = await w.create(_new(idempotency_key="k-1", tenant_id=T2))
     assert other.id != first.id
-    with pytest.raises(Conflict):
+    with pytest.raises(IdempotencyKeyReused):
         await w.create(_new(idempotency_key="k-1", amount="151.00"))
 
 
@@ -333,3 +339,12 @@ def test_no_sequence_of_provider_statuses_lowers_the_rank(statuses: list[str]) -
         assert len(events) == len({(e["status"], e["status_detail"]) for e in events})
 
     asyncio.run(run())
+
+
+async def test_a_refund_key_reused_for_another_amount_is_refused() -> None:
+    w = _World()
+    payment = await w.create(_new(card=_CARD))
+    await w.refund(T1, payment.id, "10.00", idempotency_key="r")
+    with pytest.raises(IdempotencyKeyReused):
+        await w.refund(T1, payment.id, "20.00", idempotency_key="r")
+    assert w.gateway.refund_calls == 1
