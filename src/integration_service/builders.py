@@ -178,7 +178,7 @@ def channel_setups(
     return {
         Channel.WHATSAPP: WhatsAppSetup(graph=graph),
         Channel.MESSENGER: MessengerSetup(graph=graph),
-        Channel.INSTAGRAM: InstagramSetup(graph=graph, instagram=instagram),
+        Channel.INSTAGRAM: InstagramSetup(graph=graph, instagram=instagram, clock=clock),
         Channel.TELEGRAM: TelegramSetup(client=telegram),
         Channel.TAWKTO: TawkToSetup(session=session, base_url=settings.tawkto.base_url),
         Channel.MERCADOPAGO: MercadoPagoSetup(

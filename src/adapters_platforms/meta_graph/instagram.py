@@ -6,13 +6,15 @@ name the professional account) and, optionally, ``page_id``:
 - with ``page_id``: Facebook Login. The token is the linked Page's token on the Facebook graph;
   webhooks are subscribed on the page and messages are sent from it.
 - without: Instagram Login. The token is an Instagram user token (``graph.instagram.com``);
-  webhooks are subscribed on the account itself. ``debug_token`` does not read these tokens,
-  so their expiry stays unknown (``None``) here.
+  webhooks are subscribed on the account itself. Its expiry is estimated (see
+  :data:`ASSUMED_REMAINING_LIFETIME`) and flagged ``token_expiry_estimated`` in the config, so
+  the token rotation refreshes it in time; every refresh then dates the new token exactly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Final
 
 from adapters_platforms import inputs
@@ -21,8 +23,10 @@ from adapters_platforms.meta_graph.instagram_client import InstagramGraphClient
 from adapters_platforms.meta_graph.messenger import PAGE_FIELDS
 from adapters_platforms.meta_graph.tokens import exchanged, token_expiry
 from integration_core.channels import Channel, Integration, RefreshedToken, ValidatedAccount
+from integration_core.clock import SystemClock
 from integration_core.credentials import Secret
 from integration_core.errors import InvalidCredentials
+from integration_core.ports import Clock
 
 TOKEN = "access_token"  # noqa: S105 - a credential's name, not a secret
 ACCOUNT_ID = "instagram_account_id"
@@ -30,6 +34,16 @@ PAGE_ID = "page_id"
 REQUIRED_SCOPE = "instagram_manage_messages"
 # Instagram Login webhook fields [unverified list, from the Instagram platform docs].
 ACCOUNT_FIELDS: Final = ("messages", "messaging_postbacks", "messaging_seen", "messaging_reactions")
+ASSUMED_REMAINING_LIFETIME: Final = timedelta(days=30)
+"""How long an Instagram Login token given at setup is assumed to live (they last 60 days).
+
+Nothing tells a long-lived token's expiry but the answer that issued it: ``debug_token`` does
+not read ``IGAA...`` tokens and ``/me`` has no expiry field. Refreshing at setup to learn it
+fails in the common case, since a token must be at least 24 hours old to be refreshed and a
+tenant usually connects one just issued. Half the lifetime is assumed instead (as for Mercado
+Pago): with the default 10-day margin the first refresh comes 20 days after setup, when the
+token is old enough, and covers any token up to 40 days old when connected.
+"""
 
 
 class InstagramSetup:
@@ -44,9 +58,11 @@ class InstagramSetup:
         instagram: InstagramGraphClient,
         page_fields: Sequence[str] = PAGE_FIELDS,
         account_fields: Sequence[str] = ACCOUNT_FIELDS,
+        clock: Clock | None = None,
     ) -> None:
         self._graph = graph
         self._instagram = instagram
+        self._clock = clock or SystemClock()
         self._page_fields = tuple(page_fields)
         self._account_fields = tuple(account_fields)
 
@@ -87,7 +103,9 @@ class InstagramSetup:
         return ValidatedAccount(
             external_id=account_id,
             display_name=_handle(user.username),
-            config={"login": "instagram"},
+            token_expires_at=self._clock.now() + ASSUMED_REMAINING_LIFETIME,
+            # A flag, not a secret.
+            config={"login": "instagram", "token_expiry_estimated": "true"},
         )
 
     async def register_webhook(

@@ -66,7 +66,7 @@ def instagram_setup(session: aiohttp.ClientSession, meta: FakeMeta) -> Instagram
     instagram = InstagramGraphClient(
         session=session, base_url=meta.instagram_url, retry=fast_retry(), clock=FrozenClock(AT)
     )
-    return InstagramSetup(graph=graph(session, meta), instagram=instagram)
+    return InstagramSetup(graph=graph(session, meta), instagram=instagram, clock=FrozenClock(AT))
 
 
 # --------------------------------------------------------------------------- WhatsApp
@@ -241,8 +241,12 @@ async def test_instagram_with_instagram_login(
     await setup.unregister_webhook(integration=connected, credentials=credentials)
 
     assert (account.external_id, account.display_name) == (IG, "@acme")
-    assert account.token_expires_at is None  # debug_token cannot read Instagram Login tokens
-    assert account.config == {"login": "instagram"}
+    # Nothing reads an Instagram Login token's expiry, and one just issued cannot be refreshed
+    # yet: half its 60 days is assumed, flagged, and no refresh was spent on learning it.
+    assert account.token_expires_at == AT + timedelta(days=30)
+    assert account.config == {"login": "instagram", "token_expiry_estimated": "true"}
+    assert meta.calls_to("/debug_token") == []
+    assert len(meta.calls_to("/refresh_access_token")) == 1  # the explicit refresh below
     assert subscribed == {
         f"instagram:{IG}": (
             "messages",
