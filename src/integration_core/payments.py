@@ -45,6 +45,8 @@ class Payment:
     description: str | None = None
     external_reference: str | None = None
     refunds: tuple[Refund, ...] = ()
+    provider_updated_at: datetime | None = None
+    """When the provider last changed the state we hold (its ``date_last_updated``)."""
     created_at: datetime
     updated_at: datetime
 
@@ -130,7 +132,11 @@ class Checkout:
 
 @attrs.frozen(kw_only=True)
 class ProviderPayment:
-    """The provider's view of a payment: the source of truth for its status."""
+    """The provider's view of a payment: the source of truth for its status.
+
+    *last_updated_at* (Mercado Pago's ``date_last_updated``) orders two views of one payment,
+    so a change that keeps the status's rank is applied only from the newer one.
+    """
 
     provider_payment_id: str
     status: str
@@ -139,6 +145,7 @@ class ProviderPayment:
     currency: str
     external_reference: str | None = None
     collector_id: str | None = None
+    last_updated_at: datetime | None = None
 
 
 @attrs.frozen(kw_only=True)

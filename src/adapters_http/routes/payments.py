@@ -257,12 +257,15 @@ async def receive_notification(request: web.Request) -> web.Response:
     receive = services.receive_notification if services is not None else None
     if receive is None:
         raise WebhooksUnavailable("Mercado Pago notifications are not configured here.")
-    await enforce_rate_limit(request, SCOPE_WEBHOOK, "mercadopago")
     body = await read_body(request)
     delivery = WebhookRequest(body=body, headers=dict(request.headers), query=dict(request.query))
     metrics = _metrics(request)
+
+    async def admit() -> None:
+        await enforce_rate_limit(request, SCOPE_WEBHOOK, "mercadopago")
+
     try:
-        received = await receive(delivery)
+        received = await receive(delivery, admit=admit)
     except Exception:
         metrics.notifications.labels(result="refused").inc()
         raise

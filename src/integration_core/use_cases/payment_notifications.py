@@ -12,7 +12,7 @@ before the create call that made it returns.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 import attrs
@@ -83,13 +83,22 @@ class ReceivePaymentNotification:
         self._secrets = tuple(secrets)
         self._clock = clock
 
-    async def __call__(self, request: WebhookRequest) -> Received:
-        """Store *request*; :class:`InvalidSignature`, :class:`MalformedPayload` or storage."""
+    async def __call__(
+        self, request: WebhookRequest, *, admit: Callable[[], Awaitable[None]] | None = None
+    ) -> Received:
+        """Store *request*; :class:`InvalidSignature`, :class:`MalformedPayload` or storage.
+
+        *admit* is awaited once the signature verified (a legacy IPN, which carries none, is
+        only ever re-fetched), before anything is stored: the webhook rate limit, so unsigned
+        junk never uses up the budget of Mercado Pago's genuine notifications.
+        """
         if not self._secrets:
             raise InvalidSignature("no Mercado Pago webhook secret is configured")
         legacy = is_legacy(request)
         if not legacy:
             self._verifier.verify(request, self._secrets)
+        if admit is not None:
+            await admit()
         now = self._clock.now()
         notice = read_notice(request, fallback_id=new_id("req"))
         wanted = notice.topic in {TOPIC_PAYMENT, TOPIC_MERCHANT_ORDER} and bool(notice.resource_id)

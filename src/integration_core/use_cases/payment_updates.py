@@ -3,7 +3,9 @@
 The provider (Mercado Pago) is the source of truth: a notification only says *which* payment
 changed, and :class:`ApplyProviderUpdate` fetches it with the seller's token before acting (gotcha
 9 of PLATFORMS.md 4.5). Statuses only move forward by :func:`status_rank`, so notifications that
-arrive late or out of order cannot undo a settled payment.
+arrive late or out of order cannot undo a settled payment. A change within one rank (a partial
+refund turns ``approved/accredited`` into ``approved/partially_refunded``) is applied only from a
+view the provider dated later (``date_last_updated``) than the one we hold.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from integration_core.events import DeliveryStatus, EventRecord, EventType
 from integration_core.ids import TenantId, new_id
 from integration_core.payments import Payment, ProviderPayment
 from integration_core.ports import Clock, EventStore, PaymentGateway, PaymentStore
+from integration_core.serialization import format_datetime
 
 MERCADOPAGO_INTEGRATION_ID = "mercadopago"
 """The ``integration_id`` of ``payment.updated`` events when the caller names no integration.
@@ -50,13 +53,34 @@ def status_rank(status: str) -> int:
 def advance(payment: Payment, seen: ProviderPayment, *, at: datetime) -> Payment | None:
     """Return *payment* moved to the provider's status, or ``None`` when nothing changes.
 
-    The same status is no change; a different status of equal or lower rank is stale and ignored.
+    A higher rank always moves; a lower one is stale. Within one rank a different status or
+    detail moves only when *seen* is newer (:func:`is_newer`), so of two concurrent fetches
+    the older cannot undo the newer.
     """
-    if seen.status == payment.status or status_rank(seen.status) <= status_rank(payment.status):
+    rank, held = status_rank(seen.status), status_rank(payment.status)
+    if rank < held or (seen.status, seen.status_detail) == (payment.status, payment.status_detail):
+        return None
+    if rank == held and not is_newer(seen, payment):
         return None
     return attrs.evolve(
-        payment, status=seen.status, status_detail=seen.status_detail, updated_at=at
+        payment,
+        status=seen.status,
+        status_detail=seen.status_detail,
+        provider_updated_at=seen.last_updated_at or payment.provider_updated_at,
+        updated_at=at,
     )
+
+
+def is_newer(seen: ProviderPayment, payment: Payment) -> bool:
+    """Tell whether the provider dated *seen* after the state *payment* holds.
+
+    Undated views prove nothing (``False``). A payment stored before the date was kept counts
+    as older than any dated view: every view is a fresh fetch, so only a race could reorder them.
+    """
+    if seen.last_updated_at is None:
+        return False
+    held = payment.provider_updated_at
+    return held is None or seen.last_updated_at > held
 
 
 def payment_updated_event(
@@ -68,14 +92,18 @@ def payment_updated_event(
 ) -> EventRecord:
     """Return the ``payment.updated`` event for *payment*'s current status (CONTRACT 6).
 
-    The dedupe key is ``provider_payment_id:status:status_detail``, so the same change seen
-    through several notifications (or a refund and its notification) is queued once.
+    The dedupe key is ``provider_payment_id:status:status_detail[:date_last_updated]``: the same
+    change seen through several notifications (or a refund and its notification) is one provider
+    state, so it is queued once, while a detail that comes back later (a new date) is news again.
     """
     provider_id = payment.provider_payment_id or payment.id
+    key = f"{provider_id}:{payment.status}:{payment.status_detail or ''}"
+    if payment.provider_updated_at is not None:
+        key = f"{key}:{format_datetime(payment.provider_updated_at)}"
     return EventRecord(
         id=new_id("evt"),
         channel=Channel.MERCADOPAGO,
-        dedupe_key=f"{provider_id}:{payment.status}:{payment.status_detail or ''}",
+        dedupe_key=key,
         type=EventType.PAYMENT_UPDATED,
         tenant_id=payment.tenant_id,
         integration_id=integration_id,
@@ -102,13 +130,13 @@ class UpdateOutcome(enum.StrEnum):
     """What a provider update did to our payment."""
 
     UPDATED = "updated"
-    """The status moved forward; a ``payment.updated`` event was queued (unless a repeat)."""
+    """The status or detail changed; a ``payment.updated`` event was queued (unless a repeat)."""
     LINKED = "linked"
-    """A checkout payment got its provider id; its status did not change."""
+    """A checkout payment got its provider id; its status's rank did not change."""
     UNCHANGED = "unchanged"
-    """Same status as stored."""
+    """Same status and detail as stored."""
     STALE = "stale"
-    """A different status of equal or lower rank (out of order): ignored."""
+    """A lower rank, or a change within the rank not dated later: ignored."""
     MISMATCH = "mismatch"
     """The provider payment names our payment but differs in amount, currency or attempt."""
     UNKNOWN = "unknown"
@@ -211,17 +239,21 @@ class ApplyProviderUpdate:
         linking: bool = False,
     ) -> UpdateResult:
         now = self._clock.now()
-        moved = advance(payment, seen, at=now)
+        # A checkout's placeholder ``pending`` is ours, not the provider's: first sight of its
+        # payment is news only when the rank moves.
+        same_rank = status_rank(seen.status) <= status_rank(payment.status)
+        moved = None if linking and same_rank else advance(payment, seen, at=now)
         if moved is None:
             if linking:
                 stored = attrs.evolve(
                     payment,
                     status_detail=seen.status_detail or payment.status_detail,
+                    provider_updated_at=seen.last_updated_at,
                     updated_at=now,
                 )
                 await self._payments.update(stored)
                 return UpdateResult(outcome=UpdateOutcome.LINKED, payment=stored)
-            same = seen.status == payment.status
+            same = (seen.status, seen.status_detail) == (payment.status, payment.status_detail)
             outcome = UpdateOutcome.UNCHANGED if same else UpdateOutcome.STALE
             return UpdateResult(outcome=outcome, payment=payment)
         await self._payments.update(moved)

@@ -135,6 +135,27 @@ async def test_bad_or_missing_signatures_and_no_secret_are_refused() -> None:
     assert w.inbox.items == {}
 
 
+async def test_admission_is_asked_only_once_the_signature_verified() -> None:
+    w = _World()
+    admitted: list[str] = []
+
+    async def admit() -> None:
+        admitted.append("hit")
+
+    with pytest.raises(InvalidSignature):
+        await w.receive(webhook(secret=Secret("junk")), admit=admit)
+    assert admitted == [], "junk never counts against the webhook budget"
+    await w.receive(webhook(), admit=admit)
+    assert admitted == ["hit"]
+
+    async def refuse() -> None:
+        raise RuntimeError("over the limit")
+
+    with pytest.raises(RuntimeError):
+        await w.receive(webhook("778"), admit=refuse)
+    assert len(w.inbox.items) == 1, "a refused notification is not stored"
+
+
 async def test_legacy_ipn_is_stored_unsigned_and_only_fetched() -> None:
     w = _World()
     query = await w.receive(WebhookRequest(body=b"", query={"topic": "payment", "id": "777"}))
