@@ -5,7 +5,8 @@ sink that answers 204 pinned to core 1, and times how long the outbox takes to e
 
     python benchmarks/drain.py --postgres-url postgresql://postgres@127.0.0.1:5432/postgres
 
-Options: ``--events`` (20000), ``--batch-size`` (FORWARD_BATCH_SIZE, 200).
+Options: ``--events`` (20000), ``--batch-size`` (FORWARD_BATCH_SIZE, 200), ``--workers``
+(FORWARD_WORKERS; the service's default when omitted).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--workers", type=int, default=None, help="FORWARD_WORKERS")
     args = parser.parse_args()
 
     database = Database.create(args.postgres_url)
@@ -100,6 +102,8 @@ def main() -> int:
             "FORWARD_BATCH_SIZE": str(args.batch_size),
             "FORWARD_POLL_INTERVAL": "100ms",
         }
+        if args.workers is not None:
+            env["FORWARD_WORKERS"] = str(args.workers)
         started = time.monotonic()
         procs.append(
             subprocess.Popen(
@@ -129,7 +133,9 @@ def main() -> int:
         delivered = args.events - left
         print(f"drain benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
         print(
-            f"events={args.events} batch={args.batch_size} worker on core 0, sink on core 1; "
+            f"events={args.events} batch={args.batch_size} "
+            f"FORWARD_WORKERS={env.get('FORWARD_WORKERS', 'default')}; "
+            "worker on core 0, sink on core 1; "
             f"start-up {ready - started:.1f}s not counted"
         )
         print(f"delivered {delivered} in {elapsed:.1f}s: {delivered / elapsed:.0f} events/s")

@@ -173,6 +173,7 @@ def _payment_to_row(payment: Payment) -> dict[str, Any]:
         "external_reference": payment.external_reference,
         "created_at": payment.created_at,
         "updated_at": payment.updated_at,
+        "provider_updated_at": payment.provider_updated_at,
     }
 
 
@@ -191,6 +192,7 @@ def _row_to_payment(row: RowMapping, refund_list: Sequence[Refund]) -> Payment:
         description=row["description"],
         external_reference=row["external_reference"],
         refunds=tuple(refund_list),
+        provider_updated_at=row["provider_updated_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

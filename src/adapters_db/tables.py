@@ -193,6 +193,8 @@ payments = Table(
     Column("external_reference", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The provider's date of the state held (date_last_updated): orders same-rank changes.
+    Column("provider_updated_at", UtcDateTime, nullable=True),
     Index(None, "tenant_id", "id"),
 )
 

@@ -104,13 +104,14 @@ class MessagingSettings:
     again every *poll_interval* when the outbox is empty (``FORWARD_POLL_INTERVAL``). *lease*
     (``FORWARD_LEASE``) is how long a claimed event is reserved for its worker: a worker that
     dies mid-batch gives its events back after it, so shorter is faster recovery, but it must
-    outlast a slow batch or an event still in flight is sent twice.
+    outlast a slow batch or an event still in flight is sent twice. Two loops by default: while
+    one claims or settles its batch in the database, the other's deliveries are in flight.
     """
 
     service_url: str | None = None
     signing_secret: Secret | None = None
     retry_schedule: tuple[timedelta, ...] = DEFAULT_RETRY_SCHEDULE
-    workers: int = 1
+    workers: int = 2
     batch_size: int = 100
     poll_interval: timedelta = timedelta(milliseconds=500)
     lease: timedelta = timedelta(minutes=2)

@@ -135,15 +135,24 @@ def test_repeated_and_out_of_order_notifications_forward_one_event(
     _, shown = api(service, "GET", f"/api/v1/payments/{payment['id']}", token)
     assert (shown["status"], shown["provider_payment_id"]) == ("approved", provider_id)
 
+    # A partial refund in Mercado Pago's panel keeps the status and changes the detail: news.
+    mercadopago.call("set_status", provider_id, "approved", "partially_refunded")
+    partial = mercadopago.fake.outbox[-1]
+    assert [deliver(service, n) for n in (partial, updated, partial)] == [200] * 3
+    sink.wait_for(lambda s: len(payment_events(s)) >= 2, what="the partial refund's event")
     # A real change later (a total refund through our API) is one more event, and only one.
     status, refund = api(service, "POST", f"/api/v1/payments/{payment['id']}/refund", token)
     assert (status, refund["amount"]) == (201, "150.00"), refund
     assert deliver(service, mercadopago.fake.outbox[-1]) == 200
-    sink.wait_for(lambda s: len(payment_events(s)) >= 2, what="the refund's payment.updated")
+    sink.wait_for(lambda s: len(payment_events(s)) >= 3, what="the refund's payment.updated")
     time.sleep(1.0)
-    assert [e["data"]["payment"]["status"] for e in payment_events(sink)] == [
-        "approved",
-        "refunded",
+    assert [
+        (e["data"]["payment"]["status"], e["data"]["payment"]["status_detail"])
+        for e in payment_events(sink)
+    ] == [
+        ("approved", "accredited"),
+        ("approved", "partially_refunded"),
+        ("refunded", "refunded"),
     ]
     assert service.stop() == 0
 

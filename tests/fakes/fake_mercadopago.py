@@ -1,8 +1,9 @@
 """A fake Mercado Pago API, served for real on 127.0.0.1 (``aiohttp_server(fake.app())``).
 
 It models what PLATFORMS.md section 4 documents and our gateway relies on: bearer tokens (ours,
-connected sellers'), Checkout Pro preferences, card payments idempotent on ``X-Idempotency-Key``,
-refunds (partial, then total; over-refunds refused), merchant orders, rotating OAuth refresh
+connected sellers'), Checkout Pro preferences, card payments idempotent on ``X-Idempotency-Key``
+and dated on each change (``date_last_updated``), refunds (partial, then total; over-refunds
+refused), merchant orders, rotating OAuth refresh
 tokens, Mercado Pago's error shape; and controls to fail or delay the next calls, choose a card's
 outcome, play the buyer paying a checkout, and read every request.
 
@@ -17,6 +18,7 @@ import asyncio
 import itertools
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +37,7 @@ CLIENT_ID, CLIENT_SECRET = "app-1", "app-client-secret"
 _ECHOED = "description installments payment_method_id payer external_reference notification_url"
 _PAID = {"approved", "refunded"}  # a refunded payment was paid; refunds are counted apart
 _GRANT = {"token_type": "bearer", "expires_in": 15552000, "scope": "offline_access payments"}
+_LOCAL = timezone(timedelta(hours=-4))  # Mercado Pago writes its dates in local time, -04:00
 
 
 def dumps(value: Any) -> str:
@@ -108,6 +111,7 @@ class FakeMercadoPago:
         self._replays: dict[tuple[int, str, str], tuple[int, str]] = {}
         self._faults: list[_Fault] = []
         self._ids = itertools.count(1)
+        self._last_change = datetime.fromtimestamp(0, UTC)
 
     def app(self) -> web.Application:
         """Return the aiohttp application serving the API."""
@@ -148,6 +152,7 @@ class FakeMercadoPago:
     def set_status(self, payment_id: str, status: str, detail: str | None = None) -> None:
         """Change a payment on Mercado Pago's side (approved later, rejected, charged back...)."""
         self.payments[payment_id].update(status=status, status_detail=detail)
+        self._touch(self.payments[payment_id])
         self._notify(self.payments[payment_id], "payment.updated")
 
     def requests_to(self, method: str, path: str) -> list[RecordedRequest]:
@@ -195,6 +200,12 @@ class FakeMercadoPago:
         self.tokens[access], self.refresh_tokens[refresh] = user_id, user_id
         return access, refresh
 
+    def _touch(self, payment: Doc) -> None:
+        """Date a change as ``date_last_updated`` does: each later than the last, to the ms."""
+        moment = max(datetime.now(UTC), self._last_change + timedelta(milliseconds=1))
+        self._last_change = moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+        payment["date_last_updated"] = moment.astimezone(_LOCAL).isoformat(timespec="milliseconds")
+
     def _notify(self, payment: Doc, action: str) -> None:
         data_id, user_id = str(payment["id"]), payment["collector_id"]
         body = {"id": next(self._ids), "live_mode": False, "type": "payment", "user_id": user_id}
@@ -235,6 +246,8 @@ class FakeMercadoPago:
         payment |= {"transaction_amount": Decimal(body["transaction_amount"]), "currency_id": "ARS"}
         payment |= {"transaction_amount_refunded": Decimal(0), "refunds": [], "collector_id": user}
         payment["order"] = {"id": order, "type": "mercadopago"} if order else None
+        self._touch(payment)
+        payment["date_created"] = payment["date_last_updated"]
         self.payments[str(payment["id"])] = payment
         self._notify(payment, "payment.created")
         return payment
@@ -261,6 +274,7 @@ class FakeMercadoPago:
         whole = payment["transaction_amount_refunded"] == payment["transaction_amount"]
         payment["status"] = "refunded" if whole else "approved"
         payment["status_detail"] = "refunded" if whole else "partially_refunded"
+        self._touch(payment)
         self._notify(payment, "payment.updated")
         return _ok(refund, 201)
 

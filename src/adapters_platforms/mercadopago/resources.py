@@ -19,6 +19,7 @@ from integration_core.channels import RefreshedToken
 from integration_core.credentials import Secret
 from integration_core.errors import PlatformError
 from integration_core.payments import Checkout, ProviderPayment, ProviderRefund
+from integration_core.serialization import parse_datetime
 
 Document = Mapping[str, object]
 
@@ -104,6 +105,18 @@ def _optional_amount(doc: Document, field: str) -> Decimal | None:
     return None if value is None else wire.amount(value, field)
 
 
+def _optional_moment(doc: Document, field: str) -> datetime | None:
+    """Read a timestamp (``2026-11-29T10:15:30.000-04:00``); a missing or odd one is ``None``.
+
+    It only orders two views of a payment, so an unreadable one costs an ordering, not the answer.
+    """
+    value = _optional(doc, field)
+    try:
+        return None if value is None else parse_datetime(value)
+    except ValueError:
+        return None
+
+
 def checkout(value: object, *, sandbox: bool) -> Checkout:
     """Return the checkout of a preference; in *sandbox* its test-mode URL where there is one."""
     doc = document(value, "a preference")
@@ -125,6 +138,7 @@ def provider_payment(value: object, *, currency: str | None = None) -> ProviderP
         currency=_optional(doc, "currency_id") or currency or "",
         external_reference=_optional(doc, "external_reference"),
         collector_id=_optional(doc, "collector_id"),
+        last_updated_at=_optional_moment(doc, "date_last_updated"),
     )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import itertools
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -126,13 +128,24 @@ class _FakePayment:
 class FakePaymentGateway:
     """Keep payments in memory; the same idempotency key returns the first result.
 
-    :meth:`set_status` plays the buyer paying (or the provider rejecting).
+    :meth:`set_status` plays the buyer paying (or the provider rejecting). Every change is
+    dated (``last_updated_at``) one second after the one before, as the provider dates them.
     """
 
     def __init__(self) -> None:
         self._payments: dict[str, _FakePayment] = {}
         self._by_key: dict[str, object] = {}
+        self._changes = itertools.count(1)
         self.checkouts: list[CheckoutRequest] = []
+
+    def _changed(
+        self, payment: ProviderPayment, status: str | None = None, detail: str | None = None
+    ) -> ProviderPayment:
+        """Return *payment* dated now, moved to *status* and *detail* if a status is given."""
+        moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=next(self._changes))
+        if status is None:
+            return attrs.evolve(payment, last_updated_at=moment)
+        return attrs.evolve(payment, status=status, status_detail=detail, last_updated_at=moment)
 
     async def create_checkout(
         self, request: CheckoutRequest, *, idempotency_key: str, access_token: Secret | None = None
@@ -161,26 +174,28 @@ class FakePaymentGateway:
         if (known := self._by_key.get(idempotency_key)) is not None:
             assert isinstance(known, ProviderPayment)
             return known
-        payment = ProviderPayment(
-            provider_payment_id=str(1000 + len(self._payments)),
-            status="approved",
-            status_detail="accredited",
-            amount=request.amount,
-            currency=request.currency,
-            external_reference=request.external_reference,
+        payment = self._changed(
+            ProviderPayment(
+                provider_payment_id=str(1000 + len(self._payments)),
+                status="approved",
+                status_detail="accredited",
+                amount=request.amount,
+                currency=request.currency,
+                external_reference=request.external_reference,
+            )
         )
         self._payments[payment.provider_payment_id] = _FakePayment(payment)
         self._by_key[idempotency_key] = payment
         return payment
 
     def add_payment(self, payment: ProviderPayment) -> None:
-        """Make a payment known, as if a buyer paid through a checkout."""
+        """Make a payment known, as if a buyer paid through a checkout (dated as given)."""
         self._payments[payment.provider_payment_id] = _FakePayment(payment)
 
     def set_status(self, provider_payment_id: str, status: str, detail: str | None = None) -> None:
         """Change a payment's status on the provider's side."""
         entry = self._payments[provider_payment_id]
-        entry.payment = attrs.evolve(entry.payment, status=status, status_detail=detail)
+        entry.payment = self._changed(entry.payment, status, detail)
 
     async def get_payment(
         self, provider_payment_id: str, *, access_token: Secret | None = None
@@ -218,7 +233,7 @@ class FakePaymentGateway:
         entry.refunds.append(refund)
         status = "refunded" if value == left else entry.payment.status
         detail = "refunded" if value == left else "partially_refunded"
-        entry.payment = attrs.evolve(entry.payment, status=status, status_detail=detail)
+        entry.payment = self._changed(entry.payment, status, detail)
         self._by_key[idempotency_key] = refund
         return refund
 

@@ -134,6 +134,7 @@ def payments(draw: st.DrawFn, *, tenant_id: TenantId | None = None) -> Payment:
         description=draw(st.none() | st.text(max_size=40)),
         external_reference=draw(st.none() | _ID_TEXT),
         refunds=tuple(refunds),
+        provider_updated_at=draw(st.none() | st.just(created)),
         created_at=created,
         updated_at=created,
     )

@@ -53,14 +53,17 @@ def status_rank(status: str) -> int:
 def advance(payment: Payment, seen: ProviderPayment, *, at: datetime) -> Payment | None:
     """Return *payment* moved to the provider's status, or ``None`` when nothing changes.
 
-    A higher rank always moves; a lower one is stale. Within one rank a different status or
-    detail moves only when *seen* is newer (:func:`is_newer`), so of two concurrent fetches
-    the older cannot undo the newer.
+    A higher rank always moves; a lower one is stale. Within one rank only a view the provider
+    dated later moves (:func:`is_newer`), so of two concurrent fetches the older cannot undo
+    the newer; and only open statuses change among themselves (``pending`` to ``in_process``):
+    a settled or reversed payment changes its detail only.
     """
     rank, held = status_rank(seen.status), status_rank(payment.status)
     if rank < held or (seen.status, seen.status_detail) == (payment.status, payment.status_detail):
         return None
-    if rank == held and not is_newer(seen, payment):
+    if rank == held and (
+        not is_newer(seen, payment) or (rank > 0 and seen.status != payment.status)
+    ):
         return None
     return attrs.evolve(
         payment,
@@ -225,7 +228,9 @@ class ApplyProviderUpdate:
             paid = seen.status not in _FAILED and status_rank(seen.status) >= 1
             if payment.status not in _FAILED or not paid:
                 return UpdateResult(outcome=UpdateOutcome.MISMATCH, payment=payment)
-            payment = attrs.evolve(payment, status="pending", status_detail=None)
+            payment = attrs.evolve(
+                payment, status="pending", status_detail=None, provider_updated_at=None
+            )
         linked = attrs.evolve(payment, provider_payment_id=seen.provider_payment_id)
         return await self._apply(linked, seen, integration_id, received_at, linking=True)
 

@@ -215,6 +215,7 @@ class CreatePayment:
             provider_payment_id=seen.provider_payment_id,
             status=seen.status,
             status_detail=seen.status_detail,
+            provider_updated_at=seen.last_updated_at,
             updated_at=self._clock.now(),
         )
         await self._payments.update(done)

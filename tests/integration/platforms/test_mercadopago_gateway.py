@@ -7,6 +7,7 @@ Failures, retries and timeouts are in ``test_mercadopago_failures.py``; OAuth in
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -232,6 +233,11 @@ async def test_partial_then_total_refund(fake: FakeMercadoPago, build: Build) ->
     assert rest.amount == Decimal("70.25")
     assert (after_total.status, after_total.status_detail) == ("refunded", "refunded")
     assert partial.provider_refund_id != rest.provider_refund_id
+    # date_last_updated (local time, -04:00) orders the views: each change dated later.
+    dates = [p.last_updated_at for p in (payment, after_partial, after_total) if p.last_updated_at]
+    assert len(dates) == len(set(dates)) == 3
+    assert dates == sorted(dates)
+    assert all(d.utcoffset() == timedelta(0) for d in dates)
 
 
 async def test_over_refund_is_invalid_input_with_mercado_pagos_causes(build: Build) -> None:

@@ -151,5 +151,12 @@ def test_answers_are_read_liberally_but_not_blindly() -> None:
     payment = {"id": 7, "status": "approved", "transaction_amount": 12, "currency_id": None}
     read = resources.provider_payment(payment, currency="BRL")
     assert (read.provider_payment_id, read.amount, read.currency) == ("7", Decimal(12), "BRL")
+    assert read.last_updated_at is None
+    dated = {**payment, "date_last_updated": "2026-11-29T08:15:30.000-04:00"}
+    assert resources.provider_payment(dated).last_updated_at == datetime(
+        2026, 11, 29, 12, 15, 30, tzinfo=UTC
+    )
+    odd = {**payment, "date_last_updated": "yesterday"}  # orders nothing, breaks nothing
+    assert resources.provider_payment(odd).last_updated_at is None
     token = resources.refreshed_token({"access_token": "APP_USR-new"}, now=NOW)
     assert (token.expires_at, token.refresh_token) == (None, None)

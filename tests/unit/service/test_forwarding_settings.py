@@ -31,7 +31,7 @@ def load(tmp_path: Path, **env: str) -> Settings:
 def test_forwarding_defaults(tmp_path: Path) -> None:
     messaging = load(tmp_path).messaging
 
-    assert (messaging.workers, messaging.batch_size) == (1, 100)
+    assert (messaging.workers, messaging.batch_size) == (2, 100)
     assert messaging.poll_interval == timedelta(milliseconds=500)
     assert messaging.lease == timedelta(minutes=2)
     assert messaging.lease > messaging.slowest_batch, "the defaults never send an event twice"
