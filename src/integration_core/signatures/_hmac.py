@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import hmac
-import string
+import re
 from collections.abc import Iterable, Sequence
 
 from integration_core.credentials import Secret
@@ -16,7 +16,7 @@ from integration_core.credentials import Secret
 NOT_CONFIGURED = "no webhook secret is configured"
 MISMATCH = "the signature does not match"
 
-_HEX_DIGITS = frozenset(string.hexdigits)
+_HEX = re.compile(r"[0-9a-fA-F]*")
 
 
 def utf8(value: str) -> bytes | None:
@@ -51,7 +51,7 @@ def hex_digest(value: str, length: int) -> bytes | None:
     Platforms send lowercase hex, but accepting either case costs nothing and matches what
     their own SDKs tolerate.
     """
-    if len(value) != length or not all(c in _HEX_DIGITS for c in value):
+    if len(value) != length or _HEX.fullmatch(value) is None:
         return None
     return value.lower().encode("ascii")
 
