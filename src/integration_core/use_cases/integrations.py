@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import attrs
 
@@ -20,7 +20,6 @@ from integration_core.errors import (
     InvalidInput,
     PlatformError,
 )
-from integration_core.events import EventRecord, EventType
 from integration_core.ids import TenantId, new_id
 from integration_core.ports import (
     ChannelSetup,
@@ -30,7 +29,7 @@ from integration_core.ports import (
     IntegrationStore,
 )
 from integration_core.rotation import RotationState
-from integration_core.serialization import format_datetime
+from integration_core.use_cases import integration_events
 from integration_core.use_cases.onboarding import (
     REFRESH_TOKEN_FIELD,
     SETUP_FIELDS,
@@ -320,27 +319,5 @@ class RefreshIntegrationToken:
         updated = attrs.evolve(integration, token_expires_at=refreshed.expires_at, updated_at=now)
         if integration.status in _RECOVERABLE:
             updated = updated.with_status(IntegrationStatus.ACTIVE, at=now)
-            await self._events.record(None, [_recovered_event(updated, now)])
+            await self._events.record(None, [integration_events.recovered(updated, now)])
         return updated
-
-
-def _recovered_event(integration: Integration, now: datetime) -> EventRecord:
-    expires_at = integration.token_expires_at
-    return EventRecord(
-        id=new_id("evt", now_ms=int(now.timestamp() * 1000)),
-        channel=integration.channel,
-        dedupe_key=f"recovered:{integration.id}:{expires_at}",
-        type=EventType.INTEGRATION_RECOVERED,
-        tenant_id=integration.tenant_id,
-        integration_id=integration.id,
-        occurred_at=now,
-        received_at=now,
-        data={
-            "integration": {
-                "id": integration.id,
-                "channel": str(integration.channel),
-                "status": str(integration.status),
-                "token_expires_at": None if expires_at is None else format_datetime(expires_at),
-            }
-        },
-    )
