@@ -87,7 +87,9 @@ class RefundPayment:
             payment.provider_payment_id or "", access_token=access_token
         )
         moved = advance(payment, current, at=now)
-        await self._payments.update(moved or payment)
+        # The event before the update, as in ApplyProviderUpdate: a retry after a failure in
+        # between finds the change still to make, and the event's dedupe key keeps it single.
         if moved is not None:
             await self._events.record(None, [payment_updated_event(moved, at=now)])
+        await self._payments.update(moved or payment)
         return moved or payment, refund

@@ -261,9 +261,12 @@ class ApplyProviderUpdate:
             same = (seen.status, seen.status_detail) == (payment.status, payment.status_detail)
             outcome = UpdateOutcome.UNCHANGED if same else UpdateOutcome.STALE
             return UpdateResult(outcome=outcome, payment=payment)
-        await self._payments.update(moved)
+        # The event first: if the update is then lost, the notification's retry records the
+        # same event again (a repeat, by its dedupe key) and updates; the other way round, the
+        # retry would find the payment moved already and the change would never be told.
         event = payment_updated_event(
             moved, at=now, integration_id=integration_id, received_at=received_at
         )
         (queued,) = await self._events.record(None, [event])
+        await self._payments.update(moved)
         return UpdateResult(outcome=UpdateOutcome.UPDATED, payment=moved, event_queued=queued)

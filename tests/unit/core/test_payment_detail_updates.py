@@ -8,6 +8,7 @@ from decimal import Decimal
 import attrs
 import pytest
 
+from integration_core.errors import StorageUnavailable
 from integration_core.events import EventRecord
 from integration_core.ids import TenantId
 from integration_core.payments import Payment, ProviderPayment
@@ -202,3 +203,21 @@ async def test_open_statuses_move_among_themselves_when_newer() -> None:
     result = await w.apply(pid, tenant_id=T1)
     assert result.outcome is UpdateOutcome.UPDATED
     assert (await w.payments.get(T1, payment.id)).status == "in_process"
+
+
+async def test_a_change_whose_event_could_not_be_queued_is_applied_again_by_the_retry() -> None:
+    w = World()
+    payment = await w.card_payment()
+    pid = payment.provider_payment_id
+    assert pid is not None
+    w.gateway.set_status(pid, "approved", "partially_refunded")
+
+    w.events.available = False  # the outbox fails between the two writes
+    with pytest.raises(StorageUnavailable):
+        await w.apply(pid, tenant_id=T1)
+    w.events.available = True
+    retry = await w.apply(pid, tenant_id=T1)  # the notification comes back after its lease
+
+    assert retry.outcome is UpdateOutcome.UPDATED, "the change is not lost"
+    (event,) = await w.queued()
+    assert detail_of(event) == "partially_refunded"
