@@ -9,6 +9,7 @@ briefly, so a newly connected account starts receiving almost at once everywhere
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -39,6 +40,7 @@ class CachingIntegrationStore:
         self._miss_ttl = miss_ttl
         self._max_entries = max_entries
         self._entries: dict[_Key, tuple[datetime, Integration | None]] = {}
+        self._loading: dict[_Key, asyncio.Future[Integration | None]] = {}
 
     async def find(self, integration_id: str) -> Integration | None:
         """Return any tenant's integration by id, from the cache when fresh."""
@@ -109,15 +111,29 @@ class CachingIntegrationStore:
         return released
 
     async def _cached(self, key: _Key, load: _Loader) -> Integration | None:
-        now = self._clock.now()
         hit = self._entries.get(key)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > self._clock.now():
             return hit[1]
+        # One query per key at a time: when an entry runs out under a burst, every delivery
+        # waiting on it shares the one lookup instead of each sending its own.
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(key, load))
+            self._loading[key] = loading
+            loading.add_done_callback(lambda done: self._loaded(key, done))
+        return await asyncio.shield(loading)
+
+    async def _load(self, key: _Key, load: _Loader) -> Integration | None:
         found = await load()
         if len(self._entries) >= self._max_entries:
             self._entries.clear()
-        self._entries[key] = (now + (self._ttl if found is not None else self._miss_ttl), found)
+        ttl = self._ttl if found is not None else self._miss_ttl
+        self._entries[key] = (self._clock.now() + ttl, found)
         return found
+
+    def _loaded(self, key: _Key, done: asyncio.Future[Integration | None]) -> None:
+        if self._loading.get(key) is done:
+            del self._loading[key]
 
     def _forget(self, integration: Integration) -> None:
         self._entries.pop(integration.id, None)

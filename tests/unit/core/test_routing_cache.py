@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import attrs
 
 from integration_core.channels import Channel, Integration, IntegrationStatus
+from integration_core.errors import StorageUnavailable
 from integration_core.ids import TenantId
 from integration_core.routing_cache import CachingIntegrationStore
 from integration_core.testing import FrozenClock, InMemoryIntegrationStore
@@ -16,14 +18,17 @@ T1 = TenantId("t1")
 
 
 class CountingStore(InMemoryIntegrationStore):
-    """Count the lookups that reach the real store."""
+    """Count the lookups that reach the real store; *slow* makes each one take a while."""
 
     def __init__(self) -> None:
         super().__init__()
         self.lookups = 0
+        self.slow = False
 
     async def find_by_external_id(self, channel: Channel, external_id: str) -> Integration | None:
         self.lookups += 1
+        if self.slow:
+            await asyncio.sleep(0.01)
         return await super().find_by_external_id(channel, external_id)
 
     async def find(self, integration_id: str) -> Integration | None:
@@ -60,6 +65,27 @@ async def test_repeated_lookups_hit_the_store_once_until_the_ttl() -> None:
     clock.advance(seconds=5)
     await cache.find_by_external_id(Channel.WHATSAPP, "111")
     assert store.lookups == 3
+
+
+async def test_concurrent_misses_share_one_lookup_and_its_failure() -> None:
+    cache, store, clock = _cache()
+    await store.add(_integration())
+    store.slow = True
+    found = await asyncio.gather(
+        *(cache.find_by_external_id(Channel.WHATSAPP, "111") for _ in range(20))
+    )
+    assert found == [_integration()] * 20
+    assert store.lookups == 1, "a burst that finds the entry expired sends one query"
+
+    clock.advance(seconds=5)
+    store.available = False
+    results = await asyncio.gather(
+        *(cache.find_by_external_id(Channel.WHATSAPP, "111") for _ in range(3)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, StorageUnavailable) for r in results)
+    store.available = True
+    assert await cache.find_by_external_id(Channel.WHATSAPP, "111") == _integration()
 
 
 async def test_a_miss_is_remembered_only_briefly() -> None:
