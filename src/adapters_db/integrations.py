@@ -1,4 +1,8 @@
-"""Keep integrations in the ``integrations`` table (the SQL ``IntegrationStore``)."""
+"""Keep integrations in the ``integrations`` table (the SQL ``IntegrationStore``).
+
+Every status change is also appended to ``integration_status_history`` in the same
+transaction, so the history never misses or invents a change.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +23,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
 from adapters_db.engine import for_writing
 from adapters_db.errors import storage_errors
-from adapters_db.tables import integrations
-from integration_core.channels import Channel, Integration, IntegrationStatus
+from adapters_db.tables import integration_status_history, integrations
+from integration_core.channels import Channel, Integration, IntegrationStatus, StatusChange
 from integration_core.errors import IntegrationExists, NotFound
 from integration_core.ids import TenantId
 from integration_core.rotation import RotationClaim, RotationCriteria, RotationState
@@ -43,6 +47,7 @@ class SqlIntegrationStore:
         with storage_errors(unique_violation=IntegrationExists):
             async with self._writer.begin() as conn:
                 await conn.execute(insert(integrations).values(_integration_to_row(integration)))
+                await _record_status(conn, integration)
 
     async def get(self, tenant_id: TenantId, integration_id: str) -> Integration:
         """Return the tenant's integration; :class:`NotFound` if absent or another tenant's."""
@@ -102,21 +107,40 @@ class SqlIntegrationStore:
         """Replace a stored integration (matched by id and tenant); :class:`NotFound` if absent.
 
         Moving it onto an external account another integration owns raises
-        :class:`IntegrationExists`.
+        :class:`IntegrationExists`. A new status is appended to the history.
         """
-        stmt = (
-            update(integrations)
-            .where(
-                integrations.c.id == integration.id,
-                integrations.c.tenant_id == integration.tenant_id,
-            )
-            .values(_integration_to_row(integration))
+        mine = and_(
+            integrations.c.id == integration.id,
+            integrations.c.tenant_id == integration.tenant_id,
         )
+        stmt = update(integrations).where(mine).values(_integration_to_row(integration))
         with storage_errors(unique_violation=IntegrationExists):
             async with self._writer.begin() as conn:
-                updated = (await conn.execute(stmt)).rowcount
-        if updated == 0:
-            raise NotFound(f"integration {integration.id} was not found")
+                # Locked until commit, so the status compared is the one replaced.
+                before = await _locked_status(conn, mine)
+                if before is None:
+                    raise NotFound(f"integration {integration.id} was not found")
+                await conn.execute(stmt)
+                if before != integration.status.value:
+                    await _record_status(conn, integration)
+
+    async def status_history(
+        self, tenant_id: TenantId, integration_id: str
+    ) -> Sequence[StatusChange]:
+        """Return the integration's status changes, in the order they were written."""
+        history = integration_status_history
+        stmt = (
+            select(history.c.status, history.c.changed_at)
+            .join(integrations, integrations.c.id == history.c.integration_id)
+            .where(integrations.c.id == integration_id, integrations.c.tenant_id == tenant_id)
+            .order_by(history.c.id)
+        )
+        with storage_errors():
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).all()
+        if not rows:
+            await self.get(tenant_id, integration_id)  # NotFound, or truly no history
+        return [StatusChange(status=IntegrationStatus(s), at=at) for s, at in rows]
 
     async def delete(self, tenant_id: TenantId, integration_id: str) -> None:
         """Remove the tenant's integration; :class:`NotFound` if absent or another tenant's."""
@@ -227,15 +251,17 @@ class SqlIntegrationStore:
         """Save a rotation's result and free the lease, if *claim* still holds it.
 
         The status moves only if it is still the claimed one (``CASE`` on the stored value, in
-        the same statement), so an operator's change made meanwhile is kept.
+        the same statement), so an operator's change made meanwhile is kept; a move is appended
+        to the history in the same transaction.
         """
         claimed = integrations.c.status == claim.integration.status.value
+        held = and_(
+            integrations.c.id == claim.integration.id,
+            integrations.c.rotation_owner == claim.owner,
+        )
         stmt = (
             update(integrations)
-            .where(
-                integrations.c.id == claim.integration.id,
-                integrations.c.rotation_owner == claim.owner,
-            )
+            .where(held)
             .values(
                 token_expires_at=integration.token_expires_at,
                 updated_at=integration.updated_at,
@@ -251,16 +277,40 @@ class SqlIntegrationStore:
                 rotation_next_attempt_at=state.next_attempt_at,
             )
         )
+        moves = integration.status is not claim.integration.status
         with storage_errors():
             async with self._writer.begin() as conn:
-                released = (await conn.execute(stmt)).rowcount
-        return released == 1
+                # Locked until commit: the CASE then sees the status read here.
+                before = await _locked_status(conn, held)
+                if before is None:
+                    return False
+                await conn.execute(stmt)
+                if moves and before == claim.integration.status.value:
+                    await _record_status(conn, integration)
+        return True
 
     async def _one_or_none(self, stmt: Executable) -> Integration | None:
         with storage_errors():
             async with self._engine.connect() as conn:
                 row = (await conn.execute(stmt)).mappings().one_or_none()
         return None if row is None else _row_to_integration(row)
+
+
+async def _locked_status(conn: AsyncConnection, which: ColumnElement[bool]) -> str | None:
+    """Return the status of the row *which* selects, locked (SQLite: under BEGIN IMMEDIATE)."""
+    stmt = select(integrations.c.status).where(which).with_for_update()
+    status: str | None = (await conn.execute(stmt)).scalar_one_or_none()
+    return status
+
+
+async def _record_status(conn: AsyncConnection, integration: Integration) -> None:
+    await conn.execute(
+        insert(integration_status_history).values(
+            integration_id=integration.id,
+            status=integration.status.value,
+            changed_at=integration.status_changed_at,
+        )
+    )
 
 
 def _integration_to_row(integration: Integration) -> dict[str, Any]:

@@ -135,6 +135,23 @@ integrations = Table(
     UniqueConstraint("channel", "external_id"),
 )
 
+# Every status an integration took, from its creation on, written with each change (an audit
+# trail: GET /api/v1/integrations/{id} shows it). Deleting the integration deletes its history.
+integration_status_history = Table(
+    "integration_status_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "integration_id",
+        Key,
+        ForeignKey("integrations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("status", Text, nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+)
+
 inbound_events = Table(
     "inbound_events",
     metadata,

@@ -120,6 +120,18 @@ class Integration:
 
 
 @attrs.frozen(kw_only=True)
+class StatusChange:
+    """One status an integration took, and when: an entry of its status history.
+
+    The history starts with the status the integration was created in and gains one entry
+    per change, so an operator can see when a token expired or the integration was disabled.
+    """
+
+    status: IntegrationStatus
+    at: datetime
+
+
+@attrs.frozen(kw_only=True)
 class ValidatedAccount:
     """What a platform told us about credentials it accepted.
 

@@ -17,6 +17,7 @@ from integration_core.channels import (
     Channel,
     Integration,
     RefreshedToken,
+    StatusChange,
     ValidatedAccount,
 )
 from integration_core.credentials import CredentialRef, Secret
@@ -96,6 +97,12 @@ class IntegrationStore(Protocol):
 
     async def update(self, integration: Integration) -> None:
         """Replace a stored integration (matched by id and tenant); :class:`NotFound` if absent."""
+        ...
+
+    async def status_history(
+        self, tenant_id: TenantId, integration_id: str
+    ) -> Sequence[StatusChange]:
+        """Return the integration's status changes, oldest first; :class:`NotFound` as ``get``."""
         ...
 
     async def delete(self, tenant_id: TenantId, integration_id: str) -> None:

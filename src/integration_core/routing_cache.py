@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from integration_core.channels import Channel, Integration
+from integration_core.channels import Channel, Integration, StatusChange
 from integration_core.ids import TenantId
 from integration_core.ports import Clock, IntegrationStore
 from integration_core.rotation import RotationClaim, RotationCriteria, RotationState
@@ -76,6 +76,12 @@ class CachingIntegrationStore:
         """Replace a stored integration and forget what the cache knew of it."""
         await self._store.update(integration)
         self._entries.clear()  # its old external id may differ from the new one
+
+    async def status_history(
+        self, tenant_id: TenantId, integration_id: str
+    ) -> Sequence[StatusChange]:
+        """Return the integration's status changes (never cached, like :meth:`get`)."""
+        return await self._store.status_history(tenant_id, integration_id)
 
     async def delete(self, tenant_id: TenantId, integration_id: str) -> None:
         """Remove the tenant's integration and forget what the cache knew of it."""

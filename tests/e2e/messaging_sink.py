@@ -1,7 +1,9 @@
 """A fake messaging service: a real aiohttp server on 127.0.0.1 that the service forwards to.
 
 It checks every delivery with the official ``standardwebhooks`` library (what a real messaging
-service would run), records what it accepted, and can be told to fail with ``503`` for a while.
+service would run) and against the published ``docs/events.schema.json`` (so every event type
+the service really forwards, payments and token rotation included, matches its documentation),
+records what it accepted, and can be told to fail with ``503`` for a while.
 It runs its own event loop in a thread, so the synchronous end-to-end tests can drive it while
 they block on subprocesses and sockets.
 """
@@ -10,16 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import secrets
 import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from jsonschema import Draft202012Validator
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "events.schema.json"
+
+
+@cache
+def _schema() -> Draft202012Validator:
+    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
 
 
 def _free_port() -> int:
@@ -153,6 +166,11 @@ class MessagingSink:
         ):
             with self._lock:
                 self._rejected.append("webhook-id is not the event id, or not JSON")
+            return web.Response(status=400)
+        problems = [error.message for error in _schema().iter_errors(event)]
+        if problems:
+            with self._lock:
+                self._rejected.append(f"{event.get('type')} breaks the schema: {problems[:3]}")
             return web.Response(status=400)
         with self._lock:
             failing = self._failing or self._fail_next > 0

@@ -102,7 +102,13 @@ def integration_body(
 
 
 def _view_body(found: IntegrationView) -> dict[str, object]:
-    return integration_body(found.integration, found.secrets_masked)
+    body = integration_body(found.integration, found.secrets_masked)
+    if found.status_history is not None:
+        body["status_history"] = [
+            {"status": str(change.status), "at": format_datetime(change.at)}
+            for change in found.status_history
+        ]
+    return body
 
 
 def _connected_body(connected: ConnectedIntegration) -> dict[str, object]:
@@ -209,7 +215,7 @@ async def setup_integration(request: web.Request) -> web.Response:
 
 
 async def show_integration(request: web.Request) -> web.Response:
-    """Show one of the tenant's integrations."""
+    """Show one of the tenant's integrations, with its status history (oldest first)."""
     principal = await _caller(request, "integrations:read")
     get = _wired(_services(request).get_integration)
     found = await get(principal.tenant_id, request.match_info["id"])

@@ -10,6 +10,7 @@ from integration_core.testing.clock import FrozenClock
 from integration_core.testing.credentials import InMemoryCredentialStore
 from integration_core.testing.forwarding import RecordingForwarder
 from integration_core.testing.idempotency import InMemoryIdempotencyStore
+from integration_core.testing.integrations import InMemoryIntegrationStore
 from integration_core.testing.notifications import InMemoryPaymentNotificationStore
 from integration_core.testing.platforms import (
     FakeChannelSetup,
@@ -19,7 +20,6 @@ from integration_core.testing.platforms import (
 )
 from integration_core.testing.stores import (
     InMemoryEventStore,
-    InMemoryIntegrationStore,
     InMemoryPaymentStore,
 )
 

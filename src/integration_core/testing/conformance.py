@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from integration_core.testing.credentials import InMemoryCredentialStore
     from integration_core.testing.forwarding import RecordingForwarder
     from integration_core.testing.idempotency import InMemoryIdempotencyStore
+    from integration_core.testing.integrations import InMemoryIntegrationStore
     from integration_core.testing.notifications import InMemoryPaymentNotificationStore
     from integration_core.testing.platforms import (
         FakeChannelSetup,
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     )
     from integration_core.testing.stores import (
         InMemoryEventStore,
-        InMemoryIntegrationStore,
         InMemoryPaymentStore,
     )
 

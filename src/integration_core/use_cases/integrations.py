@@ -56,9 +56,15 @@ class GetIntegration:
         self._credentials = credentials
 
     async def __call__(self, tenant_id: TenantId, integration_id: str) -> IntegrationView:
-        """Return the integration with its secrets masked; :class:`NotFound` otherwise."""
+        """Return the integration, secrets masked, with its status history; else :class:`NotFound`.
+
+        Two reads, not one snapshot: a change committed between them shows in the history
+        and not yet in the integration; a reload settles it.
+        """
         integration = await self._integrations.get(tenant_id, integration_id)
-        return await view(self._credentials, integration)
+        history = await self._integrations.status_history(tenant_id, integration_id)
+        shown = await view(self._credentials, integration)
+        return attrs.evolve(shown, status_history=history)
 
 
 class ListIntegrations:

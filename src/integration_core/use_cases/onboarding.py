@@ -10,11 +10,11 @@ existing integration (get, list, update, disconnect, test message, refresh) is i
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import attrs
 
-from integration_core.channels import Channel, Integration, IntegrationStatus
+from integration_core.channels import Channel, Integration, IntegrationStatus, StatusChange
 from integration_core.credentials import CredentialRef, Secret, mask
 from integration_core.errors import (
     IntegrationExists,
@@ -106,10 +106,14 @@ _PATH_ROUTED = frozenset({Channel.TELEGRAM, Channel.WEBCHAT})
 
 @attrs.frozen(kw_only=True)
 class IntegrationView:
-    """An integration as the management API shows it: with its secrets masked, never revealed."""
+    """An integration as the management API shows it: with its secrets masked, never revealed.
+
+    *status_history* is filled only when one integration is shown, to keep lists light.
+    """
 
     integration: Integration
     secrets_masked: Mapping[str, str] = attrs.field(factory=dict)
+    status_history: Sequence[StatusChange] | None = None
 
 
 @attrs.frozen(kw_only=True)
