@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from psycopg import sql
 from sqlalchemy.engine import Connection
@@ -20,14 +22,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters_db import (
     DatabaseProbe,
+    SqlIntegrationStore,
     create_engine,
     current_revision,
     head_revision,
     metadata,
     migrate,
 )
-from adapters_db.tables import inbound_events
+from adapters_db.migrate import MIGRATIONS_DIR
+from adapters_db.tables import inbound_events, integrations
+from integration_core.channels import IntegrationStatus, StatusChange
 from integration_core.errors import StorageUnavailable
+from integration_core.ids import TenantId
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -86,6 +92,50 @@ async def test_migrating_twice_is_a_no_op(empty_engine: AsyncEngine) -> None:
     async with empty_engine.connect() as conn:
         count = await conn.scalar(sa.text("SELECT count(*) FROM inbound_events"))
     assert count == 1
+
+
+async def test_0007_starts_each_existing_integrations_history(empty_engine: AsyncEngine) -> None:
+    async with empty_engine.begin() as conn:
+        await conn.run_sync(_upgrade_to, "0006")
+        for number, status in enumerate(("active", "disabled")):
+            await conn.execute(
+                integrations.insert().values(
+                    id=f"int_{number}",
+                    tenant_id="alice",
+                    channel="telegram",
+                    status=status,
+                    external_id=f"bot-{number}",
+                    config={},
+                    created_at=_CREATED,
+                    updated_at=_CREATED,
+                    status_changed_at=_CREATED + timedelta(days=number, milliseconds=250),
+                )
+            )
+
+    await migrate(empty_engine)
+
+    store = SqlIntegrationStore(engine=empty_engine)
+    assert list(await store.status_history(TenantId("alice"), "int_0")) == [
+        StatusChange(status=IntegrationStatus.ACTIVE, at=_CREATED + timedelta(milliseconds=250))
+    ]
+    assert list(await store.status_history(TenantId("alice"), "int_1")) == [
+        StatusChange(
+            status=IntegrationStatus.DISABLED,
+            at=_CREATED + timedelta(days=1, milliseconds=250),
+        )
+    ]
+
+
+_CREATED = datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
+
+
+def _upgrade_to(connection: Connection, revision: str) -> None:
+    """Upgrade to *revision* only, as :func:`migrate` does to head."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
 
 
 async def test_concurrent_migrations_migrate_once(empty_engine: AsyncEngine) -> None:

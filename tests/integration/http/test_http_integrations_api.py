@@ -11,6 +11,7 @@ import pytest
 
 from integration_core.channels import Channel, RefreshedToken, ValidatedAccount
 from integration_core.credentials import Secret
+from integration_core.serialization import format_datetime
 from integration_core.testing import FakeChannelSetup, FrozenClock, InMemoryCredentialStore
 from integration_core.use_cases.integrations import (
     DisconnectIntegration,
@@ -344,7 +345,8 @@ async def test_get_shows_the_integration_with_secrets_masked(
 
     assert response.status == 200
     body = await response.json()
-    assert body == {k: v for k, v in created.items() if k != "verify_token"}, "shown once only"
+    shown = {k: v for k, v in body.items() if k != "status_history"}
+    assert shown == {k: v for k, v in created.items() if k != "verify_token"}, "shown once only"
     assert set(body["secrets_masked"]) == {"access_token", "app_secret", "verify_token"}
     assert created["verify_token"] not in await response.text()
     text = await response.text()
@@ -370,6 +372,40 @@ async def test_patch_disables_and_enables_and_merges_config(
     assert body["status"] == "active"
     assert body["config"]["label"] == "Support"
     assert body["config"]["phone_number_id"] == "1001"
+
+
+async def test_get_shows_every_status_change_oldest_first_and_lists_do_not(
+    client: Any, auth: Callable[..., dict[str, str]], clock: FrozenClock
+) -> None:
+    created = await connect(client, auth("integrations:read", "integrations:write"))
+    one = f"{ROOT}/{created['id']}"
+
+    async def patch_later(by: timedelta, body: dict[str, Any]) -> Any:
+        clock.advance(by)  # a fresh token each time: the old one may have run out
+        headers = auth("integrations:read", "integrations:write")
+        response = await client.patch(one, json=body, headers=headers)
+        assert response.status == 200, await response.text()
+        return response
+
+    patched = await patch_later(timedelta(hours=2, milliseconds=5), {"status": "disabled"})
+    disabled_at = format_datetime(clock.now())
+    await patch_later(timedelta(minutes=30), {"status": "active"})
+    enabled_at = format_datetime(clock.now())
+    await patch_later(timedelta(minutes=1), {"config": {"label": "Support"}})  # no change
+    read = auth("integrations:read")
+
+    body = await (await client.get(one, headers=read)).json()
+
+    assert body["status_history"] == [
+        {"status": "active", "at": created["created_at"]},
+        {"status": "disabled", "at": disabled_at},
+        {"status": "active", "at": enabled_at},
+    ]
+    assert "status_history" not in created
+    assert "status_history" not in await patched.json()
+    listed = await (await client.get(f"{ROOT}/channels", headers=read)).json()
+    assert [item["id"] for item in listed["data"]] == [created["id"]]
+    assert "status_history" not in listed["data"][0]
 
 
 async def test_patch_refuses_bad_changes(client: Any, write: dict[str, str]) -> None:
