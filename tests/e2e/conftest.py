@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +27,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from ..fakes.background import BackgroundLoop
 from .messaging_sink import MessagingSink, new_signing_secret
 
 STARTUP_TIMEOUT = 30.0  # imports alone take seconds on a loaded CI machine
@@ -196,26 +196,22 @@ class TcpProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
         self.port = free_port()
         self._target = (target_host, target_port)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
+        self._background = BackgroundLoop()
         self._server: asyncio.Server | None = None
         self._transports: set[asyncio.BaseTransport] = set()
 
     def open(self) -> None:
         """Start accepting and forwarding connections."""
-        asyncio.run_coroutine_threadsafe(self._open(), self._loop).result(timeout=5)
+        self._background.run(self._open())
 
     def close(self) -> None:
         """Stop listening and reset every forwarded connection."""
-        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(timeout=5)
+        self._background.run(self._close())
 
     def shutdown(self) -> None:
         """Close, then stop the proxy's thread."""
         self.close()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._loop.close()
+        self._background.stop()
 
     async def _open(self) -> None:
         self._server = await asyncio.start_server(

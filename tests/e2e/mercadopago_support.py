@@ -8,9 +8,7 @@ is signed the way Mercado Pago signs it (``x-signature`` over the manifest of ``
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -23,6 +21,7 @@ from aiohttp import web
 from integration_core.credentials import Secret
 from integration_core.signatures import mercadopago
 
+from ..fakes.background import BackgroundLoop
 from ..fakes.fake_mercadopago import FakeMercadoPago, Notification
 from .conftest import Service, free_port
 
@@ -36,8 +35,7 @@ class ThreadedMercadoPago:
     def __init__(self) -> None:
         self.fake = FakeMercadoPago()
         self.port = free_port()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._background: BackgroundLoop | None = None
         self._runner: web.AppRunner | None = None
 
     @property
@@ -45,15 +43,14 @@ class ThreadedMercadoPago:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ThreadedMercadoPago:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=5)
+        self._background = BackgroundLoop()
+        self._background.run(self._start())
         return self
 
     def shutdown(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._loop.close()
+        if self._background is not None:
+            self._background.run(self._stop())
+            self._background.stop()
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run one of the fake's controls in its own loop (no race with its handlers)."""
@@ -61,7 +58,8 @@ class ThreadedMercadoPago:
         async def run() -> Any:
             return getattr(self.fake, method)(*args, **kwargs)
 
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=5)
+        assert self._background is not None, "start() first"
+        return self._background.run(run())
 
     async def _start(self) -> None:
         self._runner = web.AppRunner(self.fake.app(), access_log=None)

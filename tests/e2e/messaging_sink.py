@@ -10,7 +10,6 @@ they block on subprocesses and sockets.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import secrets
@@ -26,6 +25,8 @@ from typing import Any
 from aiohttp import web
 from jsonschema import Draft202012Validator
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from ..fakes.background import BackgroundLoop
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "events.schema.json"
 
@@ -59,8 +60,7 @@ class MessagingSink:
         self._rejected: list[str] = []
         self._fail_next = 0
         self._failing = False
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._background: BackgroundLoop | None = None
         self._runner: web.AppRunner | None = None
 
     @property
@@ -70,16 +70,15 @@ class MessagingSink:
 
     def start(self) -> MessagingSink:
         """Start listening; return self."""
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=5)
+        self._background = BackgroundLoop()
+        self._background.run(self._start())
         return self
 
     def shutdown(self) -> None:
         """Stop listening and end the thread."""
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._loop.close()
+        if self._background is not None:
+            self._background.run(self._stop())
+            self._background.stop()
 
     def fail(self, times: int | None = None) -> None:
         """Answer ``503`` to the next *times* deliveries (``None``: until :meth:`recover`)."""

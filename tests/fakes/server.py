@@ -22,6 +22,8 @@ from typing import Any, Self
 import attrs
 from aiohttp import web
 
+from .background import BackgroundLoop
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -57,8 +59,7 @@ class FakeServer:
         self._lock = threading.Lock()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._background: BackgroundLoop | None = None
         self.app = web.Application(middlewares=[self._middleware])
         self.routes(self.app.router)
 
@@ -139,23 +140,16 @@ class FakeServer:
 
     def start_in_thread(self, port: int = 0) -> Self:
         """Serve from an event loop in a daemon thread (for synchronous tests); return self."""
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(target=loop.run_forever, daemon=True)
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.start(port), loop).result(timeout=5)
+        self._background = BackgroundLoop()
+        self._background.run(self.start(port))
         return self
 
     def shutdown(self) -> None:
         """Stop a fake started with :meth:`start_in_thread`."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self.close(), loop).result(timeout=5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        loop.close()
-        self._loop = self._thread = None
+        background, self._background = self._background, None
+        if background is not None:
+            background.run(self.close())
+            background.stop()
 
     # ------------------------------------------------------------------ internals
 
