@@ -1,8 +1,9 @@
 """Ingest benchmark: the real app on PostgreSQL against a bare handler, alternating, same run.
 
 The service (``serve --role api``) and the bare handler (``bare_handler.py``) each run pinned to
-core 0; wrk runs pinned to core 1 with 64 keep-alive connections and posts signed WhatsApp
-deliveries, every one with a new message id. Rounds alternate bare/service so drift on the
+core 0, while a ``serve --role worker`` process forwards what the service stores to ``sink.py``
+on core 1 (``--no-worker`` leaves them out); wrk runs pinned to core 1 with 64 keep-alive
+connections and posts signed WhatsApp deliveries, every one with a new message id. Rounds alternate bare/service so drift on the
 machine hits both alike. Reports requests/s, p50 and p99 of each and the ratio, and the server's
 CPU time per request and how busy its core was: on a shared machine the CPU figure is the
 steadier one, and a server well under 100 % busy is waiting (on the database), not computing.
@@ -11,7 +12,8 @@ Run from the repository root (needs ``wrk`` and ``taskset``, and PostgreSQL):
 
     python benchmarks/ingest.py --postgres-url postgresql://postgres@127.0.0.1:5432/postgres
 
-Options: ``--duration`` seconds per round (10), ``--rounds`` (3), ``--connections`` (64).
+Options: ``--duration`` seconds per round (10), ``--rounds`` (3), ``--connections`` (64),
+``--no-worker``.
 """
 
 from __future__ import annotations
@@ -103,6 +105,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--per-round", type=int, default=120_000, help="distinct deliveries")
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not forward meanwhile (by default a worker process and a sink run on core 1)",
+    )
     args = parser.parse_args()
 
     secret = secrets.token_hex(16)
@@ -133,6 +140,23 @@ def main() -> int:
         )
         wait_http(f"http://127.0.0.1:{app_port}/api/v1/ready", ok_only=True)
         wait_http(f"http://127.0.0.1:{bare_port}{PATH}", method="POST")
+        if not args.no_worker:
+            # As deployed: what the API stores, a worker process forwards meanwhile.
+            sink_port, worker_port = free_port(), free_port()
+            procs.append(_start([sys.executable, str(HERE / "sink.py"), str(sink_port)], env, 1))
+            worker_env = {
+                **env,
+                "PORT": str(worker_port),
+                "MESSAGING_SERVICE_URL": f"http://127.0.0.1:{sink_port}/events",
+            }
+            procs.append(
+                _start(
+                    [sys.executable, "-m", "integration_service", "serve", "--role", "worker"],
+                    worker_env,
+                    1,
+                )
+            )
+            wait_http(f"http://127.0.0.1:{worker_port}/api/v1/ready", ok_only=True)
 
         rows: dict[str, list[dict[str, float]]] = {"bare": [], "ingest": []}
         servers = {"bare": psutil.Process(procs[1].pid), "ingest": psutil.Process(procs[0].pid)}
@@ -178,7 +202,8 @@ def _report(
     print(f"ingest benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {socket.gethostname()}")
     print(
         f"rounds={args.rounds} duration={args.duration}s connections={args.connections} "
-        "(server on core 0, wrk on core 1; medians of the rounds)"
+        "(server on core 0, wrk on core 1; medians of the rounds; "
+        f"{'no forwarding' if args.no_worker else 'a worker forwarding on core 1'})"
     )
     print(f"{'':8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>11} {'busy':>6}")
     for name in ("bare", "ingest"):
