@@ -3,10 +3,11 @@
 The service (``serve --role api``) and the bare handler (``bare_handler.py``) each run pinned to
 core 0, while a ``serve --role worker`` process forwards what the service stores to ``sink.py``
 on core 1 (``--no-worker`` leaves them out); wrk runs pinned to core 1 with 64 keep-alive
-connections and posts signed WhatsApp deliveries, every one with a new message id. Rounds alternate bare/service so drift on the
-machine hits both alike. Reports requests/s, p50 and p99 of each and the ratio, and the server's
-CPU time per request and how busy its core was: on a shared machine the CPU figure is the
-steadier one, and a server well under 100 % busy is waiting (on the database), not computing.
+connections and posts signed WhatsApp deliveries, every one with a new message id. Rounds
+alternate bare/service so drift on the machine hits both alike. Reports requests/s, p50 and
+p99 of each and the ratio, and the server's CPU time per request and how busy its core was: on
+a shared machine the CPU figure is the steadier one, and a server well under 100 % busy is
+waiting (on the database), not computing.
 
 Run from the repository root (needs ``wrk`` and ``taskset``, and PostgreSQL):
 
