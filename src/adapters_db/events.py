@@ -17,7 +17,6 @@ from sqlalchemy import (
     Update,
     bindparam,
     func,
-    or_,
     select,
     update,
 )
@@ -29,6 +28,7 @@ from adapters_db.engine import for_writing, is_postgres
 from adapters_db.errors import storage_errors
 from adapters_db.event_rows import event_to_row, inbound_to_row, row_to_event, row_to_inbound
 from adapters_db.group_commit import GroupCommitter
+from adapters_db.leases import lease_due
 from adapters_db.recordset import as_recordset, recordset_insert
 from adapters_db.tables import events as event_table
 from adapters_db.tables import inbound_events
@@ -215,30 +215,11 @@ class SqlEventStore:
     ) -> Sequence[EventRecord]:
         """Lease up to *limit* pending events due at *now*, oldest first, until ``now + lease``.
 
-        One ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING``: on PostgreSQL the
-        subquery locks with ``FOR UPDATE SKIP LOCKED``, so concurrent workers skip each other's
-        rows instead of waiting; SQLite runs it under ``BEGIN IMMEDIATE``, one writer at a time.
+        Concurrent workers never share one (see :mod:`.leases`).
         """
         if limit < 1:
             return []
-        due = event_table.alias("due")
-        pick = (
-            select(due.c.id)
-            .where(
-                due.c.status == _PENDING,
-                or_(due.c.next_attempt_at.is_(None), due.c.next_attempt_at <= now),
-                or_(due.c.lease_expires_at.is_(None), due.c.lease_expires_at <= now),
-            )
-            .order_by(func.coalesce(due.c.next_attempt_at, due.c.received_at), due.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = (
-            update(event_table)
-            .where(event_table.c.id.in_(pick))
-            .values(lease_expires_at=now + lease)
-            .returning(*event_table.c)
-        )
+        stmt = lease_due(event_table, pending=_PENDING, now=now, limit=limit, lease=lease)
         with storage_errors():
             async with self._writer.begin() as conn:
                 rows = (await conn.execute(stmt)).mappings().all()

@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, func, or_, select, update
+from sqlalchemy import RowMapping, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters_db.engine import for_writing, is_postgres
 from adapters_db.errors import storage_errors
+from adapters_db.leases import lease_due
 from adapters_db.tables import payment_notifications as table
 from integration_core.errors import NotFound
 from integration_core.payment_notifications import NotificationStatus, PaymentNotification
@@ -50,24 +51,7 @@ class SqlPaymentNotificationStore:
         """Lease up to *limit* pending notifications due at *now*, oldest first."""
         if limit < 1:
             return []
-        due = table.alias("due")
-        pick = (
-            select(due.c.id)
-            .where(
-                due.c.status == _PENDING,
-                or_(due.c.next_attempt_at.is_(None), due.c.next_attempt_at <= now),
-                or_(due.c.lease_expires_at.is_(None), due.c.lease_expires_at <= now),
-            )
-            .order_by(func.coalesce(due.c.next_attempt_at, due.c.received_at), due.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = (
-            update(table)
-            .where(table.c.id.in_(pick))
-            .values(lease_expires_at=now + lease)
-            .returning(*table.c)
-        )
+        stmt = lease_due(table, pending=_PENDING, now=now, limit=limit, lease=lease)
         with storage_errors():
             async with self._writer.begin() as conn:
                 rows = (await conn.execute(stmt)).mappings().all()
