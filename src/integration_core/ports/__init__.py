@@ -1,0 +1,41 @@
+"""Every port of the hexagon, as ``typing.Protocol``: import them all from here.
+
+Two modules a reader can scan: :mod:`.stores` (what we keep) and :mod:`.external` (what we
+call or are called by: time, the platforms, the messaging service, health probes). Adapters
+implement the Protocols structurally (no inheritance); ``integration_core.testing`` ships an
+in-memory fake of each, and ``tests/contract`` runs one suite over every implementation.
+"""
+
+from integration_core.ports.external import (
+    ChannelSetup,
+    Clock,
+    HealthProbe,
+    MerchantOrderLookup,
+    MessageForwarder,
+    PaymentGateway,
+    WebhookVerifier,
+)
+from integration_core.ports.stores import (
+    CredentialStore,
+    EventStore,
+    IdempotencyStore,
+    IntegrationStore,
+    PaymentNotificationStore,
+    PaymentStore,
+)
+
+__all__ = [
+    "ChannelSetup",
+    "Clock",
+    "CredentialStore",
+    "EventStore",
+    "HealthProbe",
+    "IdempotencyStore",
+    "IntegrationStore",
+    "MerchantOrderLookup",
+    "MessageForwarder",
+    "PaymentGateway",
+    "PaymentNotificationStore",
+    "PaymentStore",
+    "WebhookVerifier",
+]
