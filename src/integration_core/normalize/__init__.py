@@ -16,7 +16,7 @@ from types import MappingProxyType
 
 from integration_core.channels import Channel
 from integration_core.normalize import instagram, messenger, tawkto, telegram, webchat, whatsapp
-from integration_core.normalize.base import Normalizer, PlatformEvent
+from integration_core.normalize.base import Normalizer, PlatformEvent, RouteBy
 
 NORMALIZERS: Mapping[Channel, Normalizer] = MappingProxyType(
     {
@@ -30,4 +30,4 @@ NORMALIZERS: Mapping[Channel, Normalizer] = MappingProxyType(
 )
 """The normalizer of each messaging channel (Mercado Pago notifications are not messages)."""
 
-__all__ = ["NORMALIZERS", "Normalizer", "PlatformEvent"]
+__all__ = ["NORMALIZERS", "Normalizer", "PlatformEvent", "RouteBy"]

@@ -6,9 +6,22 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+import enum
+
 import attrs
 
 from integration_core.events import EventType
+
+
+class RouteBy(enum.StrEnum):
+    """What an event's *routing_key* names, and so how the intake finds its integrations."""
+
+    EXTERNAL_ID = "external_id"
+    """The integration's own account (phone number id, page id, property id): at most one."""
+    BUSINESS_ACCOUNT = "business_account"
+    """A WhatsApp business account (WABA): every WhatsApp integration whose
+    ``config["business_account_id"]`` is the key gets its own copy (template and account
+    updates concern each number of the account)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -20,6 +33,7 @@ class PlatformEvent:
     *routing_key* is the external account id that routes the event (WhatsApp
     ``phone_number_id``, Messenger page id, Instagram account id, Tawk.to property id), or
     ``None`` where routing is by path or secret (Telegram, webchat) or the payload lacks it.
+    *routing_by* says what the routing key names (:class:`RouteBy`).
     *occurred_at* is the platform's own time (aware, UTC), ``None`` when it gives none.
     *data* is exactly the ``data`` object of the forwarded event.
     """
@@ -29,6 +43,7 @@ class PlatformEvent:
     routing_key: str | None
     occurred_at: datetime | None
     data: Mapping[str, Any]
+    routing_by: RouteBy = RouteBy.EXTERNAL_ID
 
 
 class Normalizer(Protocol):
