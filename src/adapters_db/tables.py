@@ -161,6 +161,15 @@ inbound_events = Table(
     Column("body", LargeBinary, nullable=False),
     Column("headers", Verbatim, nullable=False),
     Column("query", Verbatim, nullable=False),
+    # The spool (migration 0008): acknowledged first, split and routed by a worker after.
+    Column("integration_id", Key, nullable=True),
+    Column("verified_by", Key, nullable=True),
+    Column("state", Text, nullable=False, server_default="processed"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_expires_at", UtcDateTime, nullable=True),
+    Column("processed_at", UtcDateTime, nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_inbound_events_state_id", "state", "id"),
 )
 
 events = Table(
@@ -182,6 +191,8 @@ events = Table(
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", UtcDateTime, nullable=True),
     Column("lease_expires_at", UtcDateTime, nullable=True),
+    # Which claim holds the lease: only that claim may settle the event (migration 0008).
+    Column("lease_token", Text, nullable=True),
     Column("last_error", Text, nullable=True),
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
