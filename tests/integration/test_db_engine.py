@@ -73,13 +73,24 @@ async def test_sqlite_engine_creates_the_directory_and_sets_pragmas(tmp_path: Pa
 
     assert not is_postgres(engine)
     assert path.exists()
-    # synchronous 1 is NORMAL
+    # synchronous 2 is FULL
     assert pragmas == {
         "journal_mode": "wal",
         "busy_timeout": 5000,
         "foreign_keys": 1,
-        "synchronous": 1,
+        "synchronous": 2,
     }
+
+
+async def test_sqlite_write_transactions_commit_with_synchronous_full(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    """The commit that precedes a 200 is fsynced: NORMAL in WAL mode may lose it on power loss."""
+    async with for_writing(sqlite_engine).begin() as conn:
+        await conn.execute(sa.select(inbound_events))
+        level = await conn.scalar(sa.text("PRAGMA synchronous"))
+
+    assert level == 2  # FULL
 
 
 @contextmanager
