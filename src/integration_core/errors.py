@@ -107,5 +107,13 @@ class ConfigurationError(IntegrationServiceError):
         self.problems = problems
 
 
+class PaymentsNotConfigured(ConfigurationError):
+    """Payments need a Mercado Pago account: connect a seller account or set MP_ACCESS_TOKEN."""
+
+
+class PreconditionFailed(Conflict):
+    """The resource changed since the version the request names (If-Match)."""
+
+
 class MalformedPayload(InvalidInput):
     """The verified request body is not valid JSON."""

@@ -49,7 +49,11 @@ class PaymentWiring:
         mp = settings.mercadopago
         gateway = mercadopago_gateway(settings, session, clock)
         self.gateway = gateway
-        sellers = SellerAccounts(integrations=integrations, credentials=credentials)
+        sellers = SellerAccounts(
+            integrations=integrations,
+            credentials=credentials,
+            service_account=mp.access_token is not None,
+        )
         apply = ApplyProviderUpdate(payments=payments, gateway=gateway, events=events, clock=clock)
         self.services = PaymentServices(
             create=CreatePayment(

@@ -21,7 +21,7 @@ from adapters_platforms.mercadopago.transport import Backoff, Call, Transport
 from integration_core.channels import RefreshedToken
 from integration_core.clock import SystemClock
 from integration_core.credentials import Secret
-from integration_core.errors import ConfigurationError, InvalidInput
+from integration_core.errors import ConfigurationError, InvalidInput, PaymentsNotConfigured
 from integration_core.payments import (
     CardPaymentRequest,
     Checkout,
@@ -210,7 +210,7 @@ class MercadoPagoGateway:
         # tenant's sale on our account.
         token = self._access_token if access_token is None else access_token
         if token is None:
-            raise ConfigurationError(
+            raise PaymentsNotConfigured(
                 "no Mercado Pago access token: the tenant has no seller account connected "
                 "and MP_ACCESS_TOKEN is not set"
             )

@@ -12,7 +12,7 @@ import attrs
 
 from integration_core.channels import Channel, Integration
 from integration_core.credentials import CredentialRef, Secret
-from integration_core.errors import NotFound
+from integration_core.errors import NotFound, PaymentsNotConfigured
 from integration_core.ids import TenantId
 from integration_core.ports import CredentialStore, IntegrationStore
 from integration_core.use_cases.payment_updates import MERCADOPAGO_INTEGRATION_ID
@@ -34,19 +34,41 @@ SERVICE_ACCOUNT = SellerAccount()
 
 
 class SellerAccounts:
-    """Find a tenant's connected Mercado Pago account, or the one a notification names."""
+    """Find a tenant's connected Mercado Pago account, or the one a notification names.
 
-    def __init__(self, *, integrations: IntegrationStore, credentials: CredentialStore) -> None:
+    *service_account* tells whether the service has an account of its own (``MP_ACCESS_TOKEN``):
+    without it, a tenant with no seller account cannot take payments at all.
+    """
+
+    def __init__(
+        self,
+        *,
+        integrations: IntegrationStore,
+        credentials: CredentialStore,
+        service_account: bool = True,
+    ) -> None:
         self._integrations = integrations
         self._credentials = credentials
+        self._service_account = service_account
 
     async def for_tenant(self, tenant_id: TenantId) -> SellerAccount:
-        """Return the tenant's own account if connected (and not disabled), else ours."""
+        """Return the tenant's own account if connected (and not disabled), else ours.
+
+        Raises :class:`PaymentsNotConfigured` when it has none and the service has none either,
+        before anything is stored or sent.
+        """
         found = await self._integrations.list(tenant_id, channel=Channel.MERCADOPAGO)
         usable = [i for i in found if i.receives_events]
-        if not usable:
-            return SERVICE_ACCOUNT
-        return await self._account(usable[0]) or SERVICE_ACCOUNT
+        account = await self._account(usable[0]) if usable else None
+        if account is not None:
+            return account
+        if not self._service_account:
+            raise PaymentsNotConfigured(
+                "payments need a Mercado Pago account: the tenant has connected no seller "
+                "account (POST /api/v1/integrations/mercadopago/setup) and MP_ACCESS_TOKEN "
+                "is not set"
+            )
+        return SERVICE_ACCOUNT
 
     async def for_collector(self, user_id: str | None) -> SellerAccount:
         """Return the connected account of collector *user_id*, else ours (tenant unknown)."""
