@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from integration_core.channels import MESSAGING_CHANNELS
+from integration_core.channels import MESSAGING_CHANNELS, Channel
 from integration_core.credentials import Secret
 from integration_service import database_url
 from integration_service.env import EnvReader
@@ -26,8 +26,24 @@ from integration_service.sections import (
     VaultSettings,
 )
 
+_CREDENTIAL_STORES = {kind.value: kind for kind in CredentialStoreKind}
 _DB_PARTS = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "DB_SSL_MODE")
 _GRAPH_VERSION = re.compile(r"v\d+\.\d+")
+# Why a verify token of a channel without Meta's subscription handshake does nothing.
+_NO_HANDSHAKE: dict[Channel, str] = {
+    Channel.TELEGRAM: "Telegram has no verification handshake; each Telegram integration "
+    "gets its own secret token at setup (X-Telegram-Bot-Api-Secret-Token)",
+    Channel.WEBCHAT: "webchat has no verification handshake; deliveries are signed with "
+    "WEBCHAT_WEBHOOK_SECRET or each integration's own signing secret",
+    Channel.TAWKTO: "Tawk.to has no verification handshake; deliveries are signed with "
+    "TAWKTO_WEBHOOK_SECRET or each integration's own webhook_secret",
+}
+# The original's platform-wide Tawk.to account variables, and the setup field that replaced each.
+_TAWKTO_ACCOUNT = {
+    "TAWKTO_API_KEY": "api_key",
+    "TAWKTO_PROPERTY_ID": "property_id",
+    "TAWKTO_WIDGET_ID": "widget_id",
+}
 _MP_ENVIRONMENTS = {
     "sandbox": "sandbox",
     "test": "sandbox",
@@ -101,16 +117,26 @@ def read_database(reader: EnvReader, base: Path, notes: list[str]) -> DatabaseSe
     return DatabaseSettings(url=Secret(url), auto_migrate=auto_migrate, sqlite_file=sqlite_file)
 
 
-def read_platforms(reader: EnvReader) -> PlatformSettings:
-    """Read each channel's ``*_VERIFY_TOKEN``/``*_WEBHOOK_SECRET`` and the platform API roots."""
+def read_platforms(reader: EnvReader, notes: list[str]) -> PlatformSettings:
+    """Read each channel's ``*_VERIFY_TOKEN``/``*_WEBHOOK_SECRET`` and the platform API roots.
+
+    Only Meta has a subscription handshake, so a verify token of another channel (the original
+    service read one per channel) is noted in *notes* as having no effect.
+    """
     defaults = PlatformSettings()
+    for channel in MESSAGING_CHANNELS:
+        name = f"{channel.name}_VERIFY_TOKEN"
+        if not channel.is_meta and reader.is_set(name):
+            notes.append(f"{name} is set but has no effect: {_NO_HANDSHAKE[channel]}")
     version = reader.text("META_GRAPH_VERSION", defaults.meta_graph_version)
     if version is not None and not _GRAPH_VERSION.fullmatch(version):
         reader.problem("META_GRAPH_VERSION", f"{version!r} is not a version like v26.0")
     return PlatformSettings(
         channels={
             channel: ChannelSecrets(
-                verify_token=reader.secret(f"{channel.name}_VERIFY_TOKEN"),
+                verify_token=reader.secret(f"{channel.name}_VERIFY_TOKEN")
+                if channel.is_meta
+                else None,
                 webhook_secrets=reader.secrets(f"{channel.name}_WEBHOOK_SECRET"),
             )
             for channel in MESSAGING_CHANNELS
@@ -126,14 +152,21 @@ def read_platforms(reader: EnvReader) -> PlatformSettings:
     )
 
 
-def read_tawkto(reader: EnvReader) -> TawktoSettings:
-    """Read the Tawk.to REST API account (``TAWKTO_API_KEY``, ids, base URL)."""
-    return TawktoSettings(
-        api_key=reader.secret("TAWKTO_API_KEY"),
-        base_url=_url(reader, "TAWKTO_BASE_URL", TawktoSettings().base_url),
-        widget_id=reader.text("TAWKTO_WIDGET_ID"),
-        property_id=reader.text("TAWKTO_PROPERTY_ID"),
-    )
+def read_tawkto(reader: EnvReader, notes: list[str]) -> TawktoSettings:
+    """Read ``TAWKTO_BASE_URL``; note the original's account variables, which have no effect.
+
+    The original service had one Tawk.to account for every tenant. Here each tenant connects
+    its own (``POST /api/v1/integrations/tawkto/setup`` carries ``api_key``, ``property_id``
+    and ``widget_id``), and a platform-wide account would let one tenant's routes read another
+    tenant's chats, so these variables are not used as a fallback.
+    """
+    for name, field in _TAWKTO_ACCOUNT.items():
+        if reader.is_set(name):
+            notes.append(
+                f"{name} is set but has no effect: each tenant's Tawk.to integration carries "
+                f"its own {field} (POST /api/v1/integrations/tawkto/setup)"
+            )
+    return TawktoSettings(base_url=_url(reader, "TAWKTO_BASE_URL", TawktoSettings().base_url))
 
 
 def read_mercadopago(reader: EnvReader) -> MercadoPagoSettings:
@@ -153,13 +186,47 @@ def read_mercadopago(reader: EnvReader) -> MercadoPagoSettings:
     )
 
 
-def read_vault(reader: EnvReader, store: CredentialStoreKind) -> VaultSettings:
-    """Read ``VAULT_ADDR``/``VAULT_TOKEN``; both are required when *store* is Vault."""
+def read_credential_store(reader: EnvReader) -> tuple[CredentialStoreKind, str]:
+    """Return where credentials are kept and which variable chose it.
+
+    ``CREDENTIAL_STORE`` wins when set; otherwise ``VAULT_ADDR`` alone means Vault, as it did in
+    the original service (which had no ``CREDENTIAL_STORE``); otherwise the database.
+    """
+    if reader.is_set("CREDENTIAL_STORE"):
+        kind = reader.choice("CREDENTIAL_STORE", CredentialStoreKind.DATABASE, _CREDENTIAL_STORES)
+        return kind, "CREDENTIAL_STORE"
+    if reader.is_set("VAULT_ADDR"):
+        return CredentialStoreKind.VAULT, "VAULT_ADDR"
+    return CredentialStoreKind.DATABASE, "default"
+
+
+def read_vault(
+    reader: EnvReader, store: CredentialStoreKind, chosen_by: str, notes: list[str]
+) -> VaultSettings:
+    """Read ``VAULT_ADDR``/``VAULT_TOKEN``; both are required when *store* is Vault.
+
+    Given while credentials stay in the database, they have no effect, and *notes* says so.
+    """
     vault = VaultSettings(addr=reader.url("VAULT_ADDR"), token=reader.secret("VAULT_TOKEN"))
     if store is CredentialStoreKind.VAULT:
+        why = (
+            "CREDENTIAL_STORE=vault"
+            if chosen_by == "CREDENTIAL_STORE"
+            else "credentials are kept in Vault (the default when VAULT_ADDR is set; "
+            "CREDENTIAL_STORE=database keeps them in the database)"
+        )
         for name in ("VAULT_ADDR", "VAULT_TOKEN"):
             if not reader.is_set(name):
-                reader.problem(name, "required when CREDENTIAL_STORE=vault")
+                reader.problem(name, f"required when {why}")
+        return vault
+    given = [name for name in ("VAULT_ADDR", "VAULT_TOKEN") if reader.is_set(name)]
+    if given:
+        cause = "CREDENTIAL_STORE=database" if chosen_by == "CREDENTIAL_STORE" else "no VAULT_ADDR"
+        notes.append(
+            f"{' and '.join(given)} {'are' if len(given) > 1 else 'is'} set but "
+            f"{'have' if len(given) > 1 else 'has'} no effect: {cause}, so credentials are "
+            "kept encrypted in the database"
+        )
     return vault
 
 

@@ -81,4 +81,9 @@ def _production_warnings(settings: Settings) -> list[str]:
         )
     if "*" in settings.server.allowed_origins:
         warnings.append("ALLOWED_ORIGINS contains '*': any web page may call the API")
+    if settings.mercadopago.environment == "sandbox":
+        warnings.append(
+            "MP_ENVIRONMENT=sandbox with ENVIRONMENT=production: checkout links go to Mercado "
+            "Pago's test checkout, where buyers cannot really pay; set MP_ENVIRONMENT=production"
+        )
     return warnings

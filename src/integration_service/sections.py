@@ -85,6 +85,8 @@ class SecuritySettings:
     """As written (hex, base64 or raw); validated to decode to 32 bytes."""
     encryption_keys_previous: tuple[Secret, ...] = ()
     credential_store: CredentialStoreKind = CredentialStoreKind.DATABASE
+    credential_store_chosen_by: str = "default"
+    """What chose *credential_store*: ``CREDENTIAL_STORE``, ``VAULT_ADDR`` or ``default``."""
 
     @property
     def encryption_keys(self) -> tuple[bytes, ...]:
@@ -171,22 +173,28 @@ class PlatformSettings:
 
 @attrs.frozen(kw_only=True)
 class TawktoSettings:
-    """The Tawk.to REST API account used for the analytics and session endpoints."""
+    """The Tawk.to REST API root (``TAWKTO_BASE_URL``, with or without its ``/v1``).
 
-    api_key: Secret | None = None
+    The account (API key, property and widget ids) belongs to each tenant's Tawk.to
+    integration, so ``TAWKTO_API_KEY``, ``TAWKTO_PROPERTY_ID`` and ``TAWKTO_WIDGET_ID`` are only
+    warned about (see :mod:`integration_service.loading`).
+    """
+
     base_url: str = "https://api.tawk.to/v1"
-    widget_id: str | None = None
-    property_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)
 class MercadoPagoSettings:
-    """Our own Mercado Pago account and how its notifications are verified."""
+    """Our own Mercado Pago account and how its notifications are verified.
+
+    *environment* defaults to ``production`` as in the original service: a production deploy
+    must never send buyers to the test checkout because a variable was left out.
+    """
 
     access_token: Secret | None = None
     client_id: str | None = None
     client_secret: Secret | None = None
-    environment: str = "sandbox"
+    environment: str = "production"
     webhook_url: str | None = None
     webhook_secrets: tuple[Secret, ...] = ()
     webhook_tolerance_seconds: int = 0
@@ -205,16 +213,18 @@ class VaultSettings:
 class RateLimitSettings:
     """Token-bucket rates (requests a second, burst) per scope, shared through Redis if set.
 
-    *rps*/*burst* apply per client IP on every route (``RATE_LIMIT_RPS``/``RATE_LIMIT_BURST``,
-    our defaults 10/20); per tenant on management routes they default to the same values; per
-    webhook channel (all of a channel's deliveries share one budget) the default is far higher
-    so a busy platform is not throttled into retry storms.
+    *rps*/*burst* apply per client IP (``RATE_LIMIT_RPS``/``RATE_LIMIT_BURST``, 100/200 as in
+    the original service) on management routes and on webhook requests that do not verify;
+    per tenant on management routes they default to the same values. Verified webhook
+    deliveries are never limited per IP (a platform delivers every tenant's traffic from a few
+    addresses) but per integration, or per channel for those verified with a platform-wide
+    secret (``RATE_LIMIT_WEBHOOK_*``).
     """
 
-    rps: float = 10.0
-    burst: int = 20
-    tenant_rps: float = 10.0
-    tenant_burst: int = 20
+    rps: float = 100.0
+    burst: int = 200
+    tenant_rps: float = 100.0
+    tenant_burst: int = 200
     webhook_rps: float = 100.0
     webhook_burst: int = 200
     redis_url: Secret | None = None

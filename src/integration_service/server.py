@@ -44,6 +44,8 @@ async def serve(settings: Settings, role: Role = Role.ALL) -> None:
     log = get_logger(_LOGGER)
     for warning in settings.warnings():
         log.warning(warning, startup_warning=True)
+    # Where credentials live and which checkout buyers see: the choices to confirm first.
+    log.info("configuration", role=role.value, **settings.summary())
     stop = _stop_on_signals()
     container = Container(settings=settings)
     workers = Workers()

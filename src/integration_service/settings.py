@@ -19,6 +19,7 @@ from integration_service import devkeys
 from integration_service.env import EnvReader
 from integration_service.keys import InvalidKey, decode_key, decode_signing_secret
 from integration_service.loading import (
+    read_credential_store,
     read_database,
     read_mercadopago,
     read_platforms,
@@ -78,7 +79,6 @@ _LOG_LEVELS = {
     "error": "error",
     "critical": "critical",
 }
-_CREDENTIAL_STORES = {kind.value: kind for kind in CredentialStoreKind}
 
 
 @attrs.frozen(kw_only=True)
@@ -131,14 +131,14 @@ class Settings:
         )
         jwt_expiry = reader.duration("JWT_EXPIRY", SecuritySettings.DEFAULT_EXPIRY, positive=True)
         leeway = reader.integer("JWT_LEEWAY_SECONDS", 0, minimum=0, maximum=3600)
-        store = reader.choice("CREDENTIAL_STORE", CredentialStoreKind.DATABASE, _CREDENTIAL_STORES)
+        store, store_chosen_by = read_credential_store(reader)
         messaging_url = reader.url("MESSAGING_SERVICE_URL")
         signing_secret = _checked(reader, "MESSAGING_SIGNING_SECRET", decode_signing_secret)
         retry_schedule = reader.durations("FORWARD_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE)
         forwarding = _read_forwarding(reader)
-        vault = read_vault(reader, store)
-        platforms = read_platforms(reader)
-        tawkto = read_tawkto(reader)
+        vault = read_vault(reader, store, store_chosen_by, notes)
+        platforms = read_platforms(reader, notes)
+        tawkto = read_tawkto(reader, notes)
         mercadopago = read_mercadopago(reader)
         rate_limit = read_rate_limit(reader)
         rotation = read_rotation(reader)
@@ -176,6 +176,7 @@ class Settings:
                 encryption_key=encryption_key,
                 encryption_keys_previous=previous,
                 credential_store=store,
+                credential_store_chosen_by=store_chosen_by,
             ),
             messaging=attrs.evolve(
                 forwarding,
@@ -196,6 +197,18 @@ class Settings:
     def warnings(self) -> tuple[str, ...]:
         """Return the start-up warnings, one line each, safe to log (no secret values)."""
         return startup_warnings(self)
+
+    def summary(self) -> dict[str, str]:
+        """Return the choices an operator checks first, for the start-up log and health.
+
+        Names and modes only, never a secret or a URL: health answers without a token.
+        """
+        return {
+            "environment": self.environment.value,
+            "credential_store": self.security.credential_store.value,
+            "credential_store_chosen_by": self.security.credential_store_chosen_by,
+            "mercadopago_environment": self.mercadopago.environment,
+        }
 
 
 def _read_forwarding(reader: EnvReader) -> MessagingSettings:

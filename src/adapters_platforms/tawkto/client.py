@@ -15,8 +15,10 @@ present and otherwise classify by status (401/403 credentials, 429 throttling, 5
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import aiohttp
 import attrs
@@ -27,6 +29,7 @@ from integration_core.credentials import Secret
 from integration_core.errors import PlatformError
 
 PLATFORM = "Tawk.to"
+_VERSION: Final = re.compile(r"v\d+")
 _PASSWORD: Final = "f"  # noqa: S105 - Tawk ignores it, but an empty one is refused
 
 
@@ -65,7 +68,7 @@ class TawkToClient:
         api_key: Secret,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
+        self._base_url = api_root(base_url)
         self._api_key = api_key
         self._caller = PlatformCaller(
             session=session, platform=PLATFORM, read_failure=read_tawkto_failure, retry=retry
@@ -102,6 +105,18 @@ class TawkToClient:
             secrets=(self._api_key.reveal(),),
         )
         return (await self._caller.call(request)).data
+
+
+def api_root(base_url: str) -> str:
+    """Return the versioned API root for *base_url*, given with or without its ``/v1``.
+
+    The original service took the host (``https://api.tawk.to``) and added ``/v1`` itself; our
+    default names the root (``https://api.tawk.to/v1``). Both must work, so a URL whose path
+    does not end in a version segment (``/v1``, ``/v2``) gets ``/v1``.
+    """
+    root = base_url.rstrip("/")
+    last = urlsplit(root).path.rpartition("/")[2]
+    return root if _VERSION.fullmatch(last) else f"{root}/v1"
 
 
 def _basic_auth(login: str, password: str) -> str:
