@@ -58,7 +58,9 @@ def row_to_event(row: RowMapping) -> EventRecord:
     )
 
 
-def inbound_to_row(inbound: InboundEvent) -> dict[str, Any]:
+def inbound_to_row(inbound: InboundEvent, *, state: str = "processed") -> dict[str, Any]:
+    """Return the row of a raw delivery: ``pending`` when spooled, ``processed`` when its
+    events are stored with it."""
     return {
         "id": inbound.id,
         "channel": inbound.channel.value,
@@ -66,6 +68,13 @@ def inbound_to_row(inbound: InboundEvent) -> dict[str, Any]:
         "body": inbound.body,
         "headers": dict(inbound.headers),
         "query": dict(inbound.query),
+        "integration_id": inbound.integration_id,
+        "verified_by": inbound.verified_by,
+        "state": state,
+        "attempts": 0,
+        "lease_expires_at": None,
+        "processed_at": None if state == "pending" else inbound.received_at,
+        "error": None,
     }
 
 
@@ -77,4 +86,6 @@ def row_to_inbound(row: RowMapping) -> InboundEvent:
         body=bytes(row["body"]),
         headers=row["headers"],
         query=row["query"],
+        integration_id=row["integration_id"],
+        verified_by=row["verified_by"],
     )

@@ -21,7 +21,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
 from adapters_db.engine import for_writing, is_postgres
@@ -80,53 +80,9 @@ class SqlEventStore:
 
         An event repeated across deliveries of the batch is new in the first one only.
         """
-        fresh: dict[tuple[int, int], EventRecord] = {}
-        seen: set[object] = set()
-        for d, (_, events) in enumerate(deliveries):
-            for index, event in enumerate(events):
-                key = (event.channel, event.dedupe_key)
-                if key not in seen and event.id not in seen:
-                    seen.update((key, event.id))
-                    fresh[d, index] = event
-        # One lock order for every writer (the unique index), so concurrent batches sharing
-        # events cannot deadlock on PostgreSQL.
-        rows = sorted(
-            (event_to_row(event) for event in fresh.values()),
-            key=lambda row: (row["channel"], row["dedupe_key"]),
-        )
-        inbound_rows = sorted(
-            (inbound_to_row(inbound) for inbound, _ in deliveries if inbound is not None),
-            key=lambda row: row["id"],
-        )
-        inserted: set[str] = set()
         with storage_errors():
             async with self._writer.begin() as conn:
-                if is_postgres(self._engine):
-                    # One statement and one JSON parameter whatever the batch size: nothing
-                    # is parsed or escaped per row on our side.
-                    if inbound_rows:
-                        await conn.execute(_INSERT_INBOUND_PG, as_recordset(inbound_rows))
-                    if rows:
-                        result = await conn.execute(_INSERT_EVENTS_PG, as_recordset(rows))
-                        inserted.update(result.scalars())
-                else:
-                    # executemany: SQLAlchemy batches the rows into multi-row INSERTs itself
-                    # from one cached compiled statement.
-                    if inbound_rows:
-                        await conn.execute(
-                            sqlite.insert(inbound_events).on_conflict_do_nothing(), inbound_rows
-                        )
-                    if rows:
-                        stmt = (
-                            sqlite.insert(event_table)
-                            .on_conflict_do_nothing()
-                            .returning(event_table.c.id)
-                        )
-                        inserted.update((await conn.execute(stmt, rows)).scalars())
-        return [
-            tuple((d, i) in fresh and fresh[d, i].id in inserted for i in range(len(events)))
-            for d, (_, events) in enumerate(deliveries)
-        ]
+                return await write_deliveries(conn, is_postgres(self._engine), deliveries)
 
     async def get(self, tenant_id: TenantId, event_id: str) -> EventRecord:
         """Return the tenant's event; :class:`NotFound` if absent or another tenant's."""
@@ -299,6 +255,55 @@ class SqlEventStore:
         with storage_errors():
             async with (self._writer if write else self._engine).begin() as conn:
                 return (await conn.execute(stmt)).mappings().one_or_none()
+
+
+async def write_deliveries(
+    conn: AsyncConnection, postgres: bool, deliveries: Sequence[_Delivery]
+) -> list[tuple[bool, ...]]:
+    """Insert raw deliveries (as processed) and their events on *conn*, inside the caller's
+    transaction; return :meth:`SqlEventStore.record`'s answer for each delivery.
+
+    An event repeated across deliveries of the batch is new in the first one only.
+    """
+    fresh: dict[tuple[int, int], EventRecord] = {}
+    seen: set[object] = set()
+    for d, (_, events) in enumerate(deliveries):
+        for index, event in enumerate(events):
+            key = (event.channel, event.dedupe_key)
+            if key not in seen and event.id not in seen:
+                seen.update((key, event.id))
+                fresh[d, index] = event
+    # One lock order for every writer (the unique index), so concurrent batches sharing
+    # events cannot deadlock on PostgreSQL.
+    rows = sorted(
+        (event_to_row(event) for event in fresh.values()),
+        key=lambda row: (row["channel"], row["dedupe_key"]),
+    )
+    inbound_rows = sorted(
+        (inbound_to_row(inbound) for inbound, _ in deliveries if inbound is not None),
+        key=lambda row: row["id"],
+    )
+    inserted: set[str] = set()
+    if postgres:
+        # One statement and one JSON parameter whatever the batch size: nothing is parsed or
+        # escaped per row on our side.
+        if inbound_rows:
+            await conn.execute(_INSERT_INBOUND_PG, as_recordset(inbound_rows))
+        if rows:
+            result = await conn.execute(_INSERT_EVENTS_PG, as_recordset(rows))
+            inserted.update(result.scalars())
+    else:
+        # executemany: SQLAlchemy batches the rows into multi-row INSERTs itself from one cached
+        # compiled statement.
+        if inbound_rows:
+            await conn.execute(sqlite.insert(inbound_events).on_conflict_do_nothing(), inbound_rows)
+        if rows:
+            stmt = sqlite.insert(event_table).on_conflict_do_nothing().returning(event_table.c.id)
+            inserted.update((await conn.execute(stmt, rows)).scalars())
+    return [
+        tuple((d, i) in fresh and fresh[d, i].id in inserted for i in range(len(events)))
+        for d, (_, events) in enumerate(deliveries)
+    ]
 
 
 _INSERT_INBOUND_PG = recordset_insert(inbound_events)

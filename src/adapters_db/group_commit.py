@@ -13,6 +13,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from integration_core.errors import StorageUnavailable
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -20,8 +22,11 @@ Result = TypeVar("Result")
 class GroupCommitter(Generic[Item, Result]):
     """Run *write* over batches of up to *max_batch* submitted items, one batch at a time.
 
-    *write* gets the items in submission order and returns one result per item; if it raises,
-    every caller of that batch gets the exception (nothing of the batch was committed).
+    *write* gets the items in submission order and returns one result per item. If it raises
+    for a batch of several, nothing of it was committed and each item is written again alone,
+    so one item the database refuses changes no other caller's answer; an item that fails alone
+    gets its own exception. :class:`StorageUnavailable` (the database is away) goes to every
+    caller of the batch at once.
     """
 
     def __init__(
@@ -50,11 +55,28 @@ class GroupCommitter(Generic[Item, Result]):
             del self._waiting[: self._max_batch]
             try:
                 results = await self._write([item for item, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - handed to every waiter, not swallowed
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+            except Exception as exc:  # noqa: BLE001 - handed to the waiters, not swallowed
+                if len(batch) == 1 or isinstance(exc, StorageUnavailable):
+                    # The database is away, not refusing one item: everyone hears so at once.
+                    for _, future in batch:
+                        _settle(future, exc)
+                    continue
+                for item, future in batch:
+                    try:
+                        (result,) = await self._write([item])
+                    except Exception as alone:  # noqa: BLE001 - this waiter's own answer
+                        _settle(future, alone)
+                    else:
+                        _settle(future, result)
                 continue
             for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+                _settle(future, result)
+
+
+def _settle(future: asyncio.Future[Result], outcome: Result | Exception) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

@@ -147,6 +147,26 @@ class RateLimiter:
         wait = math.ceil(stats.reset_time - time.time())
         return RateDecision(allowed=False, retry_after=min(max(1, wait), item.get_expiry()))
 
+    async def exhausted(self, scope: str, key: str) -> RateDecision:
+        """Say whether *key* is over its rate in *scope*, without counting a hit.
+
+        Lets a caller refuse at once what it would only count later (a webhook from an address
+        whose unverified requests used up its budget), before doing any work for it.
+        """
+        item = self._items.get(scope)
+        if item is None or time.monotonic() < self._skip_until:
+            return ALLOWED
+        try:
+            async with asyncio.timeout(self._timeout * 2):
+                if await self._strategy.test(item, scope, key):
+                    return ALLOWED
+                stats = await self._strategy.get_window_stats(item, scope, key)
+        except (StorageError, OSError, TimeoutError) as exc:
+            self._fail_open(exc)
+            return ALLOWED
+        wait = math.ceil(stats.reset_time - time.time())
+        return RateDecision(allowed=False, retry_after=min(max(1, wait), item.get_expiry()))
+
     async def reset(self, scope: str, key: str) -> None:
         """Forget the hits of *key* in *scope* (an operator unblocking a client; tests)."""
         item = self._items.get(scope)

@@ -8,7 +8,7 @@ answered before this layer and are not counted.
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from adapters_http.client_ip import client_ip
@@ -17,6 +17,7 @@ from adapters_http.metrics import METRICS
 from adapters_http.rate_limit import SCOPE_IP
 from adapters_http.routing import route_template
 from adapters_http.services import SERVICES
+from adapters_http.webhook_paths import DELIVERY_ROUTES
 
 
 async def enforce_rate_limit(request: web.Request, scope: str, key: str) -> None:
@@ -34,11 +35,43 @@ async def enforce_rate_limit(request: web.Request, scope: str, key: str) -> None
         )
 
 
+async def refuse_exhausted_ip(request: web.Request) -> None:
+    """Raise ``429`` if the client IP used up its budget, without counting this request.
+
+    Webhook deliveries are counted against the IP only when they fail to verify (CONTRACT
+    section 8): a platform delivers every tenant's traffic from a few addresses.
+    """
+    services = request.app[SERVICES]
+    ip = client_ip(request, trust_proxy_headers=services.settings.trust_proxy_headers)
+    decision = await services.rate_limiter.exhausted(SCOPE_IP, ip)
+    if not decision.allowed:
+        request.app[METRICS].rate_limited.labels(scope=SCOPE_IP).inc()
+        raise RateLimited(
+            f"Too many requests; retry in {decision.retry_after} s.",
+            retry_after=decision.retry_after,
+        )
+
+
+async def count_unverified(request: web.Request) -> None:
+    """Count a webhook request that failed to verify against its IP (``429`` when over)."""
+    settings = request.app[SERVICES].settings
+    await enforce_rate_limit(
+        request, SCOPE_IP, client_ip(request, trust_proxy_headers=settings.trust_proxy_headers)
+    )
+
+
 @web.middleware
 async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse a client IP that is over its rate with ``429 rate_limited``."""
+    """Refuse a client IP that is over its rate with ``429 rate_limited``.
+
+    Webhook deliveries are left to their handler, which limits verified ones per integration
+    and counts only unverified ones against the IP.
+    """
     settings = request.app[SERVICES].settings
-    if route_template(request) in settings.rate_limit_exempt_routes:
+    template = route_template(request)
+    if template in settings.rate_limit_exempt_routes or (
+        request.method == hdrs.METH_POST and template in DELIVERY_ROUTES
+    ):
         return await handler(request)
     ip = client_ip(request, trust_proxy_headers=settings.trust_proxy_headers)
     await enforce_rate_limit(request, SCOPE_IP, ip)

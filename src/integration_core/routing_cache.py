@@ -3,8 +3,10 @@
 Every webhook delivery asks "which integration owns this account?"; under a burst that one
 query costs more than storing the event. Answers are kept for *ttl* (a few seconds): a change
 made through this process (update, delete, add) takes effect at once, one made by another
-replica within *ttl*. A miss is cached too (a burst for an unknown account is common), but only
-briefly, so a newly connected account starts receiving almost at once everywhere.
+replica within *ttl*; *on_change* hears the id of every integration changed through this
+process (the webhook secrets cache forgets it). A miss is cached too (a burst for an unknown
+account is common), but only briefly, so a newly connected account starts receiving almost at
+once everywhere.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ class CachingIntegrationStore:
         ttl: timedelta = timedelta(seconds=5),
         miss_ttl: timedelta = timedelta(seconds=1),
         max_entries: int = 10_000,
+        on_change: Callable[[str], None] | None = None,
     ) -> None:
         self._store = store
+        self._on_change = on_change
         self._clock = clock
         self._ttl = ttl
         self._miss_ttl = miss_ttl
@@ -76,6 +80,7 @@ class CachingIntegrationStore:
         """Replace a stored integration and forget what the cache knew of it."""
         await self._store.update(integration)
         self._entries.clear()  # its old external id may differ from the new one
+        self._changed(integration.id)
 
     async def status_history(
         self, tenant_id: TenantId, integration_id: str
@@ -87,6 +92,7 @@ class CachingIntegrationStore:
         """Remove the tenant's integration and forget what the cache knew of it."""
         await self._store.delete(tenant_id, integration_id)
         self._entries.clear()
+        self._changed(integration_id)
 
     async def expiring_before(self, moment: datetime) -> Sequence[Integration]:
         """Return integrations whose token expires before *moment*."""
@@ -144,3 +150,8 @@ class CachingIntegrationStore:
     def _forget(self, integration: Integration) -> None:
         self._entries.pop(integration.id, None)
         self._entries.pop((integration.channel, integration.external_id), None)
+        self._changed(integration.id)
+
+    def _changed(self, integration_id: str) -> None:
+        if self._on_change is not None:
+            self._on_change(integration_id)

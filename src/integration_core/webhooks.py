@@ -34,7 +34,11 @@ class WebhookRequest:
 class InboundEvent:
     """A verified webhook delivery as stored in the inbox, before it is split and normalized.
 
-    Keeping the raw body lets a fixed normalizer be replayed over old deliveries.
+    The request is answered once this is stored; a worker splits it into events after (see
+    :mod:`integration_core.use_cases.splitting`). *integration_id* is the integration the
+    request's path named, if any. *verified_by* is who vouched for it: the integration whose own
+    secret verified it, or ``None`` for a platform-wide secret. Keeping the raw body lets a
+    fixed normalizer be replayed over old deliveries.
     """
 
     id: str
@@ -43,6 +47,8 @@ class InboundEvent:
     body: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
     headers: Mapping[str, str] = attrs.field(factory=dict)
     query: Mapping[str, str] = attrs.field(factory=dict)
+    integration_id: str | None = None
+    verified_by: str | None = None
 
 
 # The credential (in the credential store) that holds an integration's own webhook secret.

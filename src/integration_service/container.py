@@ -21,11 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters_db.events import SqlEventStore
 from adapters_db.health import DatabaseProbe
 from adapters_db.idempotency import SqlIdempotencyStore
+from adapters_db.inbox import SqlEventInbox
 from adapters_db.integrations import SqlIntegrationStore
 from adapters_db.payment_notifications import SqlPaymentNotificationStore
 from adapters_db.payments import SqlPaymentStore
 from adapters_http.services import HttpServices
+from adapters_http.webhook_paths import WEBHOOK_CHANNELS
 from integration_core.clock import SystemClock
+from integration_core.own_secrets import OwnSecrets
 from integration_core.routing_cache import CachingIntegrationStore
 from integration_core.use_cases.health import CheckHealth
 from integration_core.use_cases.intake import ReceiveWebhook
@@ -39,6 +42,7 @@ from integration_core.use_cases.integrations import (
 )
 from integration_core.use_cases.onboarding import ConnectIntegration
 from integration_core.use_cases.setup_idempotency import ConnectIntegrationOnce
+from integration_core.use_cases.splitting import SplitDeliveries
 from integration_core.use_cases.tawkto_config import GetTawkToConfig, UpdateTawkToConfig
 from integration_core.use_cases.tawkto_reports import TawkToReports
 from integration_core.use_cases.token_rotation import RotateTokens
@@ -61,6 +65,7 @@ from integration_service.forward_metrics import ForwardMetrics
 from integration_service.payment_wiring import PaymentWiring
 from integration_service.rotation_metrics import TokenRotationMetrics
 from integration_service.settings import Settings
+from integration_service.split_metrics import SplitMetrics
 from integration_service.token_rotation import rotation_policy
 from integration_service.wakeup import NotifyingEventStore, Wakeup
 
@@ -82,10 +87,21 @@ class Container(containers.DeclarativeContainer):
     # Webhook routing looks an integration up per delivery; a few seconds of caching takes that
     # query off the hot path (changes made in this process apply at once).
     sql_integrations = providers.Singleton(SqlIntegrationStore, engine=engine)
-    integrations = providers.Singleton(CachingIntegrationStore, store=sql_integrations, clock=clock)
-    events = providers.Singleton(SqlEventStore, engine=engine)
-    payments = providers.Singleton(SqlPaymentStore, engine=engine)
     credentials = providers.Resource(credential_store, settings=settings, engine=engine)
+    # Integrations' own webhook secrets in memory: a signature is checked without I/O. It
+    # forgets an integration the moment this process changes it (the routing cache tells it).
+    own_secrets = providers.Singleton(
+        OwnSecrets, find=sql_integrations.provided.find, credentials=credentials, clock=clock
+    )
+    integrations = providers.Singleton(
+        CachingIntegrationStore,
+        store=sql_integrations,
+        clock=clock,
+        on_change=own_secrets.provided.forget,
+    )
+    events = providers.Singleton(SqlEventStore, engine=engine)
+    inbox = providers.Singleton(SqlEventInbox, engine=engine)
+    payments = providers.Singleton(SqlPaymentStore, engine=engine)
 
     # The webhook side stores through this wrapper, which wakes this process's idle workers.
     wakeup = providers.Singleton(Wakeup)
@@ -106,16 +122,33 @@ class Container(containers.DeclarativeContainer):
         CheckHealth,
         probes=providers.Callable(health_probes, settings, session, database_probe, migrations),
         integrations=integrations,
+        configuration=providers.Callable(Settings.summary, settings),
     )
 
+    # Intake: verify and spool in the request; split into events in the worker stage. The
+    # spool's doorbell wakes this process's splitter at once, the outbox's its forwarders.
+    spool_wakeup = providers.Singleton(Wakeup)
     receive_webhook = providers.Singleton(
         ReceiveWebhook,
-        integrations=integrations,
-        events=notifying_events,
-        credentials=credentials,
+        inbox=inbox,
+        own_secrets=own_secrets,
         clock=clock,
         verifiers=providers.Callable(webhook_verifiers, clock=clock),
         secrets=settings.provided.platforms.webhook_secrets,
+        on_spooled=spool_wakeup.provided.ring,
+    )
+    split_deliveries = providers.Singleton(
+        SplitDeliveries,
+        inbox=inbox,
+        directory=integrations,
+        own_secrets=own_secrets,
+        clock=clock,
+        batch_size=settings.provided.messaging.batch_size,
+        lease=settings.provided.messaging.lease,
+        on_queued=wakeup.provided.ring,
+    )
+    split_metrics = providers.Singleton(
+        SplitMetrics, registry=registry, channels=providers.Object(WEBHOOK_CHANNELS)
     )
 
     # The integrations API: onboarding and management over the platforms' setups.

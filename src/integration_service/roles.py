@@ -1,8 +1,8 @@
 """What one ``serve`` process runs: the HTTP side, the background workers, or both.
 
-``--role api`` takes webhooks and serves the management API; ``--role worker`` forwards
-events and rotates tokens (and serves only health and metrics); ``all``, the default, does both
-in one process.
+``--role api`` takes webhooks (verifies and spools them) and serves the management API;
+``--role worker`` splits spooled deliveries into events, forwards events and rotates tokens
+(and serves only health and metrics); ``all``, the default, does both in one process.
 Any number of each may share one database: claims are leased (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL), so two workers never hold the same event, and intake deduplicates in the
 database, so two api processes never store one twice.
@@ -21,7 +21,12 @@ from integration_service.migration import wait_for_schema
 from integration_service.payment_worker import NotificationMetrics, NotificationWorker
 from integration_service.settings import Settings
 from integration_service.token_rotation import TokenRotationScheduler
-from integration_service.workers import ForwardingWorker, Workers, refresh_outbox_gauges
+from integration_service.workers import (
+    ForwardingWorker,
+    SplittingWorker,
+    Workers,
+    refresh_outbox_gauges,
+)
 
 _LOGGER = "integration_service.roles"
 
@@ -67,7 +72,17 @@ async def start_workers(container: Container, settings: Settings, workers: Worke
         clock=clock,
         interval=settings.rotation.interval.total_seconds(),
     )
+    spool_wakeup = await resolve(container.spool_wakeup)
     workers.wake_on_stop(wakeup)
+    workers.wake_on_stop(spool_wakeup)
+    splitter = SplittingWorker(
+        split=await resolve(container.split_deliveries),
+        poll_interval=messaging.poll_interval.total_seconds(),
+        wakeup=spool_wakeup,
+        metrics=await resolve(container.split_metrics),
+        inbox=await resolve(container.inbox),  # type: ignore[arg-type]  # a Protocol
+        clock=clock,
+    )
     forwarding: list[ForwardingWorker] = []
     for number in range(1, messaging.workers + 1):
         forward: ForwardEvents | None = await resolve(container.forward_events)
@@ -105,6 +120,8 @@ async def start_workers(container: Container, settings: Settings, workers: Worke
             refresh_outbox_gauges(
                 events=events, metrics=metrics, clock=clock, stop=workers.stopping
             ),
+            splitter.run(workers.stopping),
+            splitter.refresh_gauges(workers.stopping),
             *(worker.run(workers.stopping) for worker in forwarding),
             notification_worker.run(workers.stopping),
             rotation.run(workers.stopping),

@@ -17,10 +17,12 @@ from collections.abc import Coroutine
 from typing import Any, Final
 
 from integration_core.errors import StorageUnavailable
-from integration_core.ports import Clock, EventStore
+from integration_core.ports import Clock, EventInbox, EventStore
 from integration_core.use_cases.forwarding import ForwardEvents
+from integration_core.use_cases.splitting import SplitDeliveries
 from integration_service.forward_metrics import ForwardMetrics
 from integration_service.logging import get_logger
+from integration_service.split_metrics import SplitMetrics
 from integration_service.wakeup import Wakeup
 
 _LOGGER: Final = "integration_service.workers"
@@ -101,6 +103,72 @@ class ForwardingWorker:
                 continue
             await self._wakeup.wait(self._poll_interval)
         self._log.info("forwarding_worker_stopped")
+
+
+class SplittingWorker:
+    """Run :meth:`SplitDeliveries.run_once` until *stop* is set: drain the spool of deliveries.
+
+    Like the forwarding worker it goes again at once after a full batch, waits for *wakeup*
+    (rung by this process's intake) or the poll interval after a short one, and backs off while
+    the database is away; the deliveries are safe in the spool meanwhile.
+    """
+
+    def __init__(
+        self,
+        *,
+        split: SplitDeliveries,
+        poll_interval: float,
+        wakeup: Wakeup,
+        metrics: SplitMetrics,
+        inbox: EventInbox,
+        clock: Clock,
+    ) -> None:
+        self._split = split
+        self._poll_interval = poll_interval
+        self._wakeup = wakeup
+        self._metrics = metrics
+        self._inbox = inbox
+        self._clock = clock
+        self._log = get_logger(_LOGGER).bind(worker="split")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Split batches until *stop* is set; never raise for a failing database."""
+        backoff = Backoff()
+        while not stop.is_set():
+            try:
+                report = await self._split.run_once()
+            except StorageUnavailable:
+                delay = backoff.failed()
+                self._log.warning("splitting_storage_unavailable", retry_in_seconds=delay)
+                await self._wakeup.wait(delay)
+                continue
+            except Exception:  # noqa: BLE001 - a bug must not end splitting for good: log, retry
+                delay = backoff.failed()
+                self._log.exception("splitting_batch_failed", retry_in_seconds=delay)
+                await self._wakeup.wait(delay)
+                continue
+            backoff.succeeded()
+            self._metrics.observe(report)
+            for channel in report.failed:
+                self._log.warning("webhook_delivery_failed", channel=str(channel))
+            if report.claimed >= self._split.batch_size:
+                await asyncio.sleep(0)  # more is waiting: go again, letting others run first
+                continue
+            await self._wakeup.wait(self._poll_interval)
+
+    async def refresh_gauges(
+        self, stop: asyncio.Event, interval: float = GAUGE_INTERVAL_SECONDS
+    ) -> None:
+        """Set the spool gauges every *interval* seconds."""
+        while not stop.is_set():
+            try:
+                self._metrics.show(await self._inbox.spool_stats(), now=self._clock.now())
+            except StorageUnavailable:
+                self._log.debug("spool_stats_unavailable")
+            except Exception:  # noqa: BLE001 - a gauge is never worth a dead task
+                self._log.exception("spool_stats_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
 
 
 async def refresh_outbox_gauges(

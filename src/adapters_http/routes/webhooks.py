@@ -19,7 +19,11 @@ from adapters_http.body_limit import read_body
 from adapters_http.errors import VerificationFailed, WebhooksUnavailable
 from adapters_http.metrics import METRICS
 from adapters_http.rate_limit import SCOPE_WEBHOOK
-from adapters_http.rate_limit_middleware import enforce_rate_limit
+from adapters_http.rate_limit_middleware import (
+    count_unverified,
+    enforce_rate_limit,
+    refuse_exhausted_ip,
+)
 from adapters_http.request_id import request_id
 from adapters_http.routing import add_route, route_template
 from adapters_http.services import SERVICES
@@ -48,6 +52,7 @@ async def verify_subscription(request: web.Request) -> web.Response:
             request.query,
             verify_tokens=services.verify_tokens.get(channel, ()),
             integrations=services.integrations,
+            integration_id=request.match_info.get(INTEGRATION_ID),
         )
     except InvalidSignature as exc:
         # The reason is a fixed text of the handshake check: it never quotes a token.
@@ -62,39 +67,36 @@ async def verify_subscription(request: web.Request) -> web.Response:
 
 
 async def receive_delivery(request: web.Request) -> web.Response:
-    """Verify, store and acknowledge one webhook delivery.
+    """Verify and spool one webhook delivery; answer ``200`` once it is durable.
 
-    The per-IP limit (middleware) refuses a flood before the body is read; the channel's limit
-    counts only deliveries whose signature verified, so unsigned junk, however much of it,
-    cannot make the platform's genuine deliveries answer ``429``. The answer is
-    ``{"received", "duplicates", "ignored"}``: events of the delivery now stored (repeats
-    included), those that were already stored, and the new ones recorded but never forwarded
-    (no integration owns them, or it is disabled).
+    An address whose unverified requests used up its budget is refused before the body is read;
+    a request that fails to verify counts against its address; a verified one counts against
+    the integration that vouched for it (the channel, for a platform-wide secret), never the
+    address, since a platform delivers every tenant's traffic from a few. Splitting the
+    delivery into events happens after the answer (:mod:`integration_core.use_cases.splitting`),
+    so the body says only that it was received: ``{"received": true, "delivery_id"}``.
     """
     services = request.app[SERVICES]
     channel = DELIVERY_ROUTES[route_template(request)]
     intake = services.receive_webhook
     if intake is None:
         raise WebhooksUnavailable("Webhook intake is not configured on this instance.")
+    await refuse_exhausted_ip(request)
     body = await read_body(request)
-    metrics = request.app[METRICS].webhooks
-    metrics.payload_bytes.labels(channel=channel).observe(len(body))
-    delivery = WebhookRequest(body=body, headers=dict(request.headers), query=dict(request.query))
+    request.app[METRICS].webhooks.payload_bytes.labels(channel=channel).observe(len(body))
+    delivery = WebhookRequest(body=body, headers=request.headers, query=request.query)
 
-    async def admit() -> None:
-        await enforce_rate_limit(request, SCOPE_WEBHOOK, str(channel))
+    async def admit(vouched_by: str | None) -> None:
+        await enforce_rate_limit(request, SCOPE_WEBHOOK, vouched_by or str(channel))
 
-    result = await intake(
-        channel, delivery, integration_id=request.match_info.get(INTEGRATION_ID), admit=admit
-    )
-    metrics.observe_intake(channel, result)
-    return web.json_response(
-        {
-            "received": result.stored + result.duplicates,
-            "duplicates": result.duplicates,
-            "ignored": result.ignored,
-        }
-    )
+    try:
+        accepted = await intake(
+            channel, delivery, integration_id=request.match_info.get(INTEGRATION_ID), admit=admit
+        )
+    except InvalidSignature:
+        await count_unverified(request)
+        raise
+    return web.json_response({"received": True, "delivery_id": accepted.delivery_id})
 
 
 def add_webhook_routes(app: web.Application) -> None:

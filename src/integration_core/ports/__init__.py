@@ -17,6 +17,7 @@ from integration_core.ports.external import (
 )
 from integration_core.ports.stores import (
     CredentialStore,
+    EventInbox,
     EventStore,
     IdempotencyStore,
     IntegrationStore,
@@ -28,6 +29,7 @@ __all__ = [
     "ChannelSetup",
     "Clock",
     "CredentialStore",
+    "EventInbox",
     "EventStore",
     "HealthProbe",
     "IdempotencyStore",

@@ -28,6 +28,9 @@ from integration_core.paging import Page
 from integration_core.payment_notifications import NotificationStatus, PaymentNotification
 from integration_core.payments import (
     Payment,
+    PaymentState,
+    ProviderRefund,
+    Refund,
 )
 from integration_core.rotation import RotationClaim, RotationCriteria, RotationState
 from integration_core.webhooks import InboundEvent
@@ -222,6 +225,54 @@ class EventStore(Protocol):
         ...
 
 
+class EventInbox(Protocol):
+    """The spool of raw deliveries: appended by the request, split into events by a worker.
+
+    A request is answered once :meth:`append` returned; everything that can go wrong with a
+    delivery's content happens after, in :meth:`complete` or :meth:`fail`, where it concerns
+    that delivery alone.
+    """
+
+    async def append(self, inbound: InboundEvent) -> None:
+        """Store a verified raw delivery as pending; return once it is durable.
+
+        Concurrent appends may share one transaction (group commit); one that the database
+        refuses never fails the others. Raises :class:`StorageUnavailable`.
+        """
+        ...
+
+    async def claim_spooled(
+        self, *, now: datetime, limit: int, lease: timedelta
+    ) -> Sequence[InboundEvent]:
+        """Lease up to *limit* pending deliveries, oldest first (like ``claim_due``)."""
+        ...
+
+    async def complete(
+        self, splits: Sequence[tuple[InboundEvent, Sequence[EventRecord]]], *, at: datetime
+    ) -> list[tuple[bool, ...]]:
+        """Store the events split from each delivery and mark the deliveries processed, in one
+        transaction; return, per delivery, :meth:`EventStore.record`'s answer for its events."""
+        ...
+
+    async def fail(self, inbound_id: str, *, error: str, at: datetime) -> None:
+        """Mark a delivery that cannot be split ``failed`` with *error* (kept for replay)."""
+        ...
+
+    async def respool(
+        self,
+        *,
+        failed_only: bool,
+        received_after: datetime | None = None,
+        received_before: datetime | None = None,
+    ) -> int:
+        """Make stored deliveries pending again (``replay --renormalize``); return how many."""
+        ...
+
+    async def spool_stats(self) -> QueueStats:
+        """Return how many deliveries wait to be split and when the oldest arrived."""
+        ...
+
+
 class PaymentStore(Protocol):
     """Keep payments and their refunds."""
 
@@ -242,7 +293,79 @@ class PaymentStore(Protocol):
         ...
 
     async def update(self, payment: Payment) -> None:
-        """Replace a stored payment and its refunds; :class:`NotFound` if absent."""
+        """Replace a stored payment and its refunds; :class:`NotFound` if absent.
+
+        Whole-record: for data set-up and repair only. The payment flows write through the
+        field-level methods below, which never rewrite what they did not change.
+        """
+        ...
+
+    async def set_checkout(
+        self,
+        tenant_id: TenantId,
+        payment_id: str,
+        *,
+        preference_id: str,
+        checkout_url: str,
+        at: datetime,
+    ) -> None:
+        """Store the hosted checkout opened for a payment (those two fields only)."""
+        ...
+
+    async def change_state(
+        self,
+        tenant_id: TenantId,
+        payment_id: str,
+        *,
+        expected: PaymentState,
+        new: PaymentState,
+        at: datetime,
+    ) -> bool:
+        """Write *new* if the stored state is still *expected* (compare-and-set); else ``False``.
+
+        One statement, so of two writers that read the same state only one wins; the other reads
+        again and decides anew. Appends a status change to the payment's history.
+        :class:`NotFound` if absent, :class:`Conflict` if *new* names another payment's
+        provider id.
+        """
+        ...
+
+    async def reserve_refund(self, tenant_id: TenantId, payment_id: str, refund: Refund) -> Payment:
+        """Append *refund* (``pending``) if the balance still allows it; return the payment.
+
+        Atomic with the balance check, so concurrent refunds never reserve more than the
+        payment's amount (:class:`RefundExceedsBalance`). A refund with *refund*'s id already
+        stored is left as it is (a concurrent retry): the returned payment holds it.
+        """
+        ...
+
+    async def settle_refund(
+        self, tenant_id: TenantId, payment_id: str, refund_id: str, seen: ProviderRefund
+    ) -> Refund:
+        """Complete the pending refund *refund_id* with the provider's answer; return it.
+
+        If the provider's refund is stored already (a notification recorded it first), the
+        pending one is dropped and the stored one returned: refunds are unique on the
+        provider's id. A pending refund that is gone is appended again.
+        """
+        ...
+
+    async def release_refund(self, tenant_id: TenantId, payment_id: str, refund_id: str) -> None:
+        """Drop the refund *refund_id* if still pending (the provider refused it)."""
+        ...
+
+    async def record_refunds(
+        self,
+        tenant_id: TenantId,
+        payment_id: str,
+        seen: Sequence[ProviderRefund],
+        *,
+        at: datetime,
+        pending_before: datetime,
+    ) -> None:
+        """Append the provider's refunds not stored yet (by provider id), update the status of
+        those that are, and drop refunds pending since before *pending_before* (their request
+        ended long ago; whatever it did at the provider is among *seen*)."""
         ...
 
     async def list(

@@ -10,6 +10,7 @@ from integration_core.testing.clock import FrozenClock
 from integration_core.testing.credentials import InMemoryCredentialStore
 from integration_core.testing.forwarding import RecordingForwarder
 from integration_core.testing.idempotency import InMemoryIdempotencyStore
+from integration_core.testing.inbox import InMemoryEventInbox
 from integration_core.testing.integrations import InMemoryIntegrationStore
 from integration_core.testing.notifications import InMemoryPaymentNotificationStore
 from integration_core.testing.platforms import (
@@ -29,6 +30,7 @@ __all__ = [
     "FakeProbe",
     "FrozenClock",
     "InMemoryCredentialStore",
+    "InMemoryEventInbox",
     "InMemoryEventStore",
     "InMemoryIdempotencyStore",
     "InMemoryIntegrationStore",

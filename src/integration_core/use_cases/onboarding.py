@@ -101,7 +101,6 @@ TOKEN_FIELD: Mapping[Channel, str] = {
 }
 
 # Channels whose webhook path names the integration (no account id in their payloads to route by).
-_PATH_ROUTED = frozenset({Channel.TELEGRAM, Channel.WEBCHAT})
 
 
 @attrs.frozen(kw_only=True)
@@ -201,7 +200,8 @@ class ConnectIntegration:
             signing_secret = Secret(standard_webhooks.new_secret())
             secrets[INTEGRATION_WEBHOOK_SECRET[channel]] = signing_secret
         webhook_url = f"{self._base_url}/api/v1/integrations/webhooks/{channel}"
-        if channel in _PATH_ROUTED:
+        if INTEGRATION_WEBHOOK_SECRET.get(channel) in secrets:
+            # Its own secret signs its deliveries: only its own route checks that secret first.
             webhook_url = f"{webhook_url}/{integration_id}"
         elif channel is Channel.MERCADOPAGO:  # one endpoint for every seller (CONTRACT 4)
             webhook_url = f"{self._base_url}/api/v1/webhooks/mercadopago"

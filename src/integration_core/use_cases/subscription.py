@@ -25,13 +25,15 @@ async def verify_subscription(
     *,
     verify_tokens: Sequence[Secret],
     integrations: IntegrationStore,
+    integration_id: str | None = None,
 ) -> str:
     """Return the ``hub.challenge`` to echo if *query* carries a verify token of *channel*.
 
     *verify_tokens* are the channel's platform-wide tokens (compared in constant time); else
     the token must be the own token of an integration of *channel* that is not disabled.
-    Raises :class:`InvalidSignature` (a fixed text that never quotes the token) or
-    :class:`StorageUnavailable`.
+    On an integration's own route (*integration_id*), only that integration's token (or a
+    platform-wide one) is accepted. Raises :class:`InvalidSignature` (a fixed text that never
+    quotes the token) or :class:`StorageUnavailable`.
     """
     token, challenge = meta.parse_challenge(query)
     if verify_tokens:
@@ -39,7 +41,12 @@ async def verify_subscription(
             return meta.verify_challenge(query, verify_tokens)
         except InvalidSignature:
             pass  # maybe an integration's own token
-    owners = await integrations.find_by_config(VERIFY_TOKEN_DIGEST, token_digest(token))
+    digest = token_digest(token)
+    if integration_id is not None:
+        own = await integrations.find(integration_id)
+        owners = [own] if own is not None and own.config.get(VERIFY_TOKEN_DIGEST) == digest else []
+    else:
+        owners = list(await integrations.find_by_config(VERIFY_TOKEN_DIGEST, digest))
     if any(owner.channel is channel and owner.receives_events for owner in owners):
         return challenge
     raise InvalidSignature("hub.verify_token does not match")

@@ -35,12 +35,15 @@ from integration_core.testing import (
     FakeProbe,
     FrozenClock,
     InMemoryCredentialStore,
+    InMemoryEventInbox,
     InMemoryEventStore,
     InMemoryIntegrationStore,
     InMemoryPaymentStore,
 )
 from integration_core.use_cases.health import CheckHealth
+from integration_core.own_secrets import OwnSecrets
 from integration_core.use_cases.intake import ReceiveWebhook
+from integration_core.use_cases.splitting import SplitDeliveries, SplitReport
 
 # 64 bytes: PyJWT warns about HMAC keys shorter than the hash (tests also sign with HS512).
 JWT_SECRET = Secret("test-jwt-secret-" + "0123456789abcdef" * 3)
@@ -100,6 +103,20 @@ async def make_rate_limiter() -> AsyncIterator[Callable[..., RateLimiter]]:
         await limiter.aclose()
 
 
+# The worker stage of each HttpServices made here, by id(services): the tests' stand-in for
+# the splitting worker a ``worker``/``all`` process runs (see :func:`drain_spool`).
+SPLITTERS: dict[int, SplitDeliveries] = {}
+
+
+async def drain_spool(services: HttpServices) -> list[SplitReport]:
+    """Split every delivery the intake of *services* spooled, as the worker would."""
+    splitter = SPLITTERS[id(services)]
+    reports: list[SplitReport] = []
+    while (report := await splitter.run_once()).claimed:
+        reports.append(report)
+    return reports
+
+
 @pytest.fixture
 def make_services(
     clock: FrozenClock,
@@ -125,10 +142,11 @@ def make_services(
         if isinstance(settings, dict):
             settings = HttpSettings(**{"service_version": "1.2.3-test", **settings})
         meta = MetaWebhookVerifier()
+        inbox = InMemoryEventInbox(events)
+        own_secrets = OwnSecrets(find=integrations.find, credentials=credentials, clock=clock)
         intake = ReceiveWebhook(
-            integrations=integrations,
-            events=events,
-            credentials=credentials,
+            inbox=inbox,
+            own_secrets=own_secrets,
             clock=clock,
             verifiers={
                 Channel.WHATSAPP: meta,
@@ -159,7 +177,14 @@ def make_services(
         fields.update(overrides)
         if "rate_limiter" not in fields:
             fields["rate_limiter"] = make_rate_limiter()
-        return HttpServices(**fields)
+        services = HttpServices(**fields)
+        SPLITTERS[id(services)] = SplitDeliveries(
+            inbox=inbox,
+            directory=fields["integrations"],
+            own_secrets=own_secrets,
+            clock=clock,
+        )
+        return services
 
     return make
 

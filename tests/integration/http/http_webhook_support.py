@@ -14,7 +14,7 @@ from integration_core.ids import TenantId
 from integration_core.signatures import meta
 from integration_core.testing import FrozenClock, InMemoryCredentialStore
 
-from .conftest import META_APP_SECRET
+from .conftest import META_APP_SECRET, drain_spool
 
 WEBHOOKS = "/api/v1/integrations/webhooks"
 
@@ -57,7 +57,9 @@ async def seed(
 
 
 async def events_of(services: HttpServices, tenant: str) -> list[EventRecord]:
-    """Return every event of *tenant*, paging through the store."""
+    """Split what the intake spooled (as the worker does), then return every event of
+    *tenant*, paging through the store."""
+    await drain_spool(services)
     found: list[EventRecord] = []
     cursor: str | None = None
     while True:

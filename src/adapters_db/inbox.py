@@ -1,0 +1,153 @@
+"""The spool of raw deliveries (the SQL ``EventInbox``), in ``inbound_events``.
+
+A request appends one row (``state = 'pending'``) through a group commit and is answered; a
+worker leases pending rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), splits them, and in one
+transaction inserts their events and marks them ``processed``, or marks one ``failed`` with its
+reason. The rows stay: the raw body is what ``replay --renormalize`` reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters_db.engine import for_writing, is_postgres
+from adapters_db.errors import storage_errors
+from adapters_db.event_rows import inbound_to_row, row_to_inbound
+from adapters_db.events import write_deliveries
+from adapters_db.group_commit import GroupCommitter
+from adapters_db.recordset import as_recordset, recordset_insert
+from adapters_db.tables import inbound_events
+from integration_core.events import EventRecord, QueueStats
+from integration_core.webhooks import InboundEvent
+
+PENDING = "pending"
+PROCESSED = "processed"
+FAILED = "failed"
+_ERROR_LIMIT = 500
+
+_INSERT_PG = recordset_insert(inbound_events)
+
+
+class SqlEventInbox:
+    """Keep the spool of raw deliveries in PostgreSQL or SQLite."""
+
+    def __init__(self, *, engine: AsyncEngine, group_commit: bool = True) -> None:
+        self._engine = engine
+        self._writer = for_writing(engine)
+        self._postgres = is_postgres(engine)
+        self._group: GroupCommitter[InboundEvent, None] | None = (
+            GroupCommitter(self._append_many) if group_commit else None
+        )
+
+    async def append(self, inbound: InboundEvent) -> None:
+        """Store *inbound* as pending; return once committed (with whatever else waits)."""
+        if self._group is not None:
+            await self._group.submit(inbound)
+        else:
+            await self._append_many([inbound])
+
+    async def _append_many(self, deliveries: Sequence[InboundEvent]) -> list[None]:
+        rows = [inbound_to_row(d, state=PENDING) for d in deliveries]
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                if self._postgres:
+                    await conn.execute(_INSERT_PG, as_recordset(rows))
+                else:
+                    await conn.execute(sqlite.insert(inbound_events), rows)
+        return [None] * len(rows)
+
+    async def claim_spooled(
+        self, *, now: datetime, limit: int, lease: timedelta
+    ) -> Sequence[InboundEvent]:
+        """Lease up to *limit* pending deliveries, oldest first."""
+        due = inbound_events.alias("due")
+        pick = (
+            select(due.c.id)
+            .where(
+                due.c.state == PENDING,
+                or_(due.c.lease_expires_at.is_(None), due.c.lease_expires_at <= now),
+            )
+            .order_by(due.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(inbound_events)
+            .where(inbound_events.c.id.in_(pick))
+            .values(lease_expires_at=now + lease, attempts=inbound_events.c.attempts + 1)
+            .returning(*inbound_events.c)
+        )
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                rows = (await conn.execute(stmt)).mappings().all()
+        return sorted((row_to_inbound(row) for row in rows), key=lambda d: d.id)
+
+    async def complete(
+        self, splits: Sequence[tuple[InboundEvent, Sequence[EventRecord]]], *, at: datetime
+    ) -> list[tuple[bool, ...]]:
+        """Insert the events of each split and mark its delivery processed, in one transaction."""
+        mark = (
+            update(inbound_events)
+            .where(inbound_events.c.id.in_([d.id for d, _ in splits]))
+            .values(state=PROCESSED, processed_at=at, lease_expires_at=None, error=None)
+        )
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                answers = await write_deliveries(
+                    conn, self._postgres, [(None, records) for _, records in splits]
+                )
+                await conn.execute(mark)
+        return answers
+
+    async def fail(self, inbound_id: str, *, error: str, at: datetime) -> None:
+        """Mark the delivery failed with *error*; it stays for ``replay --renormalize``."""
+        stmt = (
+            update(inbound_events)
+            .where(inbound_events.c.id == inbound_id)
+            .values(
+                state=FAILED, processed_at=at, lease_expires_at=None, error=error[:_ERROR_LIMIT]
+            )
+        )
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                await conn.execute(stmt)
+
+    async def respool(
+        self,
+        *,
+        failed_only: bool,
+        received_after: datetime | None = None,
+        received_before: datetime | None = None,
+    ) -> int:
+        """Make stored deliveries pending again; return how many."""
+        states = [FAILED] if failed_only else [FAILED, PROCESSED]
+        stmt = (
+            update(inbound_events)
+            .where(inbound_events.c.state.in_(states))
+            .values(state=PENDING, lease_expires_at=None, error=None, processed_at=None)
+        )
+        if received_after is not None:
+            stmt = stmt.where(inbound_events.c.received_at >= received_after)
+        if received_before is not None:
+            stmt = stmt.where(inbound_events.c.received_at < received_before)
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                return (await conn.execute(stmt)).rowcount
+
+    async def spool_stats(self) -> QueueStats:
+        """Return pending and failed counts and the oldest pending delivery's receipt time."""
+        state = inbound_events.c.state
+        counts = select(state, func.count()).where(state.in_([PENDING, FAILED])).group_by(state)
+        oldest = select(func.min(inbound_events.c.received_at)).where(state == PENDING)
+        with storage_errors():
+            async with self._engine.begin() as conn:
+                found: dict[str, int] = dict((await conn.execute(counts)).tuples().all())
+                first = (await conn.execute(oldest)).scalar_one_or_none()
+        return QueueStats(
+            pending=found.get(PENDING, 0), dead=found.get(FAILED, 0), oldest_pending_at=first
+        )

@@ -1,0 +1,300 @@
+"""Split spooled deliveries into events: parse, normalize, route, deduplicate, queue.
+
+This runs behind the acknowledgement (a worker drains the :class:`EventInbox`), so it may take
+its time and may fail for one delivery without touching another. Who a delivery speaks for
+(CONTRACT section 4):
+
+- verified with a platform-wide secret, it speaks for every integration without a secret of
+  its own;
+- verified with an integration's own secret, for that integration and every other whose own
+  secret is identical (one Meta app serving several numbers or pages), and for no other.
+
+Every item becomes exactly one stored event per integration it speaks for, or one ``ignored``
+event (stored, counted, never forwarded, attributed to nobody) when it speaks for none; nothing
+is dropped. A delivery whose body or events cannot be stored is marked ``failed`` with the
+reason and kept for ``replay --renormalize``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import attrs
+
+from integration_core.channels import Channel, Integration
+from integration_core.errors import StorageUnavailable
+from integration_core.events import DeliveryStatus, EventRecord
+from integration_core.ids import new_id
+from integration_core.normalize import NORMALIZERS, Normalizer, PlatformEvent, RouteBy
+from integration_core.own_secrets import OwnSecrets
+from integration_core.ports import Clock, EventInbox, IntegrationStore
+from integration_core.webhooks import InboundEvent
+
+BUSINESS_ACCOUNT_KEY: Final = "business_account_id"
+"""The config key of a WhatsApp integration that names its business account (WABA)."""
+
+
+@attrs.frozen(kw_only=True)
+class SplitOutcome:
+    """What became of one delivery's events: *stored* new, *duplicates* already stored,
+    *ignored* (new but never forwarded: unrouted, not vouched for, or disabled integration),
+    *unroutable* (a subset of ignored: no integration owns them)."""
+
+    channel: Channel
+    stored: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    unroutable: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class SplitReport:
+    """One :meth:`SplitDeliveries.run_once`: how many deliveries were claimed, what became of
+    the events of those split, and how many deliveries failed."""
+
+    claimed: int
+    outcomes: tuple[SplitOutcome, ...] = ()
+    failed: tuple[Channel, ...] = ()
+
+
+class SplitDeliveries:
+    """Drain the inbox one batch at a time: split, route and store every claimed delivery.
+
+    *directory* answers the routing lookups (give it the caching store). *on_queued* is called
+    after a batch queued at least one pending event (wakes this process's forwarders).
+    """
+
+    def __init__(
+        self,
+        *,
+        inbox: EventInbox,
+        directory: IntegrationStore,
+        own_secrets: OwnSecrets,
+        clock: Clock,
+        batch_size: int = 100,
+        lease: timedelta = timedelta(seconds=60),
+        normalizers: Mapping[Channel, Normalizer] = NORMALIZERS,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        self._inbox = inbox
+        self._directory = directory
+        self._own = own_secrets
+        self._clock = clock
+        self.batch_size = batch_size
+        self._lease = lease
+        self._normalizers = normalizers
+        self._on_queued = on_queued
+
+    async def run_once(self) -> SplitReport:
+        """Claim up to a batch of deliveries and split each; raise only
+        :class:`StorageUnavailable` (the deliveries stay spooled and come back)."""
+        now = self._clock.now()
+        claimed = await self._inbox.claim_spooled(now=now, limit=self.batch_size, lease=self._lease)
+        if not claimed:
+            return SplitReport(claimed=0)
+        splits: list[tuple[InboundEvent, Sequence[EventRecord]]] = []
+        failed: list[Channel] = []
+        for delivery in claimed:
+            try:
+                splits.append((delivery, await self.split(delivery)))
+            except StorageUnavailable:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one delivery's fault never stops the rest
+                await self._inbox.fail(delivery.id, error=_reason("split", exc), at=now)
+                failed.append(delivery.channel)
+        outcomes = await self._store(splits, now, failed)
+        if self._on_queued is not None and any(o.stored > o.ignored for o in outcomes):
+            self._on_queued()
+        return SplitReport(claimed=len(claimed), outcomes=tuple(outcomes), failed=tuple(failed))
+
+    async def split(self, delivery: InboundEvent) -> list[EventRecord]:
+        """Return the events *delivery* holds, each routed (or ``ignored``)."""
+        payload = json.loads(delivery.body)
+        items = self._normalizers[delivery.channel](payload, headers=delivery.headers)
+        router = _Router(self._directory, self._own, delivery, payload)
+        records: list[EventRecord] = []
+        for item in items:
+            targets, unrouted = await router.route(item)
+            if not targets:
+                records.append(_ignored(delivery, item, unrouted=unrouted))
+            records.extend(_record(delivery, item, target) for target in targets)
+        return records
+
+    async def _store(
+        self,
+        splits: list[tuple[InboundEvent, Sequence[EventRecord]]],
+        now: datetime,
+        failed: list[Channel],
+    ) -> list[SplitOutcome]:
+        """Store every split in one transaction; if that fails, each alone, and mark the ones
+        the database refuses ``failed`` so they never hold up their batch-mates again."""
+        if not splits:
+            return []
+        try:
+            answers = await self._inbox.complete(splits, at=now)
+        except StorageUnavailable:
+            raise
+        except Exception:  # noqa: BLE001 - a refused row: find it by storing one at a time
+            kept: list[tuple[InboundEvent, Sequence[EventRecord]]] = []
+            answers = []
+            for split in splits:
+                try:
+                    answers.extend(await self._inbox.complete([split], at=now))
+                except StorageUnavailable:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - recorded as the delivery's reason
+                    await self._inbox.fail(split[0].id, error=_reason("store", exc), at=now)
+                    failed.append(split[0].channel)
+                else:
+                    kept.append(split)
+            splits = kept
+        return [
+            _outcome(delivery.channel, records, answer)
+            for (delivery, records), answer in zip(splits, answers, strict=True)
+        ]
+
+
+class _Router:
+    """Route the items of one delivery, looking each account and secret up once."""
+
+    def __init__(
+        self,
+        directory: IntegrationStore,
+        own: OwnSecrets,
+        delivery: InboundEvent,
+        payload: Any,
+    ) -> None:
+        self._directory = directory
+        self._own = own
+        self._delivery = delivery
+        body_id = payload.get("integration_id") if isinstance(payload, dict) else None
+        self._fixed_id = (
+            delivery.integration_id
+            or delivery.verified_by
+            or (body_id if isinstance(body_id, str) and body_id else None)
+        )
+        self._vouched: dict[str, bool] = {}
+
+    async def route(self, item: PlatformEvent) -> tuple[list[Integration], bool]:
+        """Return the integrations *item* is stored for, and whether it routes nowhere at all."""
+        channel = self._delivery.channel
+        candidates: list[Integration]
+        if item.routing_key is None:
+            found = await self._directory.find(self._fixed_id) if self._fixed_id else None
+            candidates = [found] if found is not None else []
+        elif item.routing_by is RouteBy.BUSINESS_ACCOUNT:
+            candidates = list(
+                await self._directory.find_by_config(BUSINESS_ACCOUNT_KEY, item.routing_key)
+            )
+        else:
+            found = await self._directory.find_by_external_id(channel, item.routing_key)
+            candidates = [found] if found is not None else []
+        candidates = [c for c in candidates if c.channel is channel]
+        targets = [c for c in candidates if await self._speaks_for(c)]
+        return targets, not candidates
+
+    async def _speaks_for(self, target: Integration) -> bool:
+        known = self._vouched.get(target.id)
+        if known is None:
+            known = self._vouched[target.id] = await self._check(target)
+        return known
+
+    async def _check(self, target: Integration) -> bool:
+        verified_by = self._delivery.verified_by
+        own = await self._own.lookup(target.id)
+        own_secret = own.secret if own is not None else None
+        if verified_by is None:
+            return own_secret is None
+        if target.id == verified_by:
+            return True
+        voucher = await self._own.lookup(verified_by)
+        if own_secret is None or voucher is None or voucher.secret is None:
+            return False
+        return hmac.compare_digest(
+            own_secret.reveal().encode("utf-8", "surrogatepass"),
+            voucher.secret.reveal().encode("utf-8", "surrogatepass"),
+        )
+
+
+def _record(delivery: InboundEvent, item: PlatformEvent, target: Integration) -> EventRecord:
+    forwarded = target.receives_events
+    return EventRecord(
+        id=new_id("evt"),
+        channel=delivery.channel,
+        dedupe_key=storable(f"{target.external_id}:{item.dedupe_key}"),
+        type=item.type,
+        tenant_id=target.tenant_id,
+        integration_id=target.id,
+        inbound_id=delivery.id,
+        status=DeliveryStatus.PENDING if forwarded else DeliveryStatus.IGNORED,
+        next_attempt_at=delivery.received_at if forwarded else None,
+        occurred_at=item.occurred_at or delivery.received_at,
+        received_at=delivery.received_at,
+        data=_with_recipient(item.data, target),
+    )
+
+
+def _ignored(delivery: InboundEvent, item: PlatformEvent, *, unrouted: bool) -> EventRecord:
+    """Record an item that speaks for no integration: kept and counted, never forwarded.
+
+    An item some integration owns but that this delivery's signer could not vouch for gets a
+    dedupe key of its own signer, so it never stands in for the genuine delivery of the item.
+    """
+    account = item.routing_key or "unrouted"
+    prefix = "" if unrouted else f"unvouched:{delivery.verified_by or 'platform'}:"
+    return EventRecord(
+        id=new_id("evt"),
+        channel=delivery.channel,
+        dedupe_key=storable(f"{prefix}{account}:{item.dedupe_key}"),
+        type=item.type,
+        tenant_id=None,
+        integration_id=None,
+        inbound_id=delivery.id,
+        status=DeliveryStatus.IGNORED,
+        next_attempt_at=None,
+        occurred_at=item.occurred_at or delivery.received_at,
+        received_at=delivery.received_at,
+        data=item.data,
+    )
+
+
+def storable(text: str) -> str:
+    """Return *text* as any database stores it: lone surrogates and NUL characters escaped."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    safe = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return safe.replace("\x00", "\\u0000")
+
+
+def _outcome(channel: Channel, records: Sequence[EventRecord], new: Sequence[bool]) -> SplitOutcome:
+    fresh = [record for record, is_new in zip(records, new, strict=True) if is_new]
+    return SplitOutcome(
+        channel=channel,
+        stored=len(fresh),
+        duplicates=len(records) - len(fresh),
+        ignored=sum(1 for r in fresh if r.status is DeliveryStatus.IGNORED),
+        unroutable=sum(1 for r in fresh if r.integration_id is None),
+    )
+
+
+def _reason(stage: str, exc: Exception) -> str:
+    """A failure reason that names the error's kind, never its text (it may quote the body)."""
+    return f"{stage}_failed: {type(exc).__name__}"
+
+
+def _with_recipient(data: Mapping[str, Any], integration: Integration) -> Mapping[str, Any]:
+    """Fill an empty ``message.recipient.id`` (Telegram, webchat) with the account that got it."""
+    message = data.get("message")
+    if not isinstance(message, dict):
+        return data
+    recipient = message.get("recipient")
+    if isinstance(recipient, dict) and not recipient.get("id"):
+        return {
+            **data,
+            "message": {**message, "recipient": {**recipient, "id": integration.external_id}},
+        }
+    return data
