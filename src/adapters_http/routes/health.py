@@ -44,6 +44,7 @@ async def health(request: web.Request) -> web.Response:
                 str(channel): count for channel, count in report.active_integrations.items()
             }
         },
+        "configuration": dict(report.configuration),
     }
     status = 503 if report.status is HealthStatus.DOWN else 200
     return web.json_response(body, status=status, headers=_NO_STORE)

@@ -35,15 +35,21 @@ class CheckResult:
 
 @attrs.frozen(kw_only=True)
 class HealthReport:
-    """Every probe's result and the active integrations per channel (empty if unknown)."""
+    """Every probe's result, the active integrations per channel (empty if unknown), and the
+    configuration choices an operator confirms first (*configuration*)."""
 
     status: HealthStatus
     checks: tuple[CheckResult, ...]
     active_integrations: Mapping[Channel, int] = attrs.field(factory=dict)
+    configuration: Mapping[str, str] = attrs.field(factory=dict)
 
 
 class CheckHealth:
-    """Run the health probes; a probe slower than *timeout* seconds counts as failed."""
+    """Run the health probes; a probe slower than *timeout* seconds counts as failed.
+
+    *configuration* is reported as is with every result: modes and names an operator checks
+    first (say, where credentials are kept), never a secret, since health needs no token.
+    """
 
     def __init__(
         self,
@@ -51,10 +57,12 @@ class CheckHealth:
         probes: Sequence[HealthProbe],
         integrations: IntegrationStore,
         timeout: float = 2.0,
+        configuration: Mapping[str, str] | None = None,
     ) -> None:
         self._probes = tuple(probes)
         self._integrations = integrations
         self._timeout = timeout
+        self._configuration = dict(configuration or {})
 
     async def __call__(self) -> HealthReport:
         """Return a report; never raises for a failing dependency."""
@@ -73,7 +81,12 @@ class CheckHealth:
                 )
             except (IntegrationServiceError, TimeoutError):
                 counts = {}
-        return HealthReport(status=status, checks=checks, active_integrations=counts)
+        return HealthReport(
+            status=status,
+            checks=checks,
+            active_integrations=counts,
+            configuration=self._configuration,
+        )
 
     async def _run(self, probe: HealthProbe) -> CheckResult:
         started = time.perf_counter()

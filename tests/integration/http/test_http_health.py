@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from integration_core.channels import Channel, Integration, IntegrationStatus
 from integration_core.ids import TenantId
 from integration_core.testing import FakeProbe, InMemoryIntegrationStore
+from integration_core.use_cases.health import CheckHealth
 
 RUNTIME_KEYS = {
     "python",
@@ -201,3 +202,22 @@ async def test_unknown_methods_do_not_create_label_values(client: Any, services:
         {"method": "other", "route": "unmatched", "status": "405"},
     )
     assert value == 1
+
+
+async def test_health_shows_the_configuration_choices(
+    make_client: Any, make_services: Any, database_probe: FakeProbe
+) -> None:
+    choices = {
+        "environment": "production",
+        "credential_store": "vault",
+        "credential_store_chosen_by": "VAULT_ADDR",
+        "mercadopago_environment": "sandbox",
+    }
+    check = CheckHealth(
+        probes=[database_probe], integrations=InMemoryIntegrationStore(), configuration=choices
+    )
+    client = await make_client(make_services(check_health=check))
+
+    body = await (await client.get("/api/v1/health")).json()
+
+    assert body["configuration"] == choices
