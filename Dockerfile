@@ -7,6 +7,10 @@
 # generated development key beside it. In production set ENVIRONMENT=production, DATABASE_URL,
 # JWT_SECRET, ENCRYPTION_KEY and MESSAGING_SIGNING_SECRET (see deploy/ and .env.example).
 # Needs BuildKit (the default builder since Docker 23) for the RUN --mount below.
+#
+# PYTHON_IMAGE is any Debian-based image with python3 >= 3.11, pip, `python` and `pip` on PATH,
+# and groupadd/useradd. CI (`nox -s container`, tools/container_check.py) cannot pull from public
+# registries: it builds one from Debian packages with debootstrap and passes it here.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -16,14 +20,16 @@ ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE} AS builder
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY src ./src
 
-RUN pip wheel --no-deps --wheel-dir /wheels . \
+# pip's cache lives in a BuildKit cache mount: a change in src/ rebuilds the wheels from it
+# instead of downloading every dependency again, and the cache never enters a layer.
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip wheel --no-deps --wheel-dir /wheels . \
     && pip wheel --wheel-dir /wheels /wheels/integration_service-*.whl
 
 # ---------------------------------------------------------------------------------- runtime
@@ -62,7 +68,8 @@ USER 10001:10001
 EXPOSE 8080
 
 # slim has no curl: ask with Python. /api/v1/health answers 503 (an error here) when the
-# database is down. Disable it for `serve --role worker`, which serves no HTTP.
+# database is down. `serve --role worker` serves health, ready and metrics on PORT too (and
+# nothing else), so the check holds for workers as well.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8080') + '/api/v1/health', timeout=4)"]
 
