@@ -27,6 +27,7 @@ from adapters_db.payment_notifications import SqlPaymentNotificationStore
 from adapters_db.payments import SqlPaymentStore
 from adapters_http.services import HttpServices
 from adapters_http.webhook_paths import WEBHOOK_CHANNELS
+from integration_core.channels import Channel
 from integration_core.clock import SystemClock
 from integration_core.own_secrets import OwnSecrets
 from integration_core.routing_cache import CachingIntegrationStore
@@ -40,7 +41,6 @@ from integration_core.use_cases.integrations import (
     SendTestMessage,
     UpdateIntegration,
 )
-from integration_core.use_cases.onboarding import ConnectIntegration
 from integration_core.use_cases.setup_idempotency import ConnectIntegrationOnce
 from integration_core.use_cases.splitting import SplitDeliveries
 from integration_core.use_cases.tawkto_config import GetTawkToConfig, UpdateTawkToConfig
@@ -63,8 +63,10 @@ from integration_service.builders import (
 )
 from integration_service.forward_metrics import ForwardMetrics
 from integration_service.payment_wiring import PaymentWiring
+from integration_service.pool_metrics import PoolMetrics
 from integration_service.rotation_metrics import TokenRotationMetrics
 from integration_service.settings import Settings
+from integration_service.setup_metrics import MeasuredConnectIntegration, SetupMetrics
 from integration_service.split_metrics import SplitMetrics
 from integration_service.token_rotation import rotation_policy
 from integration_service.wakeup import NotifyingEventStore, Wakeup
@@ -117,6 +119,7 @@ class Container(containers.DeclarativeContainer):
     forward_metrics = providers.Singleton(ForwardMetrics, registry=registry)
 
     database_probe = providers.Singleton(DatabaseProbe, engine=engine)
+    pool_metrics = providers.Singleton(PoolMetrics, registry=registry, engine=engine)
     migrations = providers.Singleton(migration_probe, settings=settings)
     check_health = providers.Singleton(
         CheckHealth,
@@ -153,8 +156,12 @@ class Container(containers.DeclarativeContainer):
 
     # The integrations API: onboarding and management over the platforms' setups.
     setups = providers.Singleton(channel_setups, settings=settings, session=session, clock=clock)
+    setup_metrics = providers.Singleton(
+        SetupMetrics, registry=registry, channels=providers.Object(tuple(Channel))
+    )
     connect_integration = providers.Singleton(
-        ConnectIntegration,
+        MeasuredConnectIntegration,
+        metrics=setup_metrics,
         integrations=integrations,
         credentials=credentials,
         setups=setups,
@@ -274,6 +281,8 @@ async def resolve(provider: providers.Provider[T]) -> T:
 async def build_services(container: Container) -> HttpServices:
     """Initialize the container's resources and return the HTTP adapter's services."""
     await _maybe_await(container.init_resources())
+    # Read at scrape time: registering the collector is all it needs.
+    await resolve(container.pool_metrics)
     return await resolve(container.http_services)
 
 
