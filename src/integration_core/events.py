@@ -22,7 +22,13 @@ class EventType(enum.StrEnum):
 
     MESSAGE_RECEIVED = "message.received"
     MESSAGE_EDITED = "message.edited"
+    MESSAGE_SENT = "message.sent"
+    """A message the account itself sent from elsewhere (Messenger/Instagram echoes)."""
+    MESSAGE_DELETED = "message.deleted"
+    """A message its sender took back (Instagram unsend, WhatsApp revoke)."""
     MESSAGE_STATUS = "message.status"
+    PLATFORM_EVENT = "platform.event"
+    """Any other item of a delivery, forwarded as the platform sent it (``kind``, ``payload``)."""
     CONVERSATION_STARTED = "conversation.started"
     CONVERSATION_ENDED = "conversation.ended"
     TICKET_CREATED = "ticket.created"

@@ -30,12 +30,14 @@ Kind = Literal[
     "unsupported",
 ]
 AttachmentKind = Literal["image", "audio", "video", "document", "sticker"]
-StatusState = Literal["sent", "delivered", "read", "failed"]
+StatusState = Literal["sent", "delivered", "read", "played", "deleted", "failed"]
 
 STATUS_STATES: Final[Mapping[str, StatusState]] = {
     "sent": "sent",
     "delivered": "delivered",
     "read": "read",
+    "played": "played",  # WhatsApp: a voice message was listened to
+    "deleted": "deleted",  # WhatsApp: the message was deleted
     "failed": "failed",
 }
 
@@ -274,6 +276,17 @@ def status_data(
     if error is not None:
         status["error"] = dict(error)
     return {"status": status}
+
+
+def deleted_data(*, message_id: str, conversation_id: str, sender_id: str) -> dict[str, Any]:
+    """Return the ``data`` of a ``message.deleted`` event: which message, in which chat, by whom."""
+    return {
+        "message": {
+            "id": message_id,
+            "conversation_id": conversation_id,
+            "sender": {"id": sender_id},
+        }
+    }
 
 
 def interaction(

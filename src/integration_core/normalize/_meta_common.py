@@ -1,19 +1,33 @@
-"""Normalize one Messenger Platform ``messaging`` item, the shape Messenger and Instagram share.
+"""Normalize Meta deliveries: the envelope all three share and the Messenger Platform items.
 
-An item is ``{sender, recipient, timestamp}`` plus exactly one of ``message``, ``postback``,
-``reaction``, ``message_edit``, ``delivery``, ``read`` or another event. Timestamps are epoch
-milliseconds (some Instagram payloads send seconds; the size tells them apart).
+Envelope: ``{"object", "entry": [{"id", "time", <lists of items>}]}``. :func:`split_entries`
+walks it; any list of an entry the platform module does not read gives one ``platform.event``
+per item, named after the list, and a payload whose ``object`` names another platform gives one
+per entry, named after that object, so nothing verified is ever dropped.
 
-Dedupe keys: a message's ``mid``; a postback's ``mid``, else ``"{sender}:{timestamp}:{payload}"``;
-``"reaction:{sender}:{mid}:{action}:{timestamp}"``; ``"edit:{mid}:{num_edit}"`` and
-``"deleted:{mid}"`` (an edit or a deletion repeats the original message's ``mid``, which must
-not look like a repeat of it); ``"delivery:{sender}:{mid}"`` per delivered message (else
-``"delivery:{sender}:{watermark}"``); ``"read:{sender}:{mid}"`` (Instagram) or
-``"read:{sender}:{watermark}"`` (Messenger); ``"{event}:{sender}:{timestamp}"`` for other events.
+A Messenger Platform item (Messenger, and Instagram's ``messaging``) is ``{sender, recipient,
+timestamp}`` plus exactly one of ``message``, ``postback``, ``reaction``, ``message_edit``,
+``delivery``, ``read`` or another event. Timestamps are epoch milliseconds (some Instagram
+payloads send seconds; the size tells them apart).
 
-Emitted nothing for: echoes (``is_echo``: our own outbound messages, already known to the
-sender), an item with neither a sender nor a timestamp to identify it (a message with a ``mid``
-is still emitted), and receipts naming neither a message nor a watermark.
+Emitted per item: a message -> ``message.received``; an echo (``is_echo``: the account's own
+message, sent from another app or the inbox) -> ``message.sent``; ``is_deleted`` (unsent) ->
+``message.deleted`` of that ``mid``; a postback -> ``interactive``; a reaction ->
+``reaction``; ``message_edit`` -> ``message.edited``; ``delivery``/``read`` -> one
+``message.status`` per ``mid`` (else one for the watermark); anything else (``optin``,
+``referral``, handover, ...) and any item lacking what its type needs -> ``platform.event``
+whose ``kind`` is Meta's webhook field for it (``messaging_optins``, ``messaging_referrals``,
+...; the item's own key when Meta names no field). Items from ``standby`` (handover: another
+app holds the thread) carry ``"standby": true``.
+
+Dedupe keys: a message's or echo's ``mid``; a postback's ``mid``, else
+``"{sender}:{timestamp}:{payload}"``; ``"reaction:{sender}:{mid}:{action}:{timestamp}"``;
+``"edit:{mid}:{num_edit}"`` and ``"deleted:{mid}"`` (an edit or a deletion repeats the
+original message's ``mid``, which must not look like a repeat of it);
+``"delivery:{sender}:{mid}"`` per delivered message (else ``"delivery:{sender}:{watermark}"``);
+``"read:{sender}:{mid}"`` (Instagram) or ``"read:{sender}:{watermark}"`` (Messenger);
+``"{event}:{sender}:{timestamp}"`` for other events; ``"{kind}:{hash}"`` of the item when it
+has neither a sender nor a timestamp.
 """
 
 from __future__ import annotations
@@ -31,6 +45,7 @@ from integration_core.normalize._message import (
     Content,
     StatusState,
     attachment,
+    deleted_data,
     interaction,
     link,
     location,
@@ -40,6 +55,7 @@ from integration_core.normalize._message import (
     story,
     unsupported,
 )
+from integration_core.normalize._platform import body_event, platform_event, with_standby
 from integration_core.normalize._values import (
     dig,
     from_epoch_guess,
@@ -51,7 +67,7 @@ from integration_core.normalize._values import (
     objs,
     text,
 )
-from integration_core.normalize.base import PlatformEvent
+from integration_core.normalize.base import PlatformEvent, RouteBy
 
 # Attachment types that are media we can forward; ``file`` is a document. Instagram adds
 # ``animated_image`` (a GIF) and reels (videos).
@@ -69,15 +85,41 @@ _LINKS: Final = frozenset({"fallback", "share", "ig_post", "ig_story"})
 _ADDRESSING: Final = frozenset({"sender", "recipient", "timestamp"})
 
 
+MESSENGER_FIELDS: Final[Mapping[str, str]] = {
+    "message": "messages",
+    "postback": "messaging_postbacks",
+    "optin": "messaging_optins",
+    "referral": "messaging_referrals",
+    "account_linking": "messaging_account_linking",
+    "pass_thread_control": "messaging_handovers",
+    "take_thread_control": "messaging_handovers",
+    "request_thread_control": "messaging_handovers",
+    "app_roles": "messaging_handovers",
+    "policy_enforcement": "messaging_policy_enforcement",
+    "game_play": "messaging_game_plays",
+    "checkout_update": "messaging_checkout_updates",
+    "payment": "messaging_payments",
+    "pre_checkout": "messaging_pre_checkouts",
+    "reaction": "message_reactions",
+    "delivery": "message_deliveries",
+    "read": "message_reads",
+    "message_edit": "message_edits",
+}
+"""Meta's webhook field for each kind of Messenger item: the ``kind`` of its platform event."""
+
+
 @attrs.frozen(kw_only=True)
 class _Item:
-    """The addressing every event of one messaging item shares."""
+    """The addressing every event of one messaging item shares, and the item itself."""
 
+    raw: Mapping[str, Any]
     account: str | None
     sender: str | None
-    recipient: str
+    recipient: str | None
     occurred_at: datetime | None
     timestamp: str
+    fields: Mapping[str, str]
+    standby: bool
 
     def address(self, message_id: str) -> Address:
         """Address a message of this item: the conversation is the other party, the sender."""
@@ -86,7 +128,17 @@ class _Item:
             message_id=message_id,
             conversation_id=sender,
             sender_id=sender,
-            recipient_id=self.recipient,
+            recipient_id=self.recipient or self.account or "",
+        )
+
+    def echo_address(self, message_id: str) -> Address:
+        """Address an echo: the account sent it; the conversation is the person it went to."""
+        person = self.recipient if self.recipient not in (None, self.account) else self.sender
+        return Address(
+            message_id=message_id,
+            conversation_id=person or "",
+            sender_id=self.account or self.sender or "",
+            recipient_id=person or "",
         )
 
     def event(self, key: str, event_type: EventType, data: Mapping[str, Any]) -> PlatformEvent:
@@ -96,13 +148,22 @@ class _Item:
             type=event_type,
             routing_key=self.account,
             occurred_at=self.occurred_at,
-            data=data,
+            data=with_standby(data, self.standby),
         )
 
     def message(
-        self, key: str, content: Content, *, message_id: str | None = None, edited: bool = False
+        self,
+        key: str,
+        content: Content,
+        *,
+        message_id: str | None = None,
+        edited: bool = False,
+        echo: bool = False,
     ) -> PlatformEvent:
         """Return a message event; its id is the platform's, else the dedupe key."""
+        if echo:
+            address = self.echo_address(message_id or key)
+            return self.event(key, EventType.MESSAGE_SENT, message_data(address, content))
         event_type = EventType.MESSAGE_EDITED if edited else EventType.MESSAGE_RECEIVED
         return self.event(key, event_type, message_data(self.address(message_id or key), content))
 
@@ -118,45 +179,69 @@ class _Item:
         )
         return self.event(key, EventType.MESSAGE_STATUS, data)
 
+    def other(self, name: str, key: str | None) -> PlatformEvent:
+        """Return the ``platform.event`` of this item; *name* is its key in the item."""
+        event = platform_event(
+            self.fields.get(name, name),
+            self.raw,
+            key=key,
+            routing_key=self.account,
+            occurred_at=self.occurred_at,
+        )
+        return attrs.evolve(event, data=with_standby(event.data, self.standby))
 
-def messaging_events(item: Mapping[str, Any], *, account: str | None) -> list[PlatformEvent]:
-    """Normalize one ``messaging`` item of the account *account* (page or Instagram id)."""
+
+def messaging_events(
+    item: Mapping[str, Any],
+    *,
+    account: str | None,
+    fields: Mapping[str, str] = MESSENGER_FIELDS,
+    standby: bool = False,
+) -> list[PlatformEvent]:
+    """Normalize one ``messaging`` item of the account *account* (page or Instagram id).
+
+    *fields* names the platform event of each kind of item; *standby* marks an item of the
+    ``standby`` list. Always at least one event.
+    """
     sender = ident(dig(item, "sender", "id"))
     timestamp = key_part(item.get("timestamp"))
     context = _Item(
+        raw=item,
         account=account,
         sender=sender,
-        recipient=ident(dig(item, "recipient", "id")) or account or "",
+        recipient=ident(dig(item, "recipient", "id")),
         occurred_at=from_epoch_guess(item.get("timestamp")),
         timestamp=timestamp,
+        fields=fields,
+        standby=standby,
     )
     if (message := obj(item.get("message"))) is not None:
         return _message(context, message)
+    name = next((k for k in item if k not in _ADDRESSING), "") or "messaging"
     if sender is None and not timestamp:
-        return []
-    for name, handler in _HANDLERS.items():
-        if (event := obj(item.get(name))) is not None:
+        return [context.other(name, None)]
+    for handler_name, handler in _HANDLERS.items():
+        if (event := obj(item.get(handler_name))) is not None:
             return handler(context, event)
-    others = [k for k in item if k not in _ADDRESSING]
-    if not others:
-        return []
-    name = others[0] or "unknown"
-    key = f"{name}:{sender or ''}:{timestamp}"
-    return [context.message(key, unsupported(name))]
+    return [context.other(name, f"{name}:{sender or ''}:{timestamp}")]
 
 
 def _message(context: _Item, message: Mapping[str, Any]) -> list[PlatformEvent]:
-    if message.get("is_echo") is True:
-        return []
     mid = ident(message.get("mid"))
-    fallback = f"message:{context.sender or ''}:{context.timestamp}"
     if mid is None and context.sender is None and not context.timestamp:
-        return []
+        return [context.other("message", None)]
+    fallback = f"message:{context.sender or ''}:{context.timestamp}"
     if message.get("is_deleted") is True:
-        key = f"deleted:{mid}" if mid is not None else f"deleted:{fallback}"
-        return [context.message(key, unsupported("deleted"), message_id=mid)]
+        if mid is None:
+            # An unsend that names no message deletes nothing we can point at.
+            return [context.other("message", f"deleted:{fallback}")]
+        sender = context.sender or ""
+        data = deleted_data(message_id=mid, conversation_id=sender, sender_id=sender)
+        return [context.event(f"deleted:{mid}", EventType.MESSAGE_DELETED, data)]
+    echo = message.get("is_echo") is True
     if message.get("is_unsupported") is True:
-        return [context.message(mid or fallback, unsupported("unsupported"))]
+        key = mid or fallback
+        return [context.message(key, unsupported("unsupported"), message_id=mid, echo=echo)]
     content = _content(message)
     reply_to = ident(dig(message, "reply_to", "mid"))
     replied_story = obj(dig(message, "reply_to", "story"))
@@ -166,6 +251,8 @@ def _message(context: _Item, message: Mapping[str, Any]) -> list[PlatformEvent]:
         )
     if reply_to is not None:
         content = attrs.evolve(content, reply_to=reply_to)
+    if echo:
+        return [context.message(mid or f"echo:{fallback}", content, message_id=mid, echo=True)]
     return [context.message(mid or fallback, content)]
 
 
@@ -235,7 +322,7 @@ def _reaction(context: _Item, reacted: Mapping[str, Any]) -> list[PlatformEvent]
     action = text(reacted.get("action")) or "react"
     key = f"reaction:{context.sender or ''}:{target or ''}:{action}:{context.timestamp}"
     if target is None:
-        return [context.message(key, unsupported("reaction"))]
+        return [context.other("reaction", key)]
     # An unreact removes the reaction: an empty emoji, as WhatsApp says it.
     emoji = ""
     if action != "unreact":
@@ -247,8 +334,11 @@ def _edit(context: _Item, edit: Mapping[str, Any]) -> list[PlatformEvent]:
     mid = ident(edit.get("mid"))
     body = text(edit.get("text")) or None
     if mid is None:
-        key = f"message_edit:{context.sender or ''}:{context.timestamp}"
-        return [context.message(key, unsupported("message_edit"))]
+        return [
+            context.other(
+                "message_edit", f"message_edit:{context.sender or ''}:{context.timestamp}"
+            )
+        ]
     count = key_part(edit.get("num_edit")) or context.timestamp
     content = Content(text=body) if body is not None else unsupported("message_edit")
     return [context.message(f"edit:{mid}:{count}", content, message_id=mid, edited=True)]
@@ -278,7 +368,7 @@ def _receipts(
         ]
     watermark = receipt.get("watermark")
     if from_epoch_guess(watermark) is None:
-        return []
+        return [context.other(prefix, f"{prefix}:{sender}:{context.timestamp}")]
     key = f"{prefix}:{sender}:{key_part(watermark)}"
     return [context.status(key, state, message_id=None, watermark=watermark)]
 
@@ -290,3 +380,75 @@ _HANDLERS: Final[Mapping[str, Callable[[_Item, Mapping[str, Any]], list[Platform
     "delivery": _delivery,
     "read": _read,
 }
+
+
+def split_entries(
+    root: Mapping[str, Any],
+    object_name: str,
+    read_entry: Callable[[Mapping[str, Any]], list[PlatformEvent]],
+    *,
+    known: frozenset[str],
+    routing_by: RouteBy = RouteBy.EXTERNAL_ID,
+) -> list[PlatformEvent]:
+    """Split a Meta delivery of *object_name* into events, leaving no item out.
+
+    *read_entry* reads the lists of an entry named in *known*; every object in any other list
+    of an entry becomes a ``platform.event`` named after the list, routed by the entry's id
+    (*routing_by* says what that id is). A payload of another ``object`` gives one
+    ``platform.event`` per entry, named after that object and routed by the entry's id (an
+    account of another platform routes to none of ours: recorded, never forwarded).
+    """
+    found = root.get("object", object_name)
+    if found != object_name:
+        name = text(found) or "unknown"
+        foreign = [
+            _entry_item(name, entry, entry, RouteBy.EXTERNAL_ID)
+            for entry in objs(root.get("entry"))
+        ]
+        return foreign or body_event(root, name)
+    events: list[PlatformEvent] = []
+    for entry in objs(root.get("entry")):
+        events.extend(read_entry(entry))
+        for name, value in entry.items():
+            if name in known or name in _ENTRY_KEYS or not isinstance(value, list):
+                continue
+            events.extend(_entry_item(name, entry, item, routing_by) for item in objs(value))
+    return events or body_event(root, object_name)
+
+
+def change_event(
+    change: Mapping[str, Any],
+    entry: Mapping[str, Any],
+    *,
+    routing_key: str | None = None,
+    routing_by: RouteBy = RouteBy.EXTERNAL_ID,
+) -> PlatformEvent:
+    """Return the ``platform.event`` of one entry ``change`` (``{field, value}``) as received.
+
+    *routing_key* defaults to the entry's id. The dedupe key hashes the change with the entry's
+    id and time, so two identical notifications at different times stay two events.
+    """
+    field = text(change.get("field")) or "unknown"
+    return _entry_item(field, entry, change, routing_by, routing_key=routing_key)
+
+
+def _entry_item(
+    kind: str,
+    entry: Mapping[str, Any],
+    item: Mapping[str, Any],
+    routing_by: RouteBy,
+    *,
+    routing_key: str | None = None,
+) -> PlatformEvent:
+    account = ident(entry.get("id"))
+    return platform_event(
+        kind,
+        item,
+        routing_key=routing_key or account,
+        routing_by=routing_by if routing_key is None else RouteBy.EXTERNAL_ID,
+        occurred_at=from_epoch_guess(entry.get("time")),
+        salt=[account, key_part(entry.get("time")), kind],
+    )
+
+
+_ENTRY_KEYS: Final = frozenset({"id", "time"})

@@ -7,10 +7,17 @@ a bug upstream can put a number where a string belongs. A field of the wrong typ
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+# Deeper than this, a forwarded payload is cut (the value becomes null): json.loads accepts
+# nesting up to the interpreter's recursion limit, and the envelope around a payload adds levels
+# that json.dumps would then refuse. No platform nests a real item a tenth as deep.
+MAX_DEPTH = 100
 
 # Meta sends epoch milliseconds in messaging webhooks, but some Instagram payloads carry seconds.
 # Below this value a number cannot be milliseconds of any date after 1973, so it is seconds.
@@ -149,3 +156,48 @@ def key_part(value: object) -> str:
     if isinstance(value, float) and math.isfinite(value):
         return repr(value)
     return ""
+
+
+def verbatim(value: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of the JSON object *value* that strict JSON can carry, for forwarding as is.
+
+    Python's ``json`` reads ``NaN`` and ``Infinity``, which are not JSON: they become ``null``,
+    as does anything nested deeper than :data:`MAX_DEPTH`. Built without recursion, so no
+    payload can exhaust the stack.
+    """
+    root: dict[str, Any] = {}
+    pending: list[_Copy] = [(value, root, 1)]
+    while pending:
+        source, target, depth = pending.pop()
+        if isinstance(source, Mapping) and isinstance(target, dict):
+            for key, child in source.items():
+                target[str(key)] = _shallow(child, depth, pending)
+        elif isinstance(source, list) and isinstance(target, list):
+            target.extend(_shallow(child, depth, pending) for child in source)
+    return root
+
+
+_Copy = tuple[object, dict[str, Any] | list[Any], int]
+
+
+def _shallow(child: object, depth: int, pending: list[_Copy]) -> object:
+    """Return *child* copied one level (containers are filled later from *pending*)."""
+    if isinstance(child, dict | list):
+        if depth >= MAX_DEPTH:
+            return None
+        copied: dict[str, Any] | list[Any] = {} if isinstance(child, dict) else []
+        pending.append((child, copied, depth + 1))
+        return copied
+    if isinstance(child, float) and not math.isfinite(child):
+        return None
+    return child
+
+
+def digest(value: object) -> str:
+    """Return a stable hash of a :func:`verbatim` value: its canonical JSON, SHA-256, 32 hex.
+
+    The dedupe key of an item the platform gives no id: a redelivery is byte for byte the same
+    item, so it hashes the same.
+    """
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
-
-import enum
 
 import attrs
 

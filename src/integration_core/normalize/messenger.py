@@ -1,12 +1,14 @@
 """Normalize Messenger deliveries (``object: page``).
 
-Each ``entry`` is one page (``entry.id``, the routing key); each of its ``messaging`` items
+Each ``entry`` is one page (``entry.id``, the routing key). Each item of its ``messaging`` list
 becomes its own events (see :mod:`integration_core.normalize._meta_common` for the kinds and
-dedupe keys). The conversation is the person's page-scoped id (PSID).
+dedupe keys); so does each item of ``standby`` (handover protocol: another app holds the
+thread and answers), marked ``"standby": true`` so the messaging service can see the
+conversation without answering it. The conversation is the person's page-scoped id (PSID).
 
-Emitted nothing for: ``standby`` items (handover protocol: the thread belongs to another app,
-which answers them; forwarding them too would answer twice), entry ``changes`` (page feed,
-not messaging), and a payload whose ``object`` names another platform.
+Each entry ``change`` (page feed and other page fields, not messaging) is a ``platform.event``
+named after its ``field``, as is every item of any other list of an entry; a payload whose
+``object`` names another platform gives one ``platform.event`` per entry, named after that object.
 """
 
 from __future__ import annotations
@@ -14,24 +16,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from integration_core.normalize._meta_common import messaging_events
+from integration_core.normalize._meta_common import change_event, messaging_events, split_entries
 from integration_core.normalize._values import ident, obj, objs
 from integration_core.normalize.base import PlatformEvent
 
 OBJECT: Final = "page"
+_LISTS: Final = frozenset({"messaging", "standby", "changes"})
 
 
 def normalize(payload: object, *, headers: Mapping[str, str] | None = None) -> list[PlatformEvent]:
-    """Split a Messenger delivery into one event per messaging item (per message for receipts).
+    """Split a Messenger delivery into the events of every item (one per ``mid`` of receipts).
 
     *headers* are not needed: every item carries its own ids.
     """
     root = obj(payload)
-    if root is None or root.get("object", OBJECT) != OBJECT:
+    if root is None:
         return []
+    return split_entries(root, OBJECT, _entry_events, known=_LISTS)
+
+
+def _entry_events(entry: Mapping[str, object]) -> list[PlatformEvent]:
+    page = ident(entry.get("id"))
     events: list[PlatformEvent] = []
-    for entry in objs(root.get("entry")):
-        page = ident(entry.get("id"))
-        for item in objs(entry.get("messaging")):
-            events.extend(messaging_events(item, account=page))
+    for item in objs(entry.get("messaging")):
+        events.extend(messaging_events(item, account=page))
+    for item in objs(entry.get("standby")):
+        events.extend(messaging_events(item, account=page, standby=True))
+    events.extend(change_event(change, entry) for change in objs(entry.get("changes")))
     return events

@@ -7,12 +7,15 @@
   events yields two ``conversation.ended`` for one chat, the later one with the transcript
   (different dedupe keys; consumers treat the second as an update);
 - ``ticket:create`` -> ``ticket.created`` with ``{id, human_id, subject, message, requester}``;
-- any other event -> ``message.received`` ``unsupported`` with the event name, in the chat.
+- any other event (``chat:rated``, an event Tawk.to adds later), and a chat or ticket event
+  without the chat or ticket id it needs -> ``platform.event`` named after the event, with the
+  whole body as payload.
 
 The dedupe key is the ``X-Hook-Event-Id`` header (identical across Tawk.to's retries), else
-``"{chatId}:{event}"`` (a ticket: its id). Times are ISO 8601 UTC strings.
+``"{chatId}:{event}"`` (a ticket: its id), else a hash of the body. Times are ISO 8601 UTC
+strings.
 
-Emitted nothing for: a payload with neither an event id header nor a chat or ticket id.
+Emitted nothing for: an empty object.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from integration_core.events import EventType
-from integration_core.normalize._message import Address, message_data, unsupported
+from integration_core.normalize._platform import platform_event
 from integration_core.normalize._values import (
     dig,
     from_iso,
@@ -49,39 +52,41 @@ def normalize(payload: object, *, headers: Mapping[str, str] | None = None) -> l
     *headers* (lower-cased) give ``x-hook-event-id``, the dedupe key when present.
     """
     root = obj(payload)
-    if root is None:
+    if not root:
         return []
     event = text(root.get("event")) or "unknown"
     hook_id = nonempty((headers or {}).get("x-hook-event-id"))
     chat = obj(root.get("chat"))
     chat_id = ident(root.get("chatId")) or ident(dig(chat, "id"))
-    if event == "ticket:create":
-        ticket_id = ident(dig(root, "ticket", "id"))
+    property_id = ident(dig(root, "property", "id"))
+    occurred_at = from_iso(root.get("time"))
+    ticket_id = ident(dig(root, "ticket", "id"))
+    data: dict[str, Any]
+    if event == "ticket:create" and ticket_id is not None:
         key = hook_id or ticket_id
-        data: dict[str, Any] = {"ticket": _ticket(root, ticket_id or "")}
+        data = {"ticket": _ticket(root, ticket_id)}
         event_type = EventType.TICKET_CREATED
-    elif event in _CONVERSATIONS:
-        key = hook_id or (f"{chat_id}:{event}" if chat_id else None)
-        data = {"conversation": _conversation(root, chat, chat_id or "")}
+    elif event in _CONVERSATIONS and chat_id is not None:
+        key = hook_id or f"{chat_id}:{event}"
+        data = {"conversation": _conversation(root, chat, chat_id)}
         event_type = _CONVERSATIONS[event]
     else:
-        key = hook_id or (f"{chat_id}:{event}" if chat_id else None)
-        address = Address(
-            message_id=key or "",
-            conversation_id=chat_id or "",
-            sender_id="",
-            recipient_id=ident(dig(root, "property", "id")) or "",
-        )
-        data = message_data(address, unsupported(event))
-        event_type = EventType.MESSAGE_RECEIVED
-    if key is None:
-        return []
+        fallback = f"{chat_id}:{event}" if chat_id else None
+        return [
+            platform_event(
+                event,
+                root,
+                key=hook_id or fallback,
+                routing_key=property_id,
+                occurred_at=occurred_at,
+            )
+        ]
     return [
         PlatformEvent(
             dedupe_key=key,
             type=event_type,
-            routing_key=ident(dig(root, "property", "id")),
-            occurred_at=from_iso(root.get("time")),
+            routing_key=property_id,
+            occurred_at=occurred_at,
             data=data,
         )
     ]

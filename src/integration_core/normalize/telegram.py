@@ -4,23 +4,28 @@ An update holds ``update_id`` and exactly one other field, which says what happe
 
 - ``message``, ``channel_post`` -> ``message.received``; ``edited_message``,
   ``edited_channel_post`` -> ``message.edited`` (same ``message_id``, time = ``edit_date``);
+  a service message (``new_chat_members``, ``pinned_message``, ``successful_payment``, ...:
+  nothing a person wrote) -> ``platform.event`` named after its service field;
 - ``callback_query`` (an inline button pressed) -> ``interactive`` with the button's ``data``
   as payload; its id is the callback query id and ``reply_to`` names the message with the button;
 - ``message_reaction`` -> ``reaction`` (an emptied reaction list is a removal, ``emoji: ""``;
   custom-emoji and paid reactions are ``unsupported``);
-- any other update (``my_chat_member``, ``poll``, ``business_message``, ...) -> ``unsupported``
-  with that field's name, addressed from its ``chat``/``from`` where it has them.
+- any other update (``my_chat_member``, ``chat_member``, ``inline_query``,
+  ``pre_checkout_query``, ``message_reaction_count``, ``business_message``, a kind Telegram
+  adds later, ...) and a message field that is not an object -> ``platform.event`` named after
+  that field, with the whole update as payload.
 
-The dedupe key is ``str(update_id)`` (the intake prefixes the bot). Events with no message id
-of their own (reactions, other updates) use it as their id too. ``recipient.id`` is empty:
-the update does not name the bot, which is the integration itself.
+The dedupe key is ``str(update_id)`` (the intake prefixes the bot); an update without one is a
+``platform.event`` keyed by a hash of the update. Events with no message id of their own
+(reactions) use the update id as their id too. ``recipient.id`` is empty: the update does not
+name the bot, which is the integration itself.
 
-Emitted nothing for: an update without ``update_id`` or with no field besides it.
+Emitted nothing for: an empty object.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -40,6 +45,7 @@ from integration_core.normalize._message import (
     reaction,
     unsupported,
 )
+from integration_core.normalize._platform import platform_event
 from integration_core.normalize._values import (
     dig,
     from_epoch_seconds,
@@ -78,12 +84,45 @@ _OTHER_CONTENT: Final = (
     "paid_media",
     "checklist",
     "giveaway",
-    "successful_payment",
+    "web_app_data",
+)
+# Service messages: Telegram reports a change in the chat, nobody wrote anything.
+_SERVICE: Final = (
     "new_chat_members",
     "left_chat_member",
     "new_chat_title",
     "new_chat_photo",
+    "delete_chat_photo",
+    "group_chat_created",
+    "supergroup_chat_created",
+    "channel_chat_created",
+    "message_auto_delete_timer_changed",
+    "migrate_to_chat_id",
+    "migrate_from_chat_id",
     "pinned_message",
+    "successful_payment",
+    "refunded_payment",
+    "users_shared",
+    "chat_shared",
+    "connected_website",
+    "write_access_allowed",
+    "proximity_alert_triggered",
+    "boost_added",
+    "chat_background_set",
+    "checklist_tasks_done",
+    "checklist_tasks_added",
+    "forum_topic_created",
+    "forum_topic_edited",
+    "forum_topic_closed",
+    "forum_topic_reopened",
+    "general_forum_topic_hidden",
+    "general_forum_topic_unhidden",
+    "giveaway_created",
+    "giveaway_completed",
+    "video_chat_scheduled",
+    "video_chat_started",
+    "video_chat_ended",
+    "video_chat_participants_invited",
 )
 
 
@@ -93,21 +132,31 @@ def normalize(payload: object, *, headers: Mapping[str, str] | None = None) -> l
     *headers* are not needed: the secret token was checked before, ``update_id`` identifies.
     """
     update = obj(payload)
-    update_id = ident(dig(update, "update_id"))
-    if update is None or update_id is None:
-        return []
-    kinds = [k for k in update if k != "update_id"]
-    if not kinds:
-        return []
-    kind = kinds[0]
-    body = obj(update[kind])
-    if body is not None and kind in _MESSAGES:
-        return [_message_event(update_id, body, _MESSAGES[kind])]
-    if body is not None and kind == "callback_query":
-        return [_callback_event(update_id, body)]
-    if body is not None and kind == "message_reaction":
-        return [_reaction_event(update_id, body)]
-    return [_other_event(update_id, kind or "unknown", body or {})]
+    return [_update_event(update)] if update else []
+
+
+def _update_event(update: Mapping[str, Any]) -> PlatformEvent:
+    update_id = ident(update.get("update_id"))
+    kind = next((k for k in update if k != "update_id"), None)
+    body = None if kind is None else obj(update[kind])
+    if kind is None or update_id is None or body is None:
+        return _other(update, kind or "update", update_id, None)
+    if kind in _MESSAGES:
+        service = next((k for k in _SERVICE if k in body), None)
+        if service is None:
+            return _message_event(update_id, body, _MESSAGES[kind])
+        kind = service
+    elif kind in _HANDLERS:
+        return _HANDLERS[kind](update_id, body)
+    return _other(update, kind, update_id, body.get("date"))
+
+
+def _other(
+    update: Mapping[str, Any], kind: str, update_id: str | None, when: object
+) -> PlatformEvent:
+    return platform_event(
+        kind, update, key=update_id, routing_key=None, occurred_at=from_epoch_seconds(when)
+    )
 
 
 def _name(user: Mapping[str, Any] | None) -> str | None:
@@ -267,20 +316,7 @@ def _reaction_event(key: str, update: Mapping[str, Any]) -> PlatformEvent:
     )
 
 
-def _other_event(key: str, kind: str, body: Mapping[str, Any]) -> PlatformEvent:
-    user = obj(body.get("from")) or obj(body.get("user"))
-    chat_id = ident(dig(body, "chat", "id")) or ident(dig(body, "message", "chat", "id"))
-    sender = ident(dig(user, "id")) or chat_id or ""
-    address = Address(
-        message_id=key,
-        conversation_id=chat_id or sender,
-        sender_id=sender,
-        sender_name=_name(user),
-    )
-    return _event(
-        key,
-        EventType.MESSAGE_RECEIVED,
-        address,
-        unsupported(kind),
-        from_epoch_seconds(body.get("date")),
-    )
+_HANDLERS: Final[Mapping[str, Callable[[str, Mapping[str, Any]], PlatformEvent]]] = {
+    "callback_query": _callback_event,
+    "message_reaction": _reaction_event,
+}

@@ -12,7 +12,8 @@ The dedupe key is the Standard Webhooks ``webhook-id`` header (the same on every
 The routing key is ``None``: the path or ``integration_id`` routes, and the intake reads it to
 verify the signature before anything is normalized.
 
-Emitted nothing for: a body with neither a ``webhook-id`` header nor a ``message.id``.
+A body with neither a ``webhook-id`` header nor a ``message.id`` names no message: it is a
+``platform.event`` ``unknown`` keyed by a hash of the body. Emitted nothing for: an empty object.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from integration_core.normalize._message import (
     attachment,
     message_data,
 )
+from integration_core.normalize._platform import platform_event
 from integration_core.normalize._values import (
     dig,
     from_epoch_guess,
@@ -56,13 +58,13 @@ def normalize(payload: object, *, headers: Mapping[str, str] | None = None) -> l
     *headers* (lower-cased) give ``webhook-id``, the dedupe key when present.
     """
     root = obj(payload)
-    if root is None:
+    if not root:
         return []
     message = obj(root.get("message")) or {}
     message_id = ident(message.get("id"))
     key = nonempty((headers or {}).get("webhook-id")) or message_id
     if key is None:
-        return []
+        return [platform_event("unknown", root, routing_key=None)]
     sender = ident(dig(root, "sender", "id")) or ""
     address = Address(
         message_id=message_id or key,

@@ -4,16 +4,29 @@ Meta batches: one POST can carry several entries, each with several changes, eac
 messages and statuses. Every one becomes its own event, in payload order (messages of a change
 before its statuses); reading only the first would silently drop the rest.
 
-Emitted: each inbound message as ``message.received`` (``edit`` messages as
-``message.edited`` of the original message id), each status ``sent``/``delivered``/``read``/
-``failed`` as ``message.status``. Unknown message types (``order``, ``system``, ``revoke``,
-``unsupported``, ...) become ``kind: "unsupported"`` with the type in ``unsupported_type``.
+Emitted, for a ``messages`` change (routed by ``metadata.phone_number_id``):
 
-Emitted nothing for: changes of other fields (template, account and echo notifications carry
-no ``messages``/``statuses``), change-level ``errors`` with no message, a message or status
-without an ``id`` (it cannot be deduplicated, and Meta always sends one), a status in a state
-outside the four above (a future state is not guessed), and a payload whose ``object`` names
-another platform.
+- each inbound message -> ``message.received`` (``edit`` -> ``message.edited`` of the original
+  message id; ``revoke`` -> ``message.deleted`` of the revoked message); message types we
+  cannot represent (``order``, ``unsupported``, a future type) -> ``kind: "unsupported"`` with
+  the type in ``unsupported_type``; ``system`` and ``request_welcome`` messages (a number
+  changed, a chat opened: nothing a person wrote) -> ``platform.event`` named after the type;
+- each status -> ``message.status`` (``sent delivered read played deleted failed``); a status
+  in another state -> ``platform.event`` ``statuses``;
+- change-level ``errors`` with no message to explain -> ``platform.event`` ``errors``;
+- a message or status without an ``id`` -> ``platform.event`` ``messages``/``statuses`` keyed
+  by a hash of the item.
+
+An ``smb_message_echoes`` change (messages the business sent from the WhatsApp Business app)
+gives one ``message.sent`` per echo. Every other change (``message_template_status_update``,
+``message_template_quality_update``, ``account_update``, ``user_preferences``, ...) is one
+``platform.event`` named after its ``field``, with the change ``{field, value}`` as payload:
+routed by ``metadata.phone_number_id`` when it has one, else to every WhatsApp integration of
+the business account ``entry.id`` (:attr:`RouteBy.BUSINESS_ACCOUNT`). A payload whose
+``object`` names another platform gives one ``platform.event`` per entry.
+
+Dedupe keys: a message's own wamid (an edit's and a revoke's too: they name the original in
+their data); ``"{wamid}:{state}"`` for a status; ``"{kind}:{hash}"`` for the rest.
 """
 
 from __future__ import annotations
@@ -31,6 +44,7 @@ from integration_core.normalize._message import (
     Content,
     attachment,
     contact,
+    deleted_data,
     email,
     first_error,
     interaction,
@@ -41,16 +55,19 @@ from integration_core.normalize._message import (
     status_data,
     unsupported,
 )
+from integration_core.normalize._meta_common import change_event, split_entries
+from integration_core.normalize._platform import platform_event
 from integration_core.normalize._values import (
     dig,
     from_epoch_seconds,
     ident,
+    key_part,
     nonempty,
     obj,
     objs,
     text,
 )
-from integration_core.normalize.base import PlatformEvent
+from integration_core.normalize.base import PlatformEvent, RouteBy
 
 OBJECT: Final = "whatsapp_business_account"
 
@@ -64,36 +81,81 @@ _MEDIA: Final[Mapping[str, AttachmentKind]] = {
 
 
 def normalize(payload: object, *, headers: Mapping[str, str] | None = None) -> list[PlatformEvent]:
-    """Split a WhatsApp delivery into one event per message and per status.
+    """Split a WhatsApp delivery into one event per message, status and other change.
 
     *headers* are not needed: every item carries its own id.
     """
     root = obj(payload)
-    if root is None or root.get("object", OBJECT) != OBJECT:
+    if root is None:
         return []
+    return split_entries(
+        root, OBJECT, _entry_events, known=_LISTS, routing_by=RouteBy.BUSINESS_ACCOUNT
+    )
+
+
+_LISTS: Final = frozenset({"changes"})
+# Message types that are no one's message: WhatsApp tells the business something happened.
+_NOT_MESSAGES: Final = frozenset({"system", "request_welcome"})
+
+
+def _entry_events(entry: Mapping[str, Any]) -> list[PlatformEvent]:
     events: list[PlatformEvent] = []
-    for entry in objs(root.get("entry")):
-        for change in objs(entry.get("changes")):
-            value = obj(change.get("value"))
-            if value is not None:
-                events.extend(_change_events(value))
+    for change in objs(entry.get("changes")):
+        events.extend(_change_events(change, entry))
     return events
 
 
-def _change_events(value: Mapping[str, Any]) -> Iterator[PlatformEvent]:
+def _change_events(change: Mapping[str, Any], entry: Mapping[str, Any]) -> list[PlatformEvent]:
+    """Return the events of one change; never none."""
+    value = obj(change.get("value"))
+    field = text(change.get("field"))
     account = ident(dig(value, "metadata", "phone_number_id"))
+    found: list[PlatformEvent] = []
+    if value is not None and field in (None, "messages"):
+        found = list(_messages_change(value, account))
+        if value.get("errors") is not None and not objs(value.get("messages")):
+            # Nothing to attach the error to: it is the news (an app user not authenticated).
+            salt = [ident(entry.get("id")), key_part(entry.get("time"))]
+            found.append(_other("errors", change, account, salt=salt))
+    elif value is not None and field == "smb_message_echoes":
+        found = [_echo_event(echo, account) for echo in objs(value.get("message_echoes"))]
+    if found:
+        return found
+    if account is not None:
+        return [change_event(change, entry, routing_key=account)]
+    # Template, quality and account updates concern the business account, not one number.
+    return [change_event(change, entry, routing_by=RouteBy.BUSINESS_ACCOUNT)]
+
+
+def _other(
+    kind: str,
+    item: Mapping[str, Any],
+    account: str | None,
+    *,
+    key: str | None = None,
+    when: object = None,
+    salt: object = None,
+) -> PlatformEvent:
+    """Return the ``platform.event`` of an item of a ``messages`` change (hashed without *key*)."""
+    return platform_event(
+        kind,
+        item,
+        key=key,
+        routing_key=account,
+        occurred_at=from_epoch_seconds(when),
+        salt=salt,
+    )
+
+
+def _messages_change(value: Mapping[str, Any], account: str | None) -> Iterator[PlatformEvent]:
     contacts = objs(value.get("contacts"))
     names = _names(contacts)
     # A change-level error explains a message WhatsApp could not read (type "unsupported").
     change_error = first_error(value.get("errors"))
     for message in objs(value.get("messages")):
-        event = _message_event(message, account, contacts, names, change_error)
-        if event is not None:
-            yield event
+        yield _message_event(message, account, contacts, names, change_error)
     for status in objs(value.get("statuses")):
-        event = _status_event(status, account)
-        if event is not None:
-            yield event
+        yield _status_event(status, account)
 
 
 def _names(contacts: list[Mapping[str, Any]]) -> dict[str, str]:
@@ -111,7 +173,7 @@ def _names(contacts: list[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def _sender(message: Mapping[str, Any], contacts: list[Mapping[str, Any]]) -> str:
-    found = ident(message.get("from"))
+    found = ident(message.get("from")) or ident(message.get("from_user_id"))
     if found is not None:
         return found
     # Users hiding their number behind a username still have a business-scoped id.
@@ -126,14 +188,26 @@ def _message_event(
     contacts: list[Mapping[str, Any]],
     names: Mapping[str, str],
     change_error: Mapping[str, str] | None,
-) -> PlatformEvent | None:
+) -> PlatformEvent:
     wamid = ident(message.get("id"))
+    raw_type = text(message.get("type")) or ""
+    when = message.get("timestamp")
     if wamid is None:
-        return None
+        return _other("messages", message, account, when=when)
+    if raw_type in _NOT_MESSAGES:
+        return _other(raw_type, message, account, key=wamid, when=when)
     sender = _sender(message, contacts)
+    # A group message belongs to the group's conversation, not the sender's private chat.
+    conversation = ident(message.get("group_id")) or sender
+    if raw_type == "revoke":
+        original = ident(dig(message, "revoke", "original_message_id"))
+        if original is None:
+            return _other(raw_type, message, account, key=wamid, when=when)
+        data = deleted_data(message_id=original, conversation_id=conversation, sender_id=sender)
+        return _event(wamid, EventType.MESSAGE_DELETED, account, when, data)
     event_type = EventType.MESSAGE_RECEIVED
     message_id = wamid
-    if message.get("type") == "edit":
+    if raw_type == "edit":
         edit = obj(message.get("edit"))
         original = ident(dig(edit, "original_message_id"))
         inner = obj(dig(edit, "message"))
@@ -150,17 +224,40 @@ def _message_event(
         content = attrs.evolve(content, reply_to=reply_to)
     address = Address(
         message_id=message_id,
-        conversation_id=sender,
+        conversation_id=conversation,
         sender_id=sender,
         sender_name=names.get(sender),
         recipient_id=account or "",
     )
+    return _event(wamid, event_type, account, when, message_data(address, content))
+
+
+def _echo_event(echo: Mapping[str, Any], account: str | None) -> PlatformEvent:
+    """Return a message the business sent from the WhatsApp Business app as ``message.sent``."""
+    wamid = ident(echo.get("id"))
+    when = echo.get("timestamp")
+    if wamid is None:
+        return _other("message_echoes", echo, account, when=when)
+    person = ident(echo.get("to")) or ident(echo.get("to_user_id")) or ""
+    address = Address(
+        message_id=wamid,
+        conversation_id=person,
+        sender_id=account or ident(echo.get("from")) or "",
+        recipient_id=person,
+    )
+    content = _content(echo, None)
+    return _event(wamid, EventType.MESSAGE_SENT, account, when, message_data(address, content))
+
+
+def _event(
+    key: str, event_type: EventType, account: str | None, when: object, data: Mapping[str, Any]
+) -> PlatformEvent:
     return PlatformEvent(
-        dedupe_key=wamid,
+        dedupe_key=key,
         type=event_type,
         routing_key=account,
-        occurred_at=from_epoch_seconds(message.get("timestamp")),
-        data=message_data(address, content),
+        occurred_at=from_epoch_seconds(when),
+        data=data,
     )
 
 
@@ -288,11 +385,18 @@ def _contact(card: Mapping[str, Any]) -> dict[str, Any] | None:
     return contact(name=full, phones=phones, emails=emails)
 
 
-def _status_event(status: Mapping[str, Any], account: str | None) -> PlatformEvent | None:
+def _status_event(status: Mapping[str, Any], account: str | None) -> PlatformEvent:
     message_id = ident(status.get("id"))
-    state = STATUS_STATES.get(text(status.get("status")) or "")
-    if message_id is None or state is None:
-        return None
+    raw_state = text(status.get("status")) or ""
+    state = STATUS_STATES.get(raw_state)
+    when = status.get("timestamp")
+    if message_id is None:
+        return _other("statuses", status, account, when=when)
+    # One wamid goes sent -> delivered -> read: the state is part of its identity.
+    key = f"{message_id}:{raw_state}"
+    if state is None:
+        # A state WhatsApp adds later is forwarded as it comes, not guessed.
+        return _other("statuses", status, account, key=key, when=when)
     data = status_data(
         message_id=message_id,
         state=state,
@@ -301,11 +405,4 @@ def _status_event(status: Mapping[str, Any], account: str | None) -> PlatformEve
         or "",
         error=first_error(status.get("errors")),
     )
-    return PlatformEvent(
-        # One wamid goes sent -> delivered -> read: the state is part of its identity.
-        dedupe_key=f"{message_id}:{state}",
-        type=EventType.MESSAGE_STATUS,
-        routing_key=account,
-        occurred_at=from_epoch_seconds(status.get("timestamp")),
-        data=data,
-    )
+    return _event(key, EventType.MESSAGE_STATUS, account, when, data)

@@ -10,7 +10,7 @@ import pytest
 
 from integration_core.channels import Channel
 from integration_core.events import EventType
-from integration_core.normalize import PlatformEvent
+from integration_core.normalize import PlatformEvent, RouteBy
 
 Run = Callable[..., list[PlatformEvent]]
 Load = Callable[[str], Mapping[str, Any]]
@@ -122,12 +122,15 @@ def test_read_names_the_message_read(ig: Case) -> None:
     }
 
 
-def test_deleted_message_is_unsupported_with_its_own_key(ig: Case) -> None:
+def test_unsent_message_is_message_deleted_with_its_own_key(ig: Case) -> None:
     [event] = ig("deleted")
+    assert event.type is EventType.MESSAGE_DELETED
+    # The deletion repeats the message's mid: it must not look like a redelivery of it.
     assert event.dedupe_key == "deleted:ig_reply1"
-    assert _message(event)["id"] == "ig_reply1"
-    assert _message(event)["kind"] == "unsupported"
-    assert _message(event)["unsupported_type"] == "deleted"
+    assert event.routing_key == ACCOUNT
+    assert event.data == {
+        "message": {"id": "ig_reply1", "conversation_id": IGSID, "sender": {"id": IGSID}}
+    }
 
 
 def test_is_unsupported_flag(ig: Case) -> None:
@@ -142,8 +145,20 @@ def test_message_edit(ig: Case) -> None:
     assert _message(event)["text"] == "Sí, gracias"
 
 
-def test_echo_is_skipped(ig: Case) -> None:
-    assert ig("echo") == []
+def test_echo_is_message_sent_to_the_person(ig: Case) -> None:
+    [event] = ig("echo")
+    assert event.type is EventType.MESSAGE_SENT
+    assert event.dedupe_key == "ig_echo1"
+    assert event.routing_key == ACCOUNT
+    assert _message(event) == {
+        "id": "ig_echo1",
+        "conversation_id": IGSID,
+        "sender": {"id": ACCOUNT},
+        "recipient": {"id": IGSID},
+        "kind": "text",
+        "text": "Hola! Sí, enviamos.",
+        "attachments": [],
+    }
 
 
 def test_instagram_login_changes(ig: Case) -> None:
@@ -157,8 +172,14 @@ def test_instagram_login_changes(ig: Case) -> None:
     assert seen.data["status"]["message_id"] == "ig_ours2"
 
 
-def test_comment_changes_are_not_messages(ig: Case) -> None:
-    assert ig("comment_change") == []
+def test_comment_changes_are_platform_events(ig: Case, payloads: Load) -> None:
+    [event] = ig("comment_change")
+    assert event.type is EventType.PLATFORM_EVENT
+    assert event.routing_key == ACCOUNT
+    assert event.routing_by is RouteBy.EXTERNAL_ID
+    [change] = payloads("instagram")["comment_change"]["entry"][0]["changes"]
+    assert event.data == {"kind": "comments", "payload": change}
+    assert event.dedupe_key.startswith("comments:")
 
 
 def test_batch_splits_every_entry_and_item(ig: Case) -> None:

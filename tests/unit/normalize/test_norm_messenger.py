@@ -185,16 +185,44 @@ def test_watermark_receipts_carry_the_watermark(fb: Case) -> None:
     assert delivered.data["status"]["watermark"] == "2024-11-29T04:53:15.123Z"
 
 
-def test_other_events_are_unsupported(fb: Case) -> None:
+def test_other_events_are_platform_events_named_by_their_webhook_field(
+    fb: Case, payloads: Load
+) -> None:
     [event] = fb("referral")
+    assert event.type is EventType.PLATFORM_EVENT
     assert event.dedupe_key == f"referral:{PSID}:{MILLIS}"
-    assert _message(event)["kind"] == "unsupported"
-    assert _message(event)["unsupported_type"] == "referral"
+    assert event.routing_key == PAGE
+    assert event.occurred_at == datetime(2024, 11, 29, 4, 53, 20, 123000, tzinfo=UTC)
+    [item] = payloads("messenger")["referral"]["entry"][0]["messaging"]
+    assert event.data == {"kind": "messaging_referrals", "payload": item}
 
 
-@pytest.mark.parametrize("case", ["echo", "standby"])
-def test_echoes_and_standby_are_skipped(fb: Case, case: str) -> None:
-    assert fb(case) == []
+def test_echo_is_message_sent_to_the_person(fb: Case) -> None:
+    [event] = fb("echo")
+    assert event.type is EventType.MESSAGE_SENT
+    assert event.dedupe_key == "m_echo1"
+    assert event.routing_key == PAGE
+    assert event.data == {
+        "message": {
+            "id": "m_echo1",
+            "conversation_id": PSID,
+            "sender": {"id": PAGE},
+            "recipient": {"id": PSID},
+            "kind": "text",
+            "text": "Gracias por escribirnos",
+            "attachments": [],
+        }
+    }
+
+
+def test_standby_message_is_received_marked_standby(fb: Case) -> None:
+    [event] = fb("standby")
+    assert event.type is EventType.MESSAGE_RECEIVED
+    assert event.dedupe_key == "m_standby1"
+    assert event.routing_key == PAGE
+    assert event.data["standby"] is True
+    assert event.data["message"]["text"] == "hola"
+    assert event.data["message"]["conversation_id"] == PSID
 
 
 def test_batch_splits_every_entry_and_item(fb: Case) -> None:
@@ -214,22 +242,27 @@ def test_every_fixture_is_normalized_with_unique_keys(normalized: Run, payloads:
         assert len(keys) == len(set(keys)), name
 
 
-def test_items_without_identity_are_skipped(normalized: Run) -> None:
-    payload = {
-        "object": "page",
-        "entry": [
-            {
-                "id": PAGE,
-                "messaging": [
-                    {"message": {"text": "who?"}},
-                    {"read": {"watermark": 1}},
-                    {"sender": {"id": PSID}, "timestamp": MILLIS, "delivery": {}},
-                    {"sender": {"id": PSID}},
-                ],
-            }
-        ],
-    }
-    assert normalized(Channel.MESSENGER, payload) == []
+def test_items_without_identity_are_platform_events(normalized: Run) -> None:
+    items: list[dict[str, Any]] = [
+        {"message": {"text": "who?"}},
+        {"read": {"watermark": 1}},
+        {"sender": {"id": PSID}, "timestamp": MILLIS, "delivery": {}},
+        {"sender": {"id": PSID}},
+    ]
+    payload = {"object": "page", "entry": [{"id": PAGE, "messaging": items}]}
+    events = normalized(Channel.MESSENGER, payload)
+    assert {e.type for e in events} == {EventType.PLATFORM_EVENT}
+    assert [e.data for e in events] == [
+        {"kind": "messages", "payload": items[0]},
+        {"kind": "message_reads", "payload": items[1]},
+        {"kind": "message_deliveries", "payload": items[2]},
+        {"kind": "messaging", "payload": items[3]},
+    ]
+    assert events[2].dedupe_key == f"delivery:{PSID}:{MILLIS}"
+    # Without sender or time, the item itself identifies it: the same item, the same key.
+    again = normalized(Channel.MESSENGER, payload)
+    assert [e.dedupe_key for e in again] == [e.dedupe_key for e in events]
+    assert len({e.dedupe_key for e in events}) == 4
 
 
 @pytest.mark.parametrize("payload", [None, 1.5, ["page"], {"object": "instagram", "entry": []}])

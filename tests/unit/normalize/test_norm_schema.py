@@ -86,7 +86,7 @@ def test_the_reference_example_is_valid(schema_validator: Draft202012Validator) 
     ("path", "value"),
     [
         ("id", "int_01jdxb7k2m3n4p5q6r7s8t9v0w"),
-        ("type", "message.deleted"),
+        ("type", "message.unknown"),
         ("channel", "sms"),
         ("occurred_at", "2024-11-29 04:53:20"),
         ("received_at", "yesterday"),
@@ -151,3 +151,40 @@ def test_payments_come_only_from_mercadopago(schema_validator: Draft202012Valida
 
 def test_every_messaging_channel_has_a_normalizer() -> None:
     assert set(NORMALIZERS) == set(MESSAGING_CHANNELS)
+
+
+def test_v2_types_have_their_own_strict_data(schema_validator: Draft202012Validator) -> None:
+    deleted = {
+        **EXAMPLE,
+        "type": "message.deleted",
+        "data": {"message": {"id": "m_1", "conversation_id": "c", "sender": {"id": "c"}}},
+    }
+    assert schema_validator.is_valid(deleted)
+    # A deletion is not a message: the message shape does not fit it, nor it the message.
+    assert not schema_validator.is_valid({**deleted, "data": EXAMPLE["data"]})
+    assert not schema_validator.is_valid({**EXAMPLE, "data": deleted["data"]})
+    platform = {**EXAMPLE, "type": "platform.event", "data": {"kind": "optin", "payload": {}}}
+    assert schema_validator.is_valid(platform)
+    for data in ({"kind": "", "payload": {}}, {"kind": "x"}, {"kind": "x", "payload": []}):
+        assert not schema_validator.is_valid({**platform, "data": data})
+    assert not schema_validator.is_valid({**platform, "data": EXAMPLE["data"]})
+    sent = {**EXAMPLE, "type": "message.sent"}
+    assert schema_validator.is_valid(sent)
+    assert not schema_validator.is_valid({**sent, "data": platform["data"]})
+
+
+@pytest.mark.parametrize("state", ["played", "deleted"])
+def test_v2_status_states(schema_validator: Draft202012Validator, state: str) -> None:
+    status = {"message_id": "wamid.1", "state": state, "recipient_id": "549"}
+    event = {**EXAMPLE, "type": "message.status", "data": {"status": status}}
+    assert schema_validator.is_valid(event)
+    event["data"] = {"status": {**status, "state": "listened"}}
+    assert not schema_validator.is_valid(event)
+
+
+def test_standby_is_only_ever_true(schema_validator: Draft202012Validator) -> None:
+    event = copy.deepcopy(EXAMPLE)
+    event["data"]["standby"] = True
+    assert schema_validator.is_valid(event)
+    event["data"]["standby"] = False
+    assert not schema_validator.is_valid(event)

@@ -119,16 +119,16 @@ def test_ticket_create_is_ticket_created(tawk: Callable[..., list[PlatformEvent]
     assert with_header.dedupe_key == HOOK["x-hook-event-id"]
 
 
-def test_unknown_event_is_an_unsupported_message(
-    tawk: Callable[..., list[PlatformEvent]],
+def test_unknown_event_is_a_platform_event(
+    tawk: Callable[..., list[PlatformEvent]], payloads: Load
 ) -> None:
     [event] = tawk("unknown_event", HOOK)
-    assert event.type is EventType.MESSAGE_RECEIVED
-    message = event.data["message"]
-    assert message["kind"] == "unsupported"
-    assert message["unsupported_type"] == "chat:rated"
-    assert message["conversation_id"] == CHAT
-    assert message["recipient"] == {"id": PROPERTY}
+    assert event.type is EventType.PLATFORM_EVENT
+    assert event.dedupe_key == HOOK["x-hook-event-id"]
+    assert event.routing_key == PROPERTY
+    assert event.data == {"kind": "chat:rated", "payload": payloads("tawkto")["unknown_event"]}
+    [without_header] = tawk("unknown_event")
+    assert without_header.dedupe_key == f"{CHAT}:chat:rated"
 
 
 def test_naive_time_is_utc(normalized: Run) -> None:
@@ -138,9 +138,25 @@ def test_naive_time_is_utc(normalized: Run) -> None:
     assert event.routing_key is None
 
 
+@pytest.mark.parametrize("payload", [None, [], "chat:start", {}])
+def test_not_a_webhook_gives_nothing(normalized: Run, payload: object) -> None:
+    assert normalized(Channel.TAWKTO, payload) == []
+
+
 @pytest.mark.parametrize(
     "payload",
-    [None, [], "chat:start", {"event": "chat:start"}, {"event": "ticket:create", "ticket": {}}],
+    [
+        {"event": "chat:start"},
+        {"event": "ticket:create", "ticket": {}, "property": {"id": PROPERTY}},
+        {"event": "chat:end", "property": {"id": PROPERTY}},
+    ],
 )
-def test_unidentifiable_webhooks_give_nothing(normalized: Run, payload: object) -> None:
-    assert normalized(Channel.TAWKTO, payload) == []
+def test_events_missing_their_ids_are_platform_events(
+    normalized: Run, payload: dict[str, Any]
+) -> None:
+    [event] = normalized(Channel.TAWKTO, payload)
+    assert event.type is EventType.PLATFORM_EVENT
+    assert event.data == {"kind": payload["event"], "payload": payload}
+    assert event.dedupe_key.startswith(f"{payload['event']}:")
+    [again] = normalized(Channel.TAWKTO, payload)
+    assert again.dedupe_key == event.dedupe_key

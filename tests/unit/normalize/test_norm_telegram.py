@@ -185,24 +185,37 @@ def test_reactions(tg: Case) -> None:
     assert _message(custom)["unsupported_type"] == "message_reaction.custom_emoji"
 
 
-def test_other_updates_are_unsupported_in_their_chat(tg: Case) -> None:
+def test_other_updates_are_platform_events_with_the_whole_update(tg: Case, payloads: Load) -> None:
     [event] = tg("my_chat_member")
+    assert event.type is EventType.PLATFORM_EVENT
     assert event.dedupe_key == "871234024"
-    assert _message(event)["unsupported_type"] == "my_chat_member"
-    assert _message(event)["conversation_id"] == "-1001234567890"
+    assert event.routing_key is None
+    assert event.occurred_at == SENT
+    assert event.data == {
+        "kind": "my_chat_member",
+        "payload": payloads("telegram")["my_chat_member"],
+    }
 
 
-@pytest.mark.parametrize("case", ["no_update_id", "only_update_id"])
-def test_unidentifiable_updates_are_skipped(tg: Case, case: str) -> None:
-    assert tg(case) == []
+def test_updates_without_an_update_id_are_keyed_by_their_content(tg: Case) -> None:
+    [event] = tg("no_update_id")
+    assert event.type is EventType.PLATFORM_EVENT
+    assert event.data["kind"] == "message"
+    assert event.dedupe_key.startswith("message:")
+    assert tg("no_update_id")[0].dedupe_key == event.dedupe_key
+    [bare] = tg("only_update_id")
+    assert bare.data["kind"] == "update"
+    assert bare.dedupe_key == "871234025"
 
 
-def test_malformed_update_field_is_unsupported(normalized: Run) -> None:
-    [event] = normalized(Channel.TELEGRAM, {"update_id": 5, "message": "not an object"})
-    assert _message(event)["unsupported_type"] == "message"
-    assert _message(event)["id"] == "5"
+def test_malformed_update_field_is_a_platform_event(normalized: Run) -> None:
+    update = {"update_id": 5, "message": "not an object"}
+    [event] = normalized(Channel.TELEGRAM, update)
+    assert event.type is EventType.PLATFORM_EVENT
+    assert event.dedupe_key == "5"
+    assert event.data == {"kind": "message", "payload": update}
 
 
-@pytest.mark.parametrize("payload", [None, [], "update", {"update_id": 1.5, "message": {}}])
+@pytest.mark.parametrize("payload", [None, [], "update", {}])
 def test_not_an_update_gives_nothing(normalized: Run, payload: object) -> None:
     assert normalized(Channel.TELEGRAM, payload) == []

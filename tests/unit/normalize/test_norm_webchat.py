@@ -94,8 +94,16 @@ def test_missing_conversation_falls_back_to_the_sender(normalized: Run) -> None:
     assert event.data["message"]["id"] == "7"
 
 
-@pytest.mark.parametrize(
-    "payload", [None, "hola", [], {"message": {"text": "no id"}}, {"message": "x"}]
-)
-def test_unidentifiable_bodies_give_nothing(normalized: Run, payload: object) -> None:
+@pytest.mark.parametrize("payload", [None, "hola", [], {}])
+def test_not_a_callback_gives_nothing(normalized: Run, payload: object) -> None:
     assert normalized(Channel.WEBCHAT, payload) == []
+
+
+@pytest.mark.parametrize("payload", [{"message": {"text": "no id"}}, {"message": "x"}])
+def test_bodies_naming_no_message_are_platform_events(
+    normalized: Run, payload: dict[str, Any]
+) -> None:
+    [event] = normalized(Channel.WEBCHAT, payload)
+    assert event.type is EventType.PLATFORM_EVENT
+    assert event.data == {"kind": "unknown", "payload": payload}
+    assert event.routing_key is None

@@ -10,7 +10,7 @@ import pytest
 
 from integration_core.channels import Channel
 from integration_core.events import EventType
-from integration_core.normalize import PlatformEvent
+from integration_core.normalize import PlatformEvent, RouteBy
 
 Run = Callable[..., list[PlatformEvent]]
 Load = Callable[[str], Mapping[str, Any]]
@@ -193,9 +193,7 @@ def test_edit_is_message_edited_of_the_original(wa: Callable[[str], list[Platfor
 @pytest.mark.parametrize(
     ("case", "unsupported_type"),
     [
-        ("revoke", "revoke"),
         ("order", "order"),
-        ("system", "system"),
         ("unsupported", "unsupported"),
         ("future_type", "hologram"),
         ("interactive_with_change_error", "interactive"),
@@ -229,6 +227,8 @@ def test_unsupported_carries_the_platform_error(wa: Callable[[str], list[Platfor
         ("status_sent", "sent", 1732856010),
         ("status_delivered", "delivered", 1732856011),
         ("status_read", "read", 1732856020),
+        ("status_played", "played", 1732856025),
+        ("status_deleted", "deleted", 1732856026),
         ("status_failed", "failed", 1732856030),
     ],
 )
@@ -260,9 +260,72 @@ def test_failed_status_carries_the_first_error(wa: Callable[[str], list[Platform
     assert "error" not in sent.data["status"]
 
 
-@pytest.mark.parametrize("case", ["status_unknown_state", "template_status_update", "smb_echo"])
-def test_nothing_to_forward_is_skipped(wa: Callable[[str], list[PlatformEvent]], case: str) -> None:
-    assert wa(case) == []
+def test_a_status_in_an_unknown_state_is_a_platform_event(
+    wa: Callable[[str], list[PlatformEvent]], payloads: Load
+) -> None:
+    [event] = wa("status_unknown_state")
+    assert event.type is EventType.PLATFORM_EVENT
+    assert event.routing_key == PHONE_NUMBER_ID
+    assert event.dedupe_key == "wamid.ours3:queued"
+    [status] = payloads("whatsapp")["status_unknown_state"]["entry"][0]["changes"][0]["value"][
+        "statuses"
+    ]
+    assert event.data == {"kind": "statuses", "payload": status}
+
+
+def test_template_update_goes_to_the_business_account(
+    wa: Callable[[str], list[PlatformEvent]], payloads: Load
+) -> None:
+    [event] = wa("template_status_update")
+    assert event.type is EventType.PLATFORM_EVENT
+    # No phone number in it: every number of the WABA gets its own copy.
+    assert event.routing_by is RouteBy.BUSINESS_ACCOUNT
+    assert event.routing_key == "102290129340398"
+    assert event.occurred_at == datetime(2024, 11, 29, 4, 53, 20, tzinfo=UTC)
+    [change] = payloads("whatsapp")["template_status_update"]["entry"][0]["changes"]
+    assert event.data == {"kind": "message_template_status_update", "payload": change}
+    assert event.dedupe_key.startswith("message_template_status_update:")
+
+
+def test_business_app_echo_is_message_sent(wa: Callable[[str], list[PlatformEvent]]) -> None:
+    [event] = wa("smb_echo")
+    assert event.type is EventType.MESSAGE_SENT
+    assert event.dedupe_key == "wamid.echo1"
+    assert event.routing_key == PHONE_NUMBER_ID
+    assert event.data == {
+        "message": {
+            "id": "wamid.echo1",
+            "conversation_id": WA_ID,
+            "sender": {"id": PHONE_NUMBER_ID},
+            "recipient": {"id": WA_ID},
+            "kind": "text",
+            "text": "sent from the app",
+            "attachments": [],
+        }
+    }
+
+
+def test_revoke_is_message_deleted_of_the_original(
+    wa: Callable[[str], list[PlatformEvent]],
+) -> None:
+    [event] = wa("revoke")
+    assert event.type is EventType.MESSAGE_DELETED
+    assert event.dedupe_key == "wamid.revoke1"
+    assert event.routing_key == PHONE_NUMBER_ID
+    assert event.data == {
+        "message": {"id": "wamid.text1", "conversation_id": WA_ID, "sender": {"id": WA_ID}}
+    }
+
+
+def test_system_message_is_a_platform_event(
+    wa: Callable[[str], list[PlatformEvent]], payloads: Load
+) -> None:
+    [event] = wa("system")
+    assert event.type is EventType.PLATFORM_EVENT
+    assert event.dedupe_key == "wamid.system1"
+    assert event.routing_key == PHONE_NUMBER_ID
+    [message] = payloads("whatsapp")["system"]["entry"][0]["changes"][0]["value"]["messages"]
+    assert event.data == {"kind": "system", "payload": message}
 
 
 def test_batch_splits_every_entry_change_message_and_status(
@@ -338,7 +401,11 @@ def test_message_without_id_or_with_bad_fields(normalized: Run) -> None:
         "object": "whatsapp_business_account",
         "entry": [{"changes": [{"value": {**base, "messages": [no_id, broken, 5]}}]}],
     }
-    [event] = normalized(Channel.WHATSAPP, payload)
+    without_id, event = normalized(Channel.WHATSAPP, payload)
+    # Nothing identifies it but itself: forwarded as it came, keyed by its content.
+    assert without_id.type is EventType.PLATFORM_EVENT
+    assert without_id.data == {"kind": "messages", "payload": no_id}
+    assert without_id.routing_key == PHONE_NUMBER_ID
     assert event.dedupe_key == "wamid.b"
     assert event.occurred_at is None
     assert _message(event)["kind"] == "unsupported"
@@ -346,10 +413,26 @@ def test_message_without_id_or_with_bad_fields(normalized: Run) -> None:
 
 
 @pytest.mark.parametrize(
-    "payload", [None, [], "text", 3, {"object": "page", "entry": []}, {"entry": "nope"}]
+    "payload", [None, [], "text", 3, {}, {"object": "page", "entry": []}, {"entry": []}]
 )
-def test_not_a_whatsapp_delivery_gives_nothing(normalized: Run, payload: object) -> None:
+def test_a_delivery_without_items_gives_nothing(normalized: Run, payload: object) -> None:
     assert normalized(Channel.WHATSAPP, payload) == []
+
+
+def test_a_body_without_entries_is_one_platform_event(normalized: Run) -> None:
+    payload = {"entry": "nope", "note": 1}
+    [event] = normalized(Channel.WHATSAPP, payload)
+    assert event.type is EventType.PLATFORM_EVENT
+    assert event.routing_key is None
+    assert event.data == {"kind": "whatsapp_business_account", "payload": payload}
+
+
+def test_another_platforms_delivery_gives_one_platform_event_per_entry(normalized: Run) -> None:
+    entries = [{"id": "108711234567890", "time": 1, "messaging": []}, {"id": "2", "time": 2}]
+    events = normalized(Channel.WHATSAPP, {"object": "page", "entry": entries})
+    assert [e.data for e in events] == [{"kind": "page", "payload": e} for e in entries]
+    assert [e.routing_key for e in events] == ["108711234567890", "2"]
+    assert {e.routing_by for e in events} == {RouteBy.EXTERNAL_ID}
 
 
 def test_sender_without_a_number_is_the_single_contact(normalized: Run) -> None:
