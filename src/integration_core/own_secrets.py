@@ -19,6 +19,7 @@ import attrs
 from integration_core.channels import Integration
 from integration_core.credentials import CredentialRef, Secret
 from integration_core.errors import NotFound
+from integration_core.ids import TenantId
 from integration_core.ports import Clock, CredentialStore
 from integration_core.webhooks import INTEGRATION_WEBHOOK_SECRET
 
@@ -100,3 +101,37 @@ class OwnSecrets:
         except NotFound:
             secret = None
         return Vouchee(integration, secret)
+
+
+class WatchedCredentials:
+    """A :class:`CredentialStore` that tells *listeners* whose secrets changed.
+
+    Use cases write credentials through it; :class:`OwnSecrets` reads around it and listens, so
+    a rotated webhook secret verifies at once in this process.
+    """
+
+    def __init__(self, inner: CredentialStore) -> None:
+        self._inner = inner
+        self._listeners: list[Callable[[str], None]] = []
+
+    def listen(self, listener: Callable[[str], None]) -> None:
+        """Call *listener* with the integration id of every secret written or deleted."""
+        self._listeners.append(listener)
+
+    async def put(self, ref: CredentialRef, secret: Secret) -> None:
+        """Store the secret and tell the listeners."""
+        await self._inner.put(ref, secret)
+        self._changed(ref.integration_id)
+
+    async def get(self, ref: CredentialRef) -> Secret:
+        """Return the secret at *ref*."""
+        return await self._inner.get(ref)
+
+    async def delete_all(self, tenant_id: TenantId, integration_id: str) -> None:
+        """Remove the integration's secrets and tell the listeners."""
+        await self._inner.delete_all(tenant_id, integration_id)
+        self._changed(integration_id)
+
+    def _changed(self, integration_id: str) -> None:
+        for listener in self._listeners:
+            listener(integration_id)

@@ -17,15 +17,49 @@ from integration_core.ids import TenantId
 PROVIDER_MERCADOPAGO = "mercadopago"
 
 
+REFUND_PENDING = "awaiting_provider"
+"""Our status of a refund reserved before the provider was asked: not money given back yet.
+
+None of Mercado Pago's refund statuses (``approved``, ``in_process``, ``rejected``,
+``cancelled``, ``authorized``, ...), so a provider's status is never mistaken for it.
+"""
+_NOT_REFUNDED = frozenset({"rejected", "cancelled", REFUND_PENDING})
+
+
 @attrs.frozen(kw_only=True)
 class Refund:
-    """Money given back on a payment, whole or in part."""
+    """Money given back on a payment, whole or in part.
+
+    A refund is stored ``pending`` with its *provider_key* (the idempotency key sent to the
+    provider) before the provider is called, so a retry sends the same key and can never refund
+    twice; the provider's answer then completes it.
+    """
 
     id: str
     amount: Decimal
     status: str
     provider_refund_id: str | None = None
+    provider_key: str | None = None
     created_at: datetime
+
+    @property
+    def pending(self) -> bool:
+        """Tell whether the provider's answer is still awaited."""
+        return self.status == REFUND_PENDING
+
+
+@attrs.frozen(kw_only=True)
+class PaymentState:
+    """The fields the provider's view of a payment decides, written together or not at all.
+
+    The payment store changes them only from an expected state (compare-and-set), so of two
+    concurrent writers the one that read a stale state fails and reads again.
+    """
+
+    provider_payment_id: str | None
+    status: str
+    status_detail: str | None
+    provider_updated_at: datetime | None
 
 
 @attrs.frozen(kw_only=True)
@@ -51,17 +85,40 @@ class Payment:
     updated_at: datetime
 
     @property
-    def refunded_amount(self) -> Decimal:
-        """Return the sum of refunds that were not rejected."""
-        return sum(
-            (r.amount for r in self.refunds if r.status not in {"rejected", "cancelled"}),
-            Decimal("0"),
+    def state(self) -> PaymentState:
+        """Return the fields the provider decides (see :class:`PaymentState`)."""
+        return PaymentState(
+            provider_payment_id=self.provider_payment_id,
+            status=self.status,
+            status_detail=self.status_detail,
+            provider_updated_at=self.provider_updated_at,
         )
 
     @property
+    def refunded_amount(self) -> Decimal:
+        """Return the sum of refunds the provider made (not rejected, not still pending)."""
+        return sum(
+            (r.amount for r in self.refunds if r.status not in _NOT_REFUNDED), Decimal("0")
+        )
+
+    @property
+    def reserved_amount(self) -> Decimal:
+        """Return the sum of refunds still awaiting the provider's answer."""
+        return sum((r.amount for r in self.refunds if r.pending), Decimal("0"))
+
+    @property
+    def settled_refunds(self) -> tuple[Refund, ...]:
+        """Return the refunds the provider answered (what the API shows)."""
+        return tuple(r for r in self.refunds if not r.pending)
+
+    @property
     def refundable_amount(self) -> Decimal:
-        """Return what is left to refund."""
-        return self.amount - self.refunded_amount
+        """Return what is left to refund: neither refunded nor reserved by a pending refund."""
+        return self.amount - self.refunded_amount - self.reserved_amount
+
+    def refund(self, refund_id: str) -> Refund | None:
+        """Return the refund with our id *refund_id*, or ``None``."""
+        return next((r for r in self.refunds if r.id == refund_id), None)
 
     def check_refund(self, amount: Decimal | None) -> Decimal:
         """Return the amount a refund of *amount* (``None``: the rest) would give back.
@@ -132,10 +189,11 @@ class Checkout:
 
 @attrs.frozen(kw_only=True)
 class ProviderPayment:
-    """The provider's view of a payment: the source of truth for its status.
+    """The provider's view of a payment: the source of truth for its status and refunds.
 
     *last_updated_at* (Mercado Pago's ``date_last_updated``) orders two views of one payment,
-    so a change that keeps the status's rank is applied only from the newer one.
+    so a change that keeps the status's rank is applied only from the newer one. *refunds* is
+    ``None`` when the view did not list them (an answer to a create).
     """
 
     provider_payment_id: str
@@ -146,6 +204,7 @@ class ProviderPayment:
     external_reference: str | None = None
     collector_id: str | None = None
     last_updated_at: datetime | None = None
+    refunds: tuple[ProviderRefund, ...] | None = None
 
 
 @attrs.frozen(kw_only=True)

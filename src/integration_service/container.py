@@ -29,7 +29,8 @@ from adapters_http.services import HttpServices
 from adapters_http.webhook_paths import WEBHOOK_CHANNELS
 from integration_core.channels import Channel
 from integration_core.clock import SystemClock
-from integration_core.own_secrets import OwnSecrets
+from integration_core.own_secrets import OwnSecrets, WatchedCredentials
+from integration_core.ports import CredentialStore
 from integration_core.routing_cache import CachingIntegrationStore
 from integration_core.use_cases.health import CheckHealth
 from integration_core.use_cases.intake import ReceiveWebhook
@@ -74,6 +75,13 @@ from integration_service.wakeup import NotifyingEventStore, Wakeup
 T = TypeVar("T")
 
 
+def watched_credentials(*, inner: CredentialStore, own_secrets: OwnSecrets) -> WatchedCredentials:
+    """Return *inner* watched, so that every secret written makes *own_secrets* forget it."""
+    watched = WatchedCredentials(inner)
+    watched.listen(own_secrets.forget)
+    return watched
+
+
 class Container(containers.DeclarativeContainer):
     """The object graph of one service process; build it with ``Container(settings=...)``."""
 
@@ -89,11 +97,17 @@ class Container(containers.DeclarativeContainer):
     # Webhook routing looks an integration up per delivery; a few seconds of caching takes that
     # query off the hot path (changes made in this process apply at once).
     sql_integrations = providers.Singleton(SqlIntegrationStore, engine=engine)
-    credentials = providers.Resource(credential_store, settings=settings, engine=engine)
+    stored_credentials = providers.Resource(credential_store, settings=settings, engine=engine)
     # Integrations' own webhook secrets in memory: a signature is checked without I/O. It
-    # forgets an integration the moment this process changes it (the routing cache tells it).
+    # forgets an integration the moment this process changes it or its secrets.
     own_secrets = providers.Singleton(
-        OwnSecrets, find=sql_integrations.provided.find, credentials=credentials, clock=clock
+        OwnSecrets,
+        find=sql_integrations.provided.find,
+        credentials=stored_credentials,
+        clock=clock,
+    )
+    credentials = providers.Singleton(
+        watched_credentials, inner=stored_credentials, own_secrets=own_secrets
     )
     integrations = providers.Singleton(
         CachingIntegrationStore,

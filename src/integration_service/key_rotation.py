@@ -18,7 +18,7 @@ async def rotate_keys(settings: Settings, *, batch_size: int) -> int | None:
     configure_logging(settings.log_level, stream="stderr")
     container = Container(settings=settings)
     try:
-        store = await resolve(container.credentials)
+        store = await resolve(container.stored_credentials)
         if not isinstance(store, SqlCredentialStore):
             return None  # Vault encrypts with keys of its own
         return await store.reencrypt(batch_size=batch_size)

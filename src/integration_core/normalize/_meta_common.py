@@ -267,8 +267,13 @@ def _content(message: Mapping[str, Any]) -> Content:
     for found in objs(message.get("attachments")):
         kind = text(found.get("type")) or "unknown"
         payload = obj(found.get("payload")) or {}
-        # Links (fallback) keep url and title beside the payload, which may be null.
-        url = nonempty(payload.get("url")) or nonempty(found.get("url"))
+        # Links (fallback) keep url and title beside the payload, which may be null; Meta's
+        # own example spells that url ``URL``.
+        url = (
+            nonempty(payload.get("url"))
+            or nonempty(found.get("url"))
+            or nonempty(found.get("URL"))
+        )
         if kind == "image" and ident(payload.get("sticker_id")) is not None:
             media.append(attachment("sticker", media_id=ident(payload.get("sticker_id")), url=url))
         elif kind in _MEDIA:

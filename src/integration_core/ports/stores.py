@@ -340,7 +340,13 @@ class PaymentStore(Protocol):
         ...
 
     async def settle_refund(
-        self, tenant_id: TenantId, payment_id: str, refund_id: str, seen: ProviderRefund
+        self,
+        tenant_id: TenantId,
+        payment_id: str,
+        refund_id: str,
+        seen: ProviderRefund,
+        *,
+        at: datetime,
     ) -> Refund:
         """Complete the pending refund *refund_id* with the provider's answer; return it.
 

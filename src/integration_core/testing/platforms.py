@@ -200,11 +200,12 @@ class FakePaymentGateway:
     async def get_payment(
         self, provider_payment_id: str, *, access_token: Secret | None = None
     ) -> ProviderPayment:
-        """Return the payment as the provider sees it."""
+        """Return the payment as the provider sees it, with its refunds."""
         try:
-            return self._payments[provider_payment_id].payment
+            entry = self._payments[provider_payment_id]
         except KeyError:
             raise NotFound(f"payment {provider_payment_id} was not found") from None
+        return attrs.evolve(entry.payment, refunds=tuple(entry.refunds))
 
     async def refund(
         self,

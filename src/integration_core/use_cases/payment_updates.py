@@ -6,21 +6,26 @@ changed, and :class:`ApplyProviderUpdate` fetches it with the seller's token bef
 arrive late or out of order cannot undo a settled payment. A change within one rank (a partial
 refund turns ``approved/accredited`` into ``approved/partially_refunded``) is applied only from a
 view the provider dated later (``date_last_updated``) than the one we hold.
+
+The decision is written by compare-and-set on the state it was made from
+(:meth:`PaymentStore.change_state`): two workers holding views of one payment cannot both write
+what they decided from the same stored state; the loser reads again and decides anew, so the
+newer view always wins. The provider's refunds are then recorded (appended by their id).
 """
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
-from integration_core.errors import NotFound
+from integration_core.errors import Conflict, NotFound
 from integration_core.events import DeliveryStatus, EventRecord, EventType
 from integration_core.ids import TenantId, new_id
-from integration_core.payments import Payment, ProviderPayment
+from integration_core.payments import Payment, PaymentState, ProviderPayment
 from integration_core.ports import Clock, EventStore, PaymentGateway, PaymentStore
 from integration_core.serialization import format_datetime
 
@@ -30,6 +35,11 @@ MERCADOPAGO_INTEGRATION_ID = "mercadopago"
 Payments may run on the service's own ``MP_ACCESS_TOKEN`` (no tenant integration at all), so the
 events carry this placeholder unless the HTTP layer passes the tenant's Mercado Pago integration.
 """
+
+PENDING_REFUND_TIMEOUT = timedelta(minutes=10)
+"""After this, a refund still pending belongs to a request that ended (crashed or timed out):
+the provider's own list of refunds, which a later view brings, replaces it."""
+_CAS_ATTEMPTS = 8  # each lost attempt means another writer moved the payment: a handful suffice
 
 _OPEN = frozenset({"pending", "in_process", "authorized"})
 _SETTLED = frozenset({"approved", "rejected", "cancelled"})
@@ -200,12 +210,54 @@ class ApplyProviderUpdate:
             seen = await self._gateway.get_payment(provider_payment_id, access_token=access_token)
         except NotFound:
             return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
+        return await self.apply_view(
+            seen, tenant_id=tenant_id, integration_id=integration_id, received_at=received_at
+        )
+
+    async def apply_view(
+        self,
+        seen: ProviderPayment,
+        *,
+        tenant_id: TenantId | None = None,
+        integration_id: str = MERCADOPAGO_INTEGRATION_ID,
+        received_at: datetime | None = None,
+    ) -> UpdateResult:
+        """Apply *seen*, a view just fetched from the provider; retry a lost compare-and-set."""
+        for _ in range(_CAS_ATTEMPTS):
+            result = await self._match_and_apply(seen, tenant_id, integration_id, received_at)
+            if result is not None:
+                held = result.payment
+                # Only onto the payment this view is of (never a mismatched attempt's).
+                if held is not None and held.provider_payment_id == seen.provider_payment_id:
+                    await self._record_refunds(held, seen)
+                return result
+        raise Conflict(f"payment {seen.provider_payment_id} kept changing while it was updated")
+
+    async def _record_refunds(self, payment: Payment, seen: ProviderPayment) -> None:
+        if seen.refunds is None:
+            return
+        now = self._clock.now()
+        await self._payments.record_refunds(
+            payment.tenant_id,
+            payment.id,
+            seen.refunds,
+            at=now,
+            pending_before=now - PENDING_REFUND_TIMEOUT,
+        )
+
+    async def _match_and_apply(
+        self,
+        seen: ProviderPayment,
+        tenant_id: TenantId | None,
+        integration_id: str,
+        received_at: datetime | None,
+    ) -> UpdateResult | None:
         payment = await self._payments.find_by_provider_id(seen.provider_payment_id)
         if payment is not None and tenant_id is not None and payment.tenant_id != tenant_id:
             return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
         if payment is None:
             return await self._link(seen, tenant_id, integration_id, received_at)
-        return await self._apply(payment, seen, integration_id, received_at)
+        return await self._apply(payment, payment.state, seen, integration_id, received_at)
 
     async def _link(
         self,
@@ -213,7 +265,7 @@ class ApplyProviderUpdate:
         tenant_id: TenantId | None,
         integration_id: str,
         received_at: datetime | None,
-    ) -> UpdateResult:
+    ) -> UpdateResult | None:
         """Match a provider payment we have not seen to our payment by external reference."""
         if not seen.external_reference:
             return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
@@ -223,6 +275,7 @@ class ApplyProviderUpdate:
             return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
         if payment.amount != seen.amount or payment.currency != seen.currency:
             return UpdateResult(outcome=UpdateOutcome.MISMATCH, payment=payment)
+        expected = payment.state
         if payment.provider_payment_id is not None:
             # Another attempt on the same checkout: a paid one replaces a failed one, no other.
             paid = seen.status not in _FAILED and status_rank(seen.status) >= 1
@@ -232,17 +285,22 @@ class ApplyProviderUpdate:
                 payment, status="pending", status_detail=None, provider_updated_at=None
             )
         linked = attrs.evolve(payment, provider_payment_id=seen.provider_payment_id)
-        return await self._apply(linked, seen, integration_id, received_at, linking=True)
+        return await self._apply(linked, expected, seen, integration_id, received_at, linking=True)
 
     async def _apply(
         self,
         payment: Payment,
+        expected: PaymentState,
         seen: ProviderPayment,
         integration_id: str,
         received_at: datetime | None,
         *,
         linking: bool = False,
-    ) -> UpdateResult:
+    ) -> UpdateResult | None:
+        """Decide from *payment* and write it if the store still holds *expected*.
+
+        ``None`` when another writer changed the payment first: the caller reads again.
+        """
         now = self._clock.now()
         # A checkout's placeholder ``pending`` is ours, not the provider's: first sight of its
         # payment is news only when the rank moves.
@@ -256,17 +314,25 @@ class ApplyProviderUpdate:
                     provider_updated_at=seen.last_updated_at,
                     updated_at=now,
                 )
-                await self._payments.update(stored)
+                if not await self._write(stored, expected, now):
+                    return None
                 return UpdateResult(outcome=UpdateOutcome.LINKED, payment=stored)
             same = (seen.status, seen.status_detail) == (payment.status, payment.status_detail)
             outcome = UpdateOutcome.UNCHANGED if same else UpdateOutcome.STALE
             return UpdateResult(outcome=outcome, payment=payment)
-        # The event first: if the update is then lost, the notification's retry records the
-        # same event again (a repeat, by its dedupe key) and updates; the other way round, the
-        # retry would find the payment moved already and the change would never be told.
+        # The event first: if the write is then lost, the notification's retry records the
+        # same event again (a repeat, by its dedupe key) and writes; the other way round, the
+        # retry would find the payment moved already and the change would never be told. An
+        # event whose write then loses the compare-and-set told a real, if older, provider state.
         event = payment_updated_event(
             moved, at=now, integration_id=integration_id, received_at=received_at
         )
         (queued,) = await self._events.record(None, [event])
-        await self._payments.update(moved)
+        if not await self._write(moved, expected, now):
+            return None
         return UpdateResult(outcome=UpdateOutcome.UPDATED, payment=moved, event_queued=queued)
+
+    async def _write(self, payment: Payment, expected: PaymentState, at: datetime) -> bool:
+        return await self._payments.change_state(
+            payment.tenant_id, payment.id, expected=expected, new=payment.state, at=at
+        )

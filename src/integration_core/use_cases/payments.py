@@ -184,14 +184,15 @@ class CreatePayment:
         checkout = await self._gateway.create_checkout(
             request, idempotency_key=key, access_token=token
         )
-        done = attrs.evolve(
-            payment,
+        now = self._clock.now()
+        await self._payments.set_checkout(
+            payment.tenant_id,
+            payment.id,
             preference_id=checkout.preference_id,
             checkout_url=checkout.checkout_url,
-            updated_at=self._clock.now(),
+            at=now,
         )
-        await self._payments.update(done)
-        return done
+        return await self._payments.get(payment.tenant_id, payment.id)
 
     async def _charge(
         self, payment: Payment, new: NewPayment, card: CardInput, key: str, token: Secret | None
@@ -216,10 +217,17 @@ class CreatePayment:
             status=seen.status,
             status_detail=seen.status_detail,
             provider_updated_at=seen.last_updated_at,
-            updated_at=self._clock.now(),
         )
-        await self._payments.update(done)
-        return done
+        # Only from the state stored before the call: a notification that linked the payment
+        # meanwhile holds the provider's newer word, and is kept.
+        await self._payments.change_state(
+            payment.tenant_id,
+            payment.id,
+            expected=payment.state,
+            new=done.state,
+            at=self._clock.now(),
+        )
+        return await self._payments.get(payment.tenant_id, payment.id)
 
 
 def _check(new: NewPayment) -> str:

@@ -5,7 +5,7 @@ its time and may fail for one delivery without touching another. Who a delivery 
 (CONTRACT section 4):
 
 - verified with a platform-wide secret, it speaks for every integration without a secret of
-  its own;
+  its own (and for a Tawk.to integration whose claim on its property was proven);
 - verified with an integration's own secret, for that integration and every other whose own
   secret is identical (one Meta app serving several numbers or pages), and for no other.
 
@@ -35,6 +35,7 @@ from integration_core.ports import Clock, EventInbox, IntegrationStore
 from integration_core.webhooks import InboundEvent
 
 BUSINESS_ACCOUNT_KEY: Final = "business_account_id"
+PROPERTY_VERIFIED: Final = "property_verified"
 """The config key of a WhatsApp integration that names its business account (WABA)."""
 
 
@@ -208,7 +209,7 @@ class _Router:
         own = await self._own.lookup(target.id)
         own_secret = own.secret if own is not None else None
         if verified_by is None:
-            return own_secret is None
+            return own_secret is None or _claim_proven(target)
         if target.id == verified_by:
             return True
         voucher = await self._own.lookup(verified_by)
@@ -218,6 +219,17 @@ class _Router:
             own_secret.reveal().encode("utf-8", "surrogatepass"),
             voucher.secret.reveal().encode("utf-8", "surrogatepass"),
         )
+
+
+def _claim_proven(target: Integration) -> bool:
+    """Tell whether a platform-wide secret speaks for *target* although it has its own secret.
+
+    Tawk.to: the operator's platform-wide webhook delivers every property it is set up on; a
+    property's chats go to the integration whose claim on it was proven at setup (its API key
+    can see the property). ``"false"`` marks a claim that was not; integrations set up before
+    claims were checked carry no mark and keep receiving.
+    """
+    return target.channel is Channel.TAWKTO and target.config.get(PROPERTY_VERIFIED) != "false"
 
 
 def _record(delivery: InboundEvent, item: PlatformEvent, target: Integration) -> EventRecord:

@@ -23,8 +23,11 @@ from adapters_http import (
     create_app,
     issue_token,
 )
+from adapters_http.webhook_paths import WEBHOOK_CHANNELS
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
+from integration_core.own_secrets import OwnSecrets, WatchedCredentials
+from integration_core.routing_cache import CachingIntegrationStore
 from integration_core.signatures import (
     MetaWebhookVerifier,
     StandardWebhooksVerifier,
@@ -41,9 +44,9 @@ from integration_core.testing import (
     InMemoryPaymentStore,
 )
 from integration_core.use_cases.health import CheckHealth
-from integration_core.own_secrets import OwnSecrets
 from integration_core.use_cases.intake import ReceiveWebhook
 from integration_core.use_cases.splitting import SplitDeliveries, SplitReport
+from integration_service.split_metrics import SplitMetrics
 
 # 64 bytes: PyJWT warns about HMAC keys shorter than the hash (tests also sign with HS512).
 JWT_SECRET = Secret("test-jwt-secret-" + "0123456789abcdef" * 3)
@@ -76,9 +79,10 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def credentials() -> InMemoryCredentialStore:
-    """Return the credential store the webhook intake reads integrations' own secrets from."""
-    return InMemoryCredentialStore()
+def credentials() -> WatchedCredentials:
+    """Return the credential store the webhook intake reads integrations' own secrets from,
+    watched as the container watches it (a written secret is forgotten by the intake's cache)."""
+    return WatchedCredentials(InMemoryCredentialStore())
 
 
 @pytest.fixture
@@ -105,14 +109,18 @@ async def make_rate_limiter() -> AsyncIterator[Callable[..., RateLimiter]]:
 
 # The worker stage of each HttpServices made here, by id(services): the tests' stand-in for
 # the splitting worker a ``worker``/``all`` process runs (see :func:`drain_spool`).
-SPLITTERS: dict[int, SplitDeliveries] = {}
+SPLITTERS: dict[int, tuple[SplitDeliveries, SplitMetrics]] = {}
+# The webhook secrets cache of each integration store made here, by id(store).
+SECRETS_OF: dict[int, OwnSecrets] = {}
 
 
 async def drain_spool(services: HttpServices) -> list[SplitReport]:
-    """Split every delivery the intake of *services* spooled, as the worker would."""
-    splitter = SPLITTERS[id(services)]
+    """Split every delivery the intake of *services* spooled, as the worker would (counting
+    the outcomes on the services' registry, as the worker does on its process's)."""
+    splitter, metrics = SPLITTERS[id(services)]
     reports: list[SplitReport] = []
     while (report := await splitter.run_once()).claimed:
+        metrics.observe(report)
         reports.append(report)
     return reports
 
@@ -120,7 +128,7 @@ async def drain_spool(services: HttpServices) -> list[SplitReport]:
 @pytest.fixture
 def make_services(
     clock: FrozenClock,
-    credentials: InMemoryCredentialStore,
+    credentials: WatchedCredentials,
     database_probe: FakeProbe,
     make_rate_limiter: Callable[..., RateLimiter],
 ) -> MakeServices:
@@ -143,7 +151,16 @@ def make_services(
             settings = HttpSettings(**{"service_version": "1.2.3-test", **settings})
         meta = MetaWebhookVerifier()
         inbox = InMemoryEventInbox(events)
-        own_secrets = OwnSecrets(find=integrations.find, credentials=credentials, clock=clock)
+        if id(integrations) in SECRETS_OF:  # services made again over one store share its cache
+            own_secrets = SECRETS_OF[id(integrations)]
+        else:
+            own_secrets = OwnSecrets(find=integrations.find, credentials=credentials, clock=clock)
+            credentials.listen(own_secrets.forget)
+            # As the container wires it: changes through the store make the cache forget.
+            integrations = CachingIntegrationStore(
+                store=integrations, clock=clock, on_change=own_secrets.forget
+            )
+            SECRETS_OF[id(integrations)] = own_secrets
         intake = ReceiveWebhook(
             inbox=inbox,
             own_secrets=own_secrets,
@@ -178,12 +195,11 @@ def make_services(
         if "rate_limiter" not in fields:
             fields["rate_limiter"] = make_rate_limiter()
         services = HttpServices(**fields)
-        SPLITTERS[id(services)] = SplitDeliveries(
-            inbox=inbox,
-            directory=fields["integrations"],
-            own_secrets=own_secrets,
-            clock=clock,
+        splitter = SplitDeliveries(
+            inbox=inbox, directory=fields["integrations"], own_secrets=own_secrets, clock=clock
         )
+        metrics = SplitMetrics(registry=fields["registry"], channels=WEBHOOK_CHANNELS)
+        SPLITTERS[id(services)] = (splitter, metrics)
         return services
 
     return make

@@ -70,6 +70,17 @@ async def events_of(services: HttpServices, tenant: str) -> list[EventRecord]:
             return found
 
 
+async def split_answer(services: HttpServices) -> dict[str, int]:
+    """Split what is spooled and say what became of its events, as the request used to answer:
+    ``received`` (stored now or before), ``duplicates`` (stored before), ``ignored``."""
+    outcomes = [o for report in await drain_spool(services) for o in report.outcomes]
+    return {
+        "received": sum(o.stored + o.duplicates for o in outcomes),
+        "duplicates": sum(o.duplicates for o in outcomes),
+        "ignored": sum(o.ignored for o in outcomes),
+    }
+
+
 def metric(services: HttpServices, name: str, **labels: str) -> float:
     """Return a sample of the service's registry (0 when absent)."""
     return services.registry.get_sample_value(name, labels) or 0.0

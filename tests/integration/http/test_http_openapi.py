@@ -1,4 +1,8 @@
-"""docs/openapi.yaml documents exactly the routes the app serves."""
+"""docs/openapi.yaml documents exactly the routes the app serves.
+
+The one route with a channel in its path, ``POST .../{channel}/setup``, is documented once per
+channel (each with its own body), so it is expanded here to every channel the app connects.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,12 @@ import yaml
 from aiohttp import hdrs
 
 from adapters_http import create_app, errors
+from adapters_http.routes.integrations import SETUP_CHANNELS
 
 from .conftest import MakeServices
 
 OPENAPI = Path(__file__).parents[3] / "docs" / "openapi.yaml"
+SETUP_ROUTE = "/api/v1/integrations/{channel}/setup"
 
 
 def _subclasses(cls: type) -> set[type]:
@@ -28,6 +34,11 @@ def _served(make_services: MakeServices) -> set[tuple[str, str]]:
         if route.method in {hdrs.METH_HEAD, hdrs.METH_OPTIONS, hdrs.METH_ANY}:
             continue
         path = route.resource.canonical.rstrip("/") if route.resource else ""
+        if path == SETUP_ROUTE:
+            served |= {
+                (route.method.lower(), path.format(channel=channel)) for channel in SETUP_CHANNELS
+            }
+            continue
         served.add((route.method.lower(), path or "/"))
     return served
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from adapters_http.services import SERVICES
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
 from integration_core.signatures import tawkto
@@ -20,7 +21,7 @@ from integration_core.use_cases.onboarding import ConnectIntegration
 from integration_core.use_cases.tawkto_config import GetTawkToConfig, UpdateTawkToConfig
 from integration_core.use_cases.tawkto_reports import TawkToReports
 
-from .conftest import TAWKTO_SECRET, MakeClient, MakeServices
+from .conftest import TAWKTO_SECRET, MakeClient, MakeServices, drain_spool
 
 ROOT = "/api/v1/integrations"
 TAWK = f"{ROOT}/tawkto"
@@ -88,7 +89,10 @@ async def deliver(
     *,
     property_id: str = "prop-1",
     secret: Secret = TAWKTO_SECRET,
+    integration_id: str | None = None,
 ) -> int:
+    """Post a signed Tawk.to event (to the integration's own route when *integration_id* is
+    given, else the shared one) and split what was spooled, as the worker would."""
     payload: dict[str, Any] = {
         "event": event,
         "time": at,
@@ -104,7 +108,9 @@ async def deliver(
         payload["message"] = {"text": f"hi from {chat_id}", "sender": {"type": "visitor"}}
     body = json.dumps(payload).encode()
     headers = {"Content-Type": "application/json", tawkto.HEADER: tawkto.sign(secret, body)}
-    response = await client.post(f"{ROOT}/webhooks/tawkto", data=body, headers=headers)
+    path = f"{ROOT}/webhooks/tawkto" + (f"/{integration_id}" if integration_id else "")
+    response = await client.post(path, data=body, headers=headers)
+    await drain_spool(client.server.app[SERVICES])
     return int(response.status)
 
 
@@ -128,7 +134,9 @@ async def test_get_config_shows_the_tenants_tawkto_integration(
         "enabled": True,
         "status": "active",
         "property_verified": None,
-        "webhook_url": "https://hooks.example.com/api/v1/integrations/webhooks/tawkto",
+        "webhook_url": (
+            f"https://hooks.example.com/api/v1/integrations/webhooks/tawkto/{created['id']}"
+        ),
         "secrets_masked": {"api_key": "****ALUE", "webhook_secret": "****ALUE"},
         "updated_at": created["updated_at"],
     }
@@ -212,16 +220,17 @@ async def test_put_checks_a_new_api_key_with_tawkto(
 async def test_a_new_webhook_secret_verifies_deliveries_at_once(
     client: Any, auth: Callable[..., dict[str, str]]
 ) -> None:
-    await connect(client, auth)
+    created = await connect(client, auth)
     rotated = Secret("tawk-rotated-webhook-secret-0123")
-    assert await deliver(client, "chat:start", "c-1", "2026-01-01T00:00:00Z", secret=rotated) == 401
+    own = {"secret": rotated, "integration_id": created["id"]}
+    assert await deliver(client, "chat:start", "c-1", "2026-01-01T00:00:00Z", **own) == 401
 
     response = await client.put(
         f"{TAWK}/config/tenant-1", json={"webhook_secret": rotated.reveal()}, headers=auth()
     )
 
     assert response.status == 200
-    assert await deliver(client, "chat:start", "c-1", "2026-01-01T00:00:00Z", secret=rotated) == 200
+    assert await deliver(client, "chat:start", "c-1", "2026-01-01T00:00:00Z", **own) == 200
 
 
 @pytest.mark.parametrize(

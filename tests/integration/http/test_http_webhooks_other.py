@@ -12,7 +12,7 @@ from integration_core.signatures import standard_webhooks, tawkto
 from integration_core.testing import FrozenClock
 
 from .conftest import TAWKTO_SECRET
-from .http_webhook_support import WEBHOOKS, encode, events_of, integration, seed
+from .http_webhook_support import WEBHOOKS, encode, events_of, integration, seed, split_answer
 
 TAWKTO = f"{WEBHOOKS}/tawkto"
 WEBCHAT = f"{WEBHOOKS}/webchat"
@@ -77,9 +77,11 @@ async def test_tawkto_retries_share_the_hook_event_id(
     body = chat_start()
 
     await client.post(TAWKTO, data=body, headers=tawk_headers(body))
+    await split_answer(services)
     again = await client.post(TAWKTO, data=body, headers=tawk_headers(body))
 
-    assert (await again.json())["duplicates"] == 1
+    assert again.status == 200
+    assert (await split_answer(services))["duplicates"] == 1
 
 
 @pytest.mark.parametrize(
@@ -102,20 +104,23 @@ async def test_tawkto_accepts_the_integrations_own_webhook_secret(
 ) -> None:
     services = make_services(webhook_secrets={})
     client = await make_client(services)
-    await seed(
+    connected = await seed(
         services,
         credentials,
         integration(1, Channel.TAWKTO, "prop-1"),
         webhook_secret="property-own-secret",
     )
     body = chat_start()
+    signed = tawk_headers(body, Secret("property-own-secret"))
 
-    own = await client.post(
-        TAWKTO, data=body, headers=tawk_headers(body, Secret("property-own-secret"))
-    )
+    own = await client.post(f"{TAWKTO}/{connected.id}", data=body, headers=signed)
+    # A shared route knows only platform-wide secrets (CONTRACT v2 section 4).
+    shared = await client.post(TAWKTO, data=body, headers=signed)
     platform = await client.post(TAWKTO, data=body, headers=tawk_headers(body))
 
-    assert (own.status, platform.status) == (200, 401)
+    assert (own.status, shared.status, platform.status) == (200, 401, 401)
+    [event] = await events_of(services, "tenant-1")
+    assert event.integration_id == connected.id
 
 
 # --------------------------------------------------------------------------- webchat
@@ -150,14 +155,19 @@ def signed(
     return {"Content-Type": "application/json", **headers}
 
 
-async def test_webchat_routes_by_the_body_integration_id(
+async def test_webchat_own_secret_is_checked_on_its_own_route_only(
     client: Any, services: Any, widget: Integration, clock: FrozenClock
 ) -> None:
     body = chat_message(widget.id)
 
+    # The widget's own signing secret is checked on its own route only (CONTRACT v2 section
+    # 4): the shared route never reads a body to find whose secret to try.
     response = await client.post(WEBCHAT, data=body, headers=signed(body, clock))
+    on_its_route = await client.post(
+        f"{WEBCHAT}/{widget.id}", data=body, headers=signed(body, clock)
+    )
 
-    assert response.status == 200
+    assert (response.status, on_its_route.status) == (401, 200)
     [event] = await events_of(services, "tenant-1")
     assert event.integration_id == widget.id
     assert event.data["message"]["text"] == "hello \u00e9"

@@ -12,6 +12,7 @@ from typing import Any
 from adapters_http import Rate
 from integration_core.channels import Channel
 
+from .conftest import drain_spool
 from .http_webhook_support import (
     WEBHOOKS,
     encode,
@@ -83,6 +84,7 @@ async def test_signed_deliveries_over_the_channel_budget_get_429_with_retry_afte
     assert junk.status == 401, "over the channel's budget, junk is still refused as junk"
     assert rejected(services, "whatsapp", "rate_limited") == 1
     assert metric(services, "integration_rate_limited_total", scope="webhook") == 1
+    await drain_spool(services)
     stored = await services.events.scan()
     assert sorted(e.data["message"]["id"] for e in stored) == ["wamid.A", "wamid.B"]
 

@@ -25,7 +25,7 @@ async def _with_store(env: dict[str, str], tmp_path: Path, action: str, ref: Cre
     try:
         await build_services(container)
         await migrate_until_done(await engine_of(container), await resolve(container.migrations))
-        store = await resolve(container.credentials)
+        store = await resolve(container.stored_credentials)
         if action == "put":
             await store.put(ref, Secret("s3cr3t-value"))
             return "stored"

@@ -63,7 +63,7 @@ async def test_without_a_messaging_service_nothing_forwards(
     assert await resolve(container.forward_events) is None
     report = await services.check_health()
     assert [c.name for c in report.checks] == ["database", "migrations"]
-    assert isinstance(await resolve(container.credentials), SqlCredentialStore)
+    assert isinstance(await resolve(container.stored_credentials), SqlCredentialStore)
 
 
 async def test_a_vault_credential_store_keeps_secrets_in_vault_and_is_checked_by_health(
@@ -73,7 +73,7 @@ async def test_a_vault_credential_store_keeps_secrets_in_vault_and_is_checked_by
         make_container(CREDENTIAL_STORE="vault", VAULT_ADDR=openbao.url, VAULT_TOKEN=openbao.token)
     )
     services = await build_services(container)
-    store = await resolve(container.credentials)
+    store = await resolve(container.stored_credentials)
     assert isinstance(store, VaultCredentialStore)
     ref = CredentialRef(tenant_id=TenantId("acme"), integration_id=new_id("int"), name="x")
     await store.put(ref, Secret("kept-in-vault"))
@@ -103,7 +103,7 @@ async def test_an_integration_with_its_own_app_secret_is_verified_with_it(
     )
     await services.integrations.add(own)
     ref = CredentialRef(tenant_id=own.tenant_id, integration_id=own.id, name="app_secret")
-    await (await resolve(container.credentials)).put(ref, Secret("its-own"))
+    await (await resolve(container.stored_credentials)).put(ref, Secret("its-own"))
     client = await aiohttp_client(create_app(services))
     value = {"metadata": {"phone_number_id": "555"}, "statuses": [_status()]}
     body = json.dumps({"entry": [{"id": "w", "changes": [{"value": value}]}]}).encode()

@@ -1,10 +1,12 @@
-"""Intake: verify first, route each event, store once, never forward what nobody owns."""
+"""Intake: verify first with secrets known in advance, spool, then split: route each item,
+store once, record what nobody vouched for as ignored, never forward it."""
 
 from __future__ import annotations
 
 import base64
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import attrs
 import pytest
@@ -24,10 +26,13 @@ from integration_core.signatures import (
 from integration_core.testing import (
     FrozenClock,
     InMemoryCredentialStore,
+    InMemoryEventInbox,
     InMemoryEventStore,
     InMemoryIntegrationStore,
 )
+from integration_core.own_secrets import OwnSecrets
 from integration_core.use_cases.intake import ReceiveWebhook
+from integration_core.use_cases.splitting import SplitDeliveries, SplitOutcome
 from integration_core.webhooks import WebhookRequest, routing_secret_token
 
 AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -86,10 +91,13 @@ class World:
         self.integrations = InMemoryIntegrationStore()
         self.events = InMemoryEventStore()
         self.credentials = InMemoryCredentialStore()
-        self.intake = ReceiveWebhook(
-            integrations=self.integrations,
-            events=self.events,
-            credentials=self.credentials,
+        self.inbox = InMemoryEventInbox(self.events)
+        self.own = OwnSecrets(
+            find=self.integrations.find, credentials=self.credentials, clock=self.clock
+        )
+        self.accept = ReceiveWebhook(
+            inbox=self.inbox,
+            own_secrets=self.own,
             clock=self.clock,
             verifiers={
                 Channel.WHATSAPP: MetaWebhookVerifier(),
@@ -98,6 +106,24 @@ class World:
             },
             secrets={Channel.WHATSAPP: (APP_SECRET,)} if platform_secrets else {},
         )
+        self.splitter = SplitDeliveries(
+            inbox=self.inbox, directory=self.integrations, own_secrets=self.own, clock=self.clock
+        )
+
+    async def intake(
+        self,
+        channel: Channel,
+        request: WebhookRequest,
+        *,
+        integration_id: str | None = None,
+        admit: Any = None,
+    ) -> SplitOutcome:
+        """Accept a delivery as the request does, then split it as the worker does."""
+        await self.accept(channel, request, integration_id=integration_id, admit=admit)
+        report = await self.splitter.run_once()
+        assert report.claimed == 1
+        (outcome,) = report.outcomes
+        return outcome
 
     async def add(self, integration: Integration, secret: tuple[str, str] | None = None) -> None:
         await self.integrations.add(integration)
@@ -162,10 +188,98 @@ async def test_an_integrations_own_secret_speaks_only_for_it() -> None:
     await world.add(mine, ("app_secret", "mine-secret"))
     await world.add(theirs, ("app_secret", "their-secret"))
     body = _whatsapp(("111", "wamid.A"), ("222", "wamid.B"))
-    result = await world.intake(Channel.WHATSAPP, _signed(body, Secret("mine-secret")))
-    assert result.stored == 1
+    signed = _signed(body, Secret("mine-secret"))
+    with pytest.raises(InvalidSignature):  # a shared route knows only platform-wide secrets
+        await world.accept(Channel.WHATSAPP, signed)
+    result = await world.intake(Channel.WHATSAPP, signed, integration_id=mine.id)
+    # The other item is kept and counted, attributed to nobody, never forwarded.
+    assert (result.stored, result.ignored) == (2, 1)
     assert len((await world.events.list(mine.tenant_id)).items) == 1
     assert (await world.events.list(theirs.tenant_id)).items == ()
+    assert (await world.events.stats()).pending == 1
+
+
+async def test_integrations_sharing_one_app_secret_each_get_their_items() -> None:
+    world = World(platform_secrets=False)
+    first = _integration(1, Channel.WHATSAPP, "111")
+    second = _integration(2, Channel.WHATSAPP, "222")
+    stranger = _integration(3, Channel.WHATSAPP, "333")
+    await world.add(first, ("app_secret", "one-app"))
+    await world.add(second, ("app_secret", "one-app"))
+    await world.add(stranger)  # no secret of its own: the shared app does not speak for it
+    body = _whatsapp(("111", "wamid.A"), ("222", "wamid.B"), ("333", "wamid.C"))
+    result = await world.intake(
+        Channel.WHATSAPP, _signed(body, Secret("one-app")), integration_id=first.id
+    )
+    assert (result.stored, result.ignored) == (3, 1)
+    assert [e.dedupe_key for e in (await world.events.list(first.tenant_id)).items] == [
+        "111:wamid.A"
+    ]
+    assert [e.dedupe_key for e in (await world.events.list(second.tenant_id)).items] == [
+        "222:wamid.B"
+    ]
+    assert (await world.events.list(stranger.tenant_id)).items == ()
+
+
+async def test_a_path_integrations_route_refuses_another_integrations_secret() -> None:
+    world = World(platform_secrets=False)
+    mine = _integration(1, Channel.WHATSAPP, "111")
+    theirs = _integration(2, Channel.WHATSAPP, "222")
+    await world.add(mine, ("app_secret", "mine-secret"))
+    await world.add(theirs, ("app_secret", "their-secret"))
+    body = _whatsapp(("222", "wamid.B"))
+    with pytest.raises(InvalidSignature):
+        await world.accept(
+            Channel.WHATSAPP, _signed(body, Secret("their-secret")), integration_id=mine.id
+        )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 5000 + b"]" * 5000, b"\xff\xfe", b'{"a": 1} {"b": 2}', b"{"],
+    ids=["deeply-nested", "not-utf8", "two-documents", "truncated"],
+)
+async def test_verified_bodies_that_are_not_json_are_malformed(body: bytes) -> None:
+    world = World()
+    with pytest.raises(MalformedPayload):
+        await world.accept(Channel.WHATSAPP, _signed(body))
+    assert (await world.inbox.spool_stats()).pending == 0
+
+
+async def test_lone_surrogates_and_nul_characters_are_stored_not_refused() -> None:
+    world = World()
+    owner = _integration(1, Channel.WHATSAPP, "111")
+    await world.add(owner)
+    body = _whatsapp(("111", "wamid.\u0000x"), ("111", "wamid.Y")).replace(
+        b"hola \\u00e9", b"hola \\ud83d"
+    )
+    result = await world.intake(Channel.WHATSAPP, _signed(body))
+    assert result.stored == 2
+    keys = sorted(e.dedupe_key for e in (await world.events.list(owner.tenant_id)).items)
+    assert keys == ["111:wamid.Y", "111:wamid.\\u0000x"], "NUL escaped for the database"
+
+
+async def test_an_unverified_request_reads_no_integration_and_no_credential() -> None:
+    world = World()
+    await world.add(_integration(1, Channel.WHATSAPP, "111"))
+    reads: list[str] = []
+    original_lookup, original_get = world.own.lookup, world.credentials.get
+
+    async def lookup(integration_id: str) -> Any:
+        reads.append(integration_id)
+        return await original_lookup(integration_id)
+
+    async def get(ref: CredentialRef) -> Any:
+        reads.append(ref.name)
+        return await original_get(ref)
+
+    world.own.lookup = lookup  # type: ignore[method-assign]
+    world.credentials.get = get  # type: ignore[method-assign]
+    body = json.dumps({"entry": [{"id": str(n)} for n in range(5000)]}).encode()
+    with pytest.raises(InvalidSignature):
+        await world.accept(Channel.WHATSAPP, _signed(body, Secret("forged")))
+    assert reads == []
+    assert (await world.inbox.spool_stats()).pending == 0
 
 
 async def test_unroutable_and_disabled_events_are_stored_but_ignored() -> None:
@@ -185,7 +299,7 @@ async def test_unroutable_and_disabled_events_are_stored_but_ignored() -> None:
 async def test_verified_body_that_is_not_json_is_malformed() -> None:
     world = World()
     with pytest.raises(MalformedPayload):
-        await world.intake(Channel.WHATSAPP, _signed(b"{not json"))
+        await world.accept(Channel.WHATSAPP, _signed(b"{not json"))
 
 
 async def test_telegram_routes_by_the_token_and_fills_the_recipient() -> None:
@@ -214,10 +328,15 @@ async def test_telegram_routes_by_the_token_and_fills_the_recipient() -> None:
     assert event.data["message"]["recipient"]["id"] == "7000001"
     wrong = WebhookRequest(body=body, headers={"X-Telegram-Bot-Api-Secret-Token": bot.id + "-x"})
     with pytest.raises(InvalidSignature):
-        await world.intake(Channel.TELEGRAM, wrong)
+        await world.accept(Channel.TELEGRAM, wrong)
+    # Another bot's token never opens this bot's route: the path is authoritative.
+    other = _integration(5, Channel.TELEGRAM, "7000002")
+    await world.add(other, ("webhook_secret_token", routing_secret_token(other.id, "x")))
+    with pytest.raises(InvalidSignature):
+        await world.accept(Channel.TELEGRAM, request, integration_id=other.id)
 
 
-async def test_webchat_routes_by_body_id_and_verifies_its_signing_secret() -> None:
+async def test_webchat_verifies_its_signing_secret_on_its_route() -> None:
     world = World()
     chat = _integration(4, Channel.WEBCHAT, "widget-1")
     await world.add(chat, ("signing_secret", WEBCHAT_KEY))
@@ -230,11 +349,16 @@ async def test_webchat_routes_by_body_id_and_verifies_its_signing_secret() -> No
         }
     ).encode()
     headers = standard_webhooks.headers(Secret(WEBCHAT_KEY), "msg_1", int(AT.timestamp()), body)
-    result = await world.intake(Channel.WEBCHAT, WebhookRequest(body=body, headers=headers))
+    request = WebhookRequest(body=body, headers=headers)
+    with pytest.raises(InvalidSignature):  # its own secret is checked on its own route only
+        await world.accept(Channel.WEBCHAT, request)
+    result = await world.intake(Channel.WEBCHAT, request, integration_id=chat.id)
     assert result.stored == 1
     late = standard_webhooks.headers(Secret(WEBCHAT_KEY), "msg_2", int(AT.timestamp()) - 3600, body)
     with pytest.raises(InvalidSignature):
-        await world.intake(Channel.WEBCHAT, WebhookRequest(body=body, headers=late))
+        await world.accept(
+            Channel.WEBCHAT, WebhookRequest(body=body, headers=late), integration_id=chat.id
+        )
 
 
 async def test_storage_down_raises_and_nothing_is_half_stored() -> None:
@@ -242,7 +366,7 @@ async def test_storage_down_raises_and_nothing_is_half_stored() -> None:
     await world.add(_integration(1, Channel.WHATSAPP, "111"))
     world.events.available = False
     with pytest.raises(StorageUnavailable):
-        await world.intake(Channel.WHATSAPP, _signed(_whatsapp(("111", "wamid.A"))))
+        await world.accept(Channel.WHATSAPP, _signed(_whatsapp(("111", "wamid.A"))))
     world.events.available = True
     assert (await world.events.stats()).pending == 0
 
@@ -257,14 +381,15 @@ async def test_admit_runs_only_for_verified_deliveries_and_can_refuse_them() -> 
     body = _whatsapp(("111", "wamid.A"))
     admitted: list[bytes] = []
 
-    async def admit() -> None:
+    async def admit(vouched_by: str | None) -> None:
+        assert vouched_by is None, "the platform-wide secret vouched"
         admitted.append(body)
         raise Refused
 
     with pytest.raises(InvalidSignature):
-        await world.intake(Channel.WHATSAPP, _signed(body, Secret("wrong")), admit=admit)
+        await world.accept(Channel.WHATSAPP, _signed(body, Secret("wrong")), admit=admit)
     assert admitted == [], "an unverified delivery never reaches admit"
     with pytest.raises(Refused):
-        await world.intake(Channel.WHATSAPP, _signed(body), admit=admit)
+        await world.accept(Channel.WHATSAPP, _signed(body), admit=admit)
     assert admitted == [body]
     assert (await world.events.stats()).pending == 0, "a refused delivery stores nothing"
