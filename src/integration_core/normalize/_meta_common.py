@@ -270,9 +270,7 @@ def _content(message: Mapping[str, Any]) -> Content:
         # Links (fallback) keep url and title beside the payload, which may be null; Meta's
         # own example spells that url ``URL``.
         url = (
-            nonempty(payload.get("url"))
-            or nonempty(found.get("url"))
-            or nonempty(found.get("URL"))
+            nonempty(payload.get("url")) or nonempty(found.get("url")) or nonempty(found.get("URL"))
         )
         if kind == "image" and ident(payload.get("sticker_id")) is not None:
             media.append(attachment("sticker", media_id=ident(payload.get("sticker_id")), url=url))

@@ -33,10 +33,22 @@ _FILES = {
     Channel.TAWKTO: "tawkto",
     Channel.WEBCHAT: "webchat",
 }
+_SHAPES_DIR = Path(__file__).resolve().parents[2] / "deliveries"
+
+
+def _fixtures(channel: Channel, name: str) -> dict[str, Any]:
+    """Return the fixture payloads of *channel*, and the delivery shapes where it has them."""
+    found: dict[str, Any] = json.loads((_PAYLOADS_DIR / f"{name}.json").read_text("utf-8"))
+    shapes = _SHAPES_DIR / f"{name}.json"
+    if shapes.exists():
+        for shape, entry in json.loads(shapes.read_text("utf-8")).items():
+            found[f"shape:{shape}"] = entry["body"]
+    return found
+
+
 # Test data, read once: strategies are built when the module is collected.
 FIXTURES: dict[Channel, dict[str, Any]] = {
-    channel: json.loads((_PAYLOADS_DIR / f"{name}.json").read_text(encoding="utf-8"))
-    for channel, name in _FILES.items()
+    channel: _fixtures(channel, name) for channel, name in _FILES.items()
 }
 HEADERS = st.fixed_dictionaries(
     {},
