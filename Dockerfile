@@ -24,13 +24,18 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 WORKDIR /build
 COPY pyproject.toml README.md ./
+COPY core ./core
 COPY src ./src
 
 # pip's cache lives in a BuildKit cache mount: a change in src/ rebuilds the wheels from it
 # instead of downloading every dependency again, and the cache never enters a layer.
+# Two wheels: integration-core (core/), and integration-service built to depend on it by
+# version (INTEGRATION_CORE_SPECIFIER) rather than by the path to ./core, which runtime lacks.
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip wheel --no-deps --wheel-dir /wheels . \
-    && pip wheel --wheel-dir /wheels /wheels/integration_service-*.whl
+    pip wheel --no-deps --wheel-dir /wheels ./core \
+    && core_version="$(python -c 'import tomllib; print(tomllib.load(open("core/pyproject.toml", "rb"))["project"]["version"])')" \
+    && INTEGRATION_CORE_SPECIFIER="==${core_version}" pip wheel --no-deps --wheel-dir /wheels . \
+    && pip wheel --wheel-dir /wheels --find-links /wheels /wheels/integration_service-*.whl
 
 # ---------------------------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime

@@ -5,14 +5,17 @@
 with ``nox -l``.
 
 Sessions install the project (editable, so a reused environment always sees the current
-``src/``) with the extra they need from ``pyproject.toml``; ``examples`` installs a freshly built
-wheel instead, so it also proves the packaging.
+``src/``) with the extra they need from ``pyproject.toml``; ``examples`` installs freshly built
+wheels instead (integration-core alone for the core's examples), so it also proves the packaging.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sys
+import tomllib
 from pathlib import Path
 
 import nox
@@ -109,22 +112,121 @@ def monitoring(session: nox.Session) -> None:
     session.run("python", "tools/check_monitoring.py")
 
 
+# Uses 1 and 2 of the README's "Four ways to use it" run in a fresh virtualenv holding the
+# integration-core wheel and nothing of the service: the first with python, the second (property
+# tests) with pytest and the core's `testing` extra added. Every other examples/*.py runs with
+# python against the built integration-service wheel.
+CORE_ONLY_EXAMPLES = ("webhook_in_another_framework.py",)
+CORE_ONLY_PROPERTY_TESTS = ("test_signature_properties.py",)
+# What the core must never pull in (names as `pip list` shows them, lower-cased).
+SERVICE_ONLY_DISTRIBUTIONS = ("aiohttp", "sqlalchemy", "psycopg", "integration-service")
+
+
 @nox.session(python=PYTHON)
 def examples(session: nox.Session) -> None:
-    """Run every examples/*.py against a freshly built, non-editable install; each exits 0."""
-    scripts = sorted(ROOT.glob("examples/*.py"))
-    if not scripts:
-        session.error("no examples/*.py found: this session would prove nothing")
-    # uv never reinstalls a local project that is already installed: force it, or a reused
-    # environment would run the examples against a stale build.
-    reinstall = ["--reinstall-package", PROJECT] if session.venv_backend == "uv" else []
-    session.install(".[test]", *reinstall)
+    """Build both wheels; run every examples/*.py against them, the core's without the service."""
+    scripts = {script.name: script.resolve() for script in ROOT.glob("examples/*.py")}
+    core_only = CORE_ONLY_EXAMPLES + CORE_ONLY_PROPERTY_TESTS
+    missing = [name for name in core_only if name not in scripts]
+    if missing:
+        session.error(f"examples named in noxfile.py are gone: {', '.join(missing)}")
+    with_service = [scripts[name] for name in sorted(scripts) if name not in core_only]
+    if not with_service:
+        session.error("no examples/*.py to run with the service: this would prove nothing")
     workdir = Path(session.create_tmp()).resolve()
-    for script in scripts:
-        # A fresh, empty working directory per example: none may depend on the repository
-        # layout or leave a SQLite file or a key file in the tree.
-        rundir = workdir / script.stem
-        shutil.rmtree(rundir, ignore_errors=True)
-        rundir.mkdir(parents=True)
+    core_wheel, service_wheel = _build_wheels(session, workdir / "wheels")
+
+    venv = _fresh_core_only_venv(session, workdir / "core-only-venv", core_wheel)
+    for name in CORE_ONLY_EXAMPLES:
+        with session.chdir(_rundir(workdir, scripts[name])):
+            session.run(str(venv / "python"), str(scripts[name]), external=True)
+    session.run(
+        str(venv / "python"), "-m", "pip", "install", "--quiet",
+        f"integration-core[testing] @ {core_wheel.as_uri()}", "pytest>=8.3", external=True,
+    )  # fmt: skip
+    _assert_core_only(session, venv)
+    for name in CORE_ONLY_PROPERTY_TESTS:
+        rundir = _rundir(workdir, scripts[name])
+        # An empty config of its own: the repository's pytest settings need the test extra.
+        (rundir / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
         with session.chdir(rundir):
-            session.run("python", str(script.resolve()))
+            session.run(
+                str(venv / "python"), "-m", "pytest", "-c", "pytest.ini", "-p", "no:cacheprovider",
+                str(scripts[name]), external=True,
+            )  # fmt: skip
+
+    # uv never reinstalls a package whose version is already installed: force it, or a reused
+    # environment would run the examples against a stale build.
+    if session.venv_backend == "uv":
+        reinstall = ["--reinstall-package", "integration-core", "--reinstall-package", PROJECT]
+        session.install(str(core_wheel), str(service_wheel), *reinstall)
+    else:
+        session.install(str(core_wheel), str(service_wheel))
+        session.install("--force-reinstall", "--no-deps", str(core_wheel), str(service_wheel))
+    for script in with_service:
+        with session.chdir(_rundir(workdir, script)):
+            session.run("python", str(script))
+
+
+def _build_wheels(session: nox.Session, outdir: Path) -> tuple[Path, Path]:
+    """Build the integration-core and integration-service wheels into *outdir*, as released.
+
+    The service's wheel depends on ``integration-core==<core's version>`` (not on the path to
+    ``core/``), so installing it proves the two wheels fit together the way an index serves them.
+    """
+    shutil.rmtree(outdir, ignore_errors=True)
+    version = tomllib.loads((ROOT / "core" / "pyproject.toml").read_text(encoding="utf-8"))
+    env = {"INTEGRATION_CORE_SPECIFIER": f"=={version['project']['version']}"}
+    uv = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
+    for project in (ROOT / "core", ROOT):
+        if uv is not None:
+            build = [uv, "build", "--wheel", "--out-dir", str(outdir), str(project)]
+            session.run(*build, env=env, external=True)
+        else:
+            session.install("build>=1.2")
+            session.run(
+                "python", "-m", "build", "--wheel", "--outdir", str(outdir), str(project), env=env
+            )
+    core = sorted(outdir.glob("integration_core-*.whl"))
+    service = sorted(outdir.glob("integration_service-*.whl"))
+    if len(core) != 1 or len(service) != 1:
+        session.error(
+            f"expected one wheel of each distribution in {outdir}, found {core + service}"
+        )
+    return core[0], service[0]
+
+
+def _fresh_core_only_venv(session: nox.Session, path: Path, core_wheel: Path) -> Path:
+    """Create a new virtualenv at *path* holding *core_wheel*; return its bin directory."""
+    shutil.rmtree(path, ignore_errors=True)
+    session.run("python", "-m", "venv", str(path))
+    bin_dir = path / ("Scripts" if sys.platform == "win32" else "bin")
+    quiet = ["-m", "pip", "install", "--quiet"]
+    session.run(str(bin_dir / "python"), *quiet, str(core_wheel), external=True)
+    _assert_core_only(session, bin_dir)
+    return bin_dir
+
+
+def _assert_core_only(session: nox.Session, bin_dir: Path) -> None:
+    """Fail unless the venv at *bin_dir* has integration-core and nothing of the service."""
+    listing = session.run(
+        str(bin_dir / "python"), "-m", "pip", "list", "--format=json", external=True, silent=True
+    )
+    installed = {
+        str(dist["name"]).lower(): str(dist["version"]) for dist in json.loads(str(listing))
+    }
+    session.log("core-only venv: " + ", ".join(f"{n} {v}" for n, v in sorted(installed.items())))
+    present = [name for name in SERVICE_ONLY_DISTRIBUTIONS if name in installed]
+    if present or "integration-core" not in installed:
+        session.error(f"the core-only venv must hold integration-core and none of {present}")
+
+
+def _rundir(workdir: Path, script: Path) -> Path:
+    """Return a fresh, empty working directory for *script*.
+
+    None may depend on the repository layout or leave a SQLite file or a key file in the tree.
+    """
+    rundir = workdir / script.stem
+    shutil.rmtree(rundir, ignore_errors=True)
+    rundir.mkdir(parents=True)
+    return rundir
