@@ -2,14 +2,22 @@
 
 Every status a payment takes is also appended to ``payment_status_history`` in the same
 transaction, so its history survives restarts and can be audited.
+
+Concurrent writers never undo each other: the provider's state is written by compare-and-set
+(one ``UPDATE ... WHERE`` the state read), refunds are rows appended or completed one by one,
+unique on the provider's refund id, and every refund write first locks its payment's row
+(``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serializes
+writers), so a balance check and the row it admits are one step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, case, delete, insert, or_, select, update
+import attrs
+from sqlalchemy import RowMapping, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
@@ -17,9 +25,15 @@ from adapters_db.engine import for_writing, is_postgres
 from adapters_db.errors import storage_errors
 from adapters_db.tables import payment_status_history, payments, refunds
 from integration_core.errors import Conflict, NotFound
-from integration_core.ids import TenantId
+from integration_core.ids import TenantId, new_id
 from integration_core.paging import Page, check_limit, decode_cursor, encode_cursor
-from integration_core.payments import Payment, Refund
+from integration_core.payments import (
+    REFUND_PENDING,
+    Payment,
+    PaymentState,
+    ProviderRefund,
+    Refund,
+)
 
 
 def _payment_conflict() -> Conflict:
@@ -96,6 +110,187 @@ class SqlPaymentStore:
                 await conn.execute(delete(refunds).where(refunds.c.payment_id == payment.id))
                 await _insert_refunds(conn, payment)
 
+    async def set_checkout(
+        self,
+        tenant_id: TenantId,
+        payment_id: str,
+        *,
+        preference_id: str,
+        checkout_url: str,
+        at: datetime,
+    ) -> None:
+        """Store the hosted checkout opened for a payment (those two fields only)."""
+        stmt = (
+            update(payments)
+            .where(payments.c.id == payment_id, payments.c.tenant_id == tenant_id)
+            .values(preference_id=preference_id, checkout_url=checkout_url, updated_at=at)
+        )
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                if (await conn.execute(stmt)).rowcount == 0:
+                    raise NotFound(f"payment {payment_id} was not found")
+
+    async def change_state(
+        self,
+        tenant_id: TenantId,
+        payment_id: str,
+        *,
+        expected: PaymentState,
+        new: PaymentState,
+        at: datetime,
+    ) -> bool:
+        """Write *new* if the stored state is still *expected*; ``False`` otherwise."""
+        c = payments.c
+        stmt = (
+            update(payments)
+            .where(
+                c.id == payment_id,
+                c.tenant_id == tenant_id,
+                c.provider_payment_id.is_not_distinct_from(expected.provider_payment_id),
+                c.status == expected.status,
+                c.status_detail.is_not_distinct_from(expected.status_detail),
+                c.provider_updated_at.is_not_distinct_from(expected.provider_updated_at),
+            )
+            .values(
+                provider_payment_id=new.provider_payment_id,
+                status=new.status,
+                status_detail=new.status_detail,
+                provider_updated_at=new.provider_updated_at,
+                updated_at=at,
+            )
+        )
+        with storage_errors(unique_violation=_payment_conflict):
+            async with self._writer.begin() as conn:
+                if (await conn.execute(stmt)).rowcount == 1:
+                    if (new.status, new.status_detail) != (expected.status, expected.status_detail):
+                        await _append_state(conn, payment_id, new, at)
+                    return True
+                await _locked_row(conn, tenant_id, payment_id)  # NotFound if absent
+                return False
+
+    async def reserve_refund(self, tenant_id: TenantId, payment_id: str, refund: Refund) -> Payment:
+        """Append the pending *refund* if the balance allows it; return the payment."""
+        with storage_errors(unique_violation=_payment_conflict):
+            async with self._writer.begin() as conn:
+                row = await _locked_row(conn, tenant_id, payment_id)
+                held = (await _refunds_of(conn, [payment_id])).get(payment_id, [])
+                payment = _row_to_payment(row, held)
+                if payment.refund(refund.id) is not None:
+                    return payment
+                payment.check_refund(refund.amount)  # RefundExceedsBalance: nothing written
+                await _append_refund(conn, payment_id, refund)
+        return attrs.evolve(payment, refunds=(*payment.refunds, refund))
+
+    async def settle_refund(
+        self,
+        tenant_id: TenantId,
+        payment_id: str,
+        refund_id: str,
+        seen: ProviderRefund,
+        *,
+        at: datetime,
+    ) -> Refund:
+        """Complete the pending refund with the provider's answer; return the refund stored."""
+        with storage_errors(unique_violation=_payment_conflict):
+            async with self._writer.begin() as conn:
+                await _locked_row(conn, tenant_id, payment_id)
+                known = (
+                    (
+                        await conn.execute(
+                            select(refunds).where(
+                                refunds.c.provider_refund_id == seen.provider_refund_id
+                            )
+                        )
+                    )
+                    .mappings()
+                    .first()
+                )
+                if known is not None and known["id"] != refund_id:
+                    # Recorded first from a notification: one provider refund, one row.
+                    await conn.execute(
+                        delete(refunds).where(
+                            refunds.c.id == refund_id, refunds.c.status == REFUND_PENDING
+                        )
+                    )
+                    return _row_to_refund(known)
+                done = (
+                    (
+                        await conn.execute(
+                            update(refunds)
+                            .where(refunds.c.id == refund_id, refunds.c.payment_id == payment_id)
+                            .values(
+                                amount=seen.amount,
+                                status=seen.status,
+                                provider_refund_id=seen.provider_refund_id,
+                            )
+                            .returning(*refunds.c)
+                        )
+                    )
+                    .mappings()
+                    .first()
+                )
+                if done is not None:
+                    return _row_to_refund(done)
+                # Dropped as stale meanwhile: the provider's answer is what counts.
+                refund = _from_provider(refund_id, seen, at)
+                await _append_refund(conn, payment_id, refund)
+                return refund
+
+    async def release_refund(self, tenant_id: TenantId, payment_id: str, refund_id: str) -> None:
+        """Drop the refund *refund_id* if still pending."""
+        owned = select(payments.c.id).where(
+            payments.c.id == payment_id, payments.c.tenant_id == tenant_id
+        )
+        stmt = delete(refunds).where(
+            refunds.c.id == refund_id,
+            refunds.c.payment_id.in_(owned.scalar_subquery()),
+            refunds.c.status == REFUND_PENDING,
+        )
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                await conn.execute(stmt)
+
+    async def record_refunds(
+        self,
+        tenant_id: TenantId,
+        payment_id: str,
+        seen: Sequence[ProviderRefund],
+        *,
+        at: datetime,
+        pending_before: datetime,
+    ) -> None:
+        """Append the provider's refunds we lack, update the known ones, drop stale pending."""
+        with storage_errors(unique_violation=_payment_conflict):
+            async with self._writer.begin() as conn:
+                await _locked_row(conn, tenant_id, payment_id)
+                ids = [r.provider_refund_id for r in seen]
+                stored: Mapping[str, RowMapping] = {
+                    row["provider_refund_id"]: row
+                    for row in (
+                        await conn.execute(
+                            select(refunds).where(refunds.c.provider_refund_id.in_(ids))
+                        )
+                    ).mappings()
+                }
+                for refund in seen:
+                    row = stored.get(refund.provider_refund_id)
+                    if row is None:
+                        made = _from_provider(new_id("ref"), refund, at)
+                        await _append_refund(conn, payment_id, made)
+                    elif row["payment_id"] == payment_id and row["status"] != refund.status:
+                        await conn.execute(
+                            update(refunds)
+                            .where(refunds.c.id == row["id"])
+                            .values(status=refund.status)
+                        )
+                await conn.execute(
+                    delete(refunds).where(
+                        refunds.c.payment_id == payment_id,
+                        refunds.c.status == REFUND_PENDING,
+                        refunds.c.created_at < pending_before,
+                    )
+                )
+
     async def list(
         self, tenant_id: TenantId, *, limit: int = 50, cursor: str | None = None
     ) -> Page[Payment]:
@@ -123,20 +318,67 @@ class SqlPaymentStore:
                 rows = (await conn.execute(stmt)).mappings().all()
                 if not rows:
                     return []
-                ids = [row["id"] for row in rows]
-                refund_rows = (
-                    await conn.execute(
-                        select(refunds)
-                        .where(refunds.c.payment_id.in_(ids))
-                        .order_by(refunds.c.payment_id, refunds.c.position)
-                    )
-                ).mappings()
-                by_payment: dict[str, list[Refund]] = {}
-                for refund_row in refund_rows:
-                    by_payment.setdefault(refund_row["payment_id"], []).append(
-                        _row_to_refund(refund_row)
-                    )
+                by_payment = await _refunds_of(conn, [row["id"] for row in rows])
         return [_row_to_payment(row, by_payment.get(row["id"], ())) for row in rows]
+
+
+async def _locked_row(conn: AsyncConnection, tenant_id: TenantId, payment_id: str) -> RowMapping:
+    """Return the tenant's payment row, locked until the transaction ends; :class:`NotFound`."""
+    stmt = (
+        select(payments)
+        .where(payments.c.id == payment_id, payments.c.tenant_id == tenant_id)
+        .with_for_update()
+    )
+    row = (await conn.execute(stmt)).mappings().first()
+    if row is None:
+        raise NotFound(f"payment {payment_id} was not found")
+    return row
+
+
+async def _refunds_of(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, list[Refund]]:
+    rows = (
+        await conn.execute(
+            select(refunds)
+            .where(refunds.c.payment_id.in_(ids))
+            .order_by(refunds.c.payment_id, refunds.c.position)
+        )
+    ).mappings()
+    by_payment: dict[str, list[Refund]] = {}
+    for row in rows:
+        by_payment.setdefault(row["payment_id"], []).append(_row_to_refund(row))
+    return by_payment
+
+
+async def _append_refund(conn: AsyncConnection, payment_id: str, refund: Refund) -> None:
+    # Callers hold the payment's row lock, so the next position is theirs alone.
+    last = await conn.scalar(
+        select(func.max(refunds.c.position)).where(refunds.c.payment_id == payment_id)
+    )
+    position = 0 if last is None else last + 1
+    await conn.execute(insert(refunds).values(_refund_to_row(payment_id, position, refund)))
+
+
+async def _append_state(
+    conn: AsyncConnection, payment_id: str, state: PaymentState, at: datetime
+) -> None:
+    await conn.execute(
+        insert(payment_status_history).values(
+            payment_id=payment_id,
+            status=state.status,
+            status_detail=state.status_detail,
+            changed_at=at,
+        )
+    )
+
+
+def _from_provider(refund_id: str, seen: ProviderRefund, at: datetime) -> Refund:
+    return Refund(
+        id=refund_id,
+        amount=seen.amount,
+        status=seen.status,
+        provider_refund_id=seen.provider_refund_id,
+        created_at=at,
+    )
 
 
 async def _append_history(conn: AsyncConnection, payment: Payment) -> None:
@@ -206,6 +448,7 @@ def _refund_to_row(payment_id: str, position: int, refund: Refund) -> dict[str, 
         "amount": refund.amount,
         "status": refund.status,
         "provider_refund_id": refund.provider_refund_id,
+        "provider_key": refund.provider_key,
         "created_at": refund.created_at,
     }
 
@@ -216,5 +459,6 @@ def _row_to_refund(row: RowMapping) -> Refund:
         amount=row["amount"],
         status=row["status"],
         provider_refund_id=row["provider_refund_id"],
+        provider_key=row["provider_key"],
         created_at=row["created_at"],
     )

@@ -241,8 +241,11 @@ refunds = Table(
     Column("position", Integer, nullable=False),
     Column("amount", Money, nullable=False),
     Column("status", Text, nullable=False),
-    Column("provider_refund_id", Text, nullable=True),
+    # Append-only, one row per provider refund: the database refuses a second row for it.
+    Column("provider_refund_id", Text, nullable=True, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # The idempotency key sent to the provider, fixed before the call: a retry reuses it.
+    Column("provider_key", Text, nullable=True),
 )
 
 # Every status a payment went through, appended by the payment store (an audit trail).

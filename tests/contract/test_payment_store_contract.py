@@ -220,7 +220,14 @@ async def test_any_payment_round_trips(payment_store: PaymentStore, drawn: Payme
         id=new_id("pay"),
         provider_payment_id=None if drawn.provider_payment_id is None else uuid.uuid4().hex,
         description=None if drawn.description is None else drawn.description.replace("\0", ""),
-        refunds=tuple(attrs.evolve(r, id=new_id("ref")) for r in drawn.refunds),
+        refunds=tuple(
+            attrs.evolve(
+                r,
+                id=new_id("ref"),
+                provider_refund_id=None if r.provider_refund_id is None else uuid.uuid4().hex,
+            )
+            for r in drawn.refunds
+        ),
     )
     await payment_store.add(payment)
 

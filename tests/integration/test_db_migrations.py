@@ -61,7 +61,7 @@ async def empty_engine(
 
 
 async def test_head_is_the_newest_revision() -> None:
-    assert head_revision() == "0008"
+    assert head_revision() == "0009"
 
 
 async def test_migrate_brings_an_empty_database_to_head(empty_engine: AsyncEngine) -> None:

@@ -28,7 +28,6 @@ from adapters_http.services import SERVICES
 from integration_core.errors import InvalidInput
 from integration_core.payments import CheckoutItem, Payment, Refund
 from integration_core.serialization import format_datetime, make_converter
-from integration_core.use_cases.payment_refunds import refund_id_for
 from integration_core.use_cases.payments import CardInput, NewPayment
 from integration_core.webhooks import WebhookRequest
 
@@ -120,9 +119,10 @@ def payment_body(payment: Payment) -> dict[str, object]:
         "description": payment.description,
         "refunded_amount": str(payment.refunded_amount.quantize(_CENT)),
         "external_reference": payment.external_reference,
+        # A refund still awaiting Mercado Pago's answer is not money given back yet.
         "refunds": [
             {k: v for k, v in refund_body(r, payment.id).items() if k != "payment_id"}
-            for r in payment.refunds
+            for r in payment.settled_refunds
         ],
         "created_at": format_datetime(payment.created_at),
         "updated_at": format_datetime(payment.updated_at),
@@ -231,21 +231,18 @@ async def refund_payment(request: web.Request) -> web.Response:
     body = await read_json(request, _INPUT, RefundBody) if raw.strip() else RefundBody()
     amount = None if body.amount is None else _decimal_text(body.amount, "amount")
     payment = await services.get(principal.tenant_id, request.match_info["id"])
-    replayed = key is not None and any(
-        r.id == refund_id_for(principal.tenant_id, payment.id, key) for r in payment.refunds
-    )
     seller = await services.sellers.for_tenant(principal.tenant_id)
-    _, refund = await services.refund(
+    done = await services.refund.refund(
         principal.tenant_id,
         payment.id,
         amount,
         idempotency_key=key,
         access_token=seller.access_token,
     )
-    if replayed:
-        return web.json_response(refund_body(refund, payment.id), headers=_NO_STORE)
+    if not done.created:
+        return web.json_response(refund_body(done.refund, payment.id), headers=_NO_STORE)
     _metrics(request).refunds.labels(kind="partial" if amount else "total").inc()
-    return web.json_response(refund_body(refund, payment.id), status=201, headers=_NO_STORE)
+    return web.json_response(refund_body(done.refund, payment.id), status=201, headers=_NO_STORE)
 
 
 async def receive_notification(request: web.Request) -> web.Response:

@@ -130,6 +130,7 @@ def checkout(value: object, *, sandbox: bool) -> Checkout:
 def provider_payment(value: object, *, currency: str | None = None) -> ProviderPayment:
     """Return a payment; *currency* stands in should Mercado Pago leave ``currency_id`` out."""
     doc = document(value, "a payment")
+    listed = doc.get("refunds")
     return ProviderPayment(
         provider_payment_id=_required(doc, "id", "a payment"),
         status=_required(doc, "status", "a payment"),
@@ -139,6 +140,12 @@ def provider_payment(value: object, *, currency: str | None = None) -> ProviderP
         external_reference=_optional(doc, "external_reference"),
         collector_id=_optional(doc, "collector_id"),
         last_updated_at=_optional_moment(doc, "date_last_updated"),
+        # The payment lists its refunds: what notifications reconcile ours with.
+        refunds=(
+            tuple(provider_refund(item) for item in listed if isinstance(item, Mapping))
+            if isinstance(listed, list)
+            else None
+        ),
     )
 
 

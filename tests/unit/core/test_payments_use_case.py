@@ -133,17 +133,17 @@ async def test_caller_key_is_derived_and_a_retry_returns_the_first_payment() -> 
 
 async def test_a_crash_after_storing_leaves_a_record_and_a_retry_finishes_it() -> None:
     w = _World()
-    original_update = w.payments.update
+    original_set_checkout = w.payments.set_checkout
 
-    async def crash(payment: object) -> None:
-        raise RuntimeError("crash between the provider call and the update")
+    async def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("crash between the provider call and the write")
 
-    w.payments.update = crash  # type: ignore[method-assign]
+    w.payments.set_checkout = crash  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         await w.create(_new(idempotency_key="k-2"))
     (stored,) = (await w.payments.list(T1)).items
     assert (stored.status, stored.preference_id) == ("pending", None)
-    w.payments.update = original_update  # type: ignore[method-assign]
+    w.payments.set_checkout = original_set_checkout  # type: ignore[method-assign]
     payment = await w.create(_new(idempotency_key="k-2"))
     assert payment.id == stored.id
     assert payment.preference_id == "pref-1"  # the provider answered its first result
