@@ -35,13 +35,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("refunds") as batch:
         batch.add_column(sa.Column("provider_key", sa.Text(), nullable=True))
-        batch.create_unique_constraint(
-            "uq_refunds_provider_refund_id", ["provider_refund_id"]
-        )
+        batch.create_unique_constraint("uq_refunds_provider_refund_id", ["provider_refund_id"])
 
 
 def downgrade() -> None:
-    """Drop the constraint and ``provider_key`` (pending refunds would count as made: settle first)."""
+    """Drop the constraint and ``provider_key`` (settle pending refunds first: they would count)."""
     with op.batch_alter_table("refunds") as batch:
         batch.drop_constraint("uq_refunds_provider_refund_id", type_="unique")
         batch.drop_column("provider_key")
