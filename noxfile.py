@@ -140,7 +140,7 @@ def examples(session: nox.Session) -> None:
     for name in CORE_ONLY_EXAMPLES:
         with session.chdir(_rundir(workdir, scripts[name])):
             session.run(str(venv / "python"), str(scripts[name]), external=True)
-    session.run(
+    session.run_install(
         str(venv / "python"), "-m", "pip", "install", "--quiet",
         f"integration-core[testing] @ {core_wheel.as_uri()}", "pytest>=8.3", external=True,
     )  # fmt: skip
@@ -181,12 +181,11 @@ def _build_wheels(session: nox.Session, outdir: Path) -> tuple[Path, Path]:
     for project in (ROOT / "core", ROOT):
         if uv is not None:
             build = [uv, "build", "--wheel", "--out-dir", str(outdir), str(project)]
-            session.run(*build, env=env, external=True)
+            session.run_install(*build, env=env, external=True)
         else:
             session.install("build>=1.2")
-            session.run(
-                "python", "-m", "build", "--wheel", "--outdir", str(outdir), str(project), env=env
-            )
+            build = ["python", "-m", "build", "--wheel", "--outdir", str(outdir), str(project)]
+            session.run_install(*build, env=env)
     core = sorted(outdir.glob("integration_core-*.whl"))
     service = sorted(outdir.glob("integration_service-*.whl"))
     if len(core) != 1 or len(service) != 1:
@@ -199,10 +198,10 @@ def _build_wheels(session: nox.Session, outdir: Path) -> tuple[Path, Path]:
 def _fresh_core_only_venv(session: nox.Session, path: Path, core_wheel: Path) -> Path:
     """Create a new virtualenv at *path* holding *core_wheel*; return its bin directory."""
     shutil.rmtree(path, ignore_errors=True)
-    session.run("python", "-m", "venv", str(path))
+    session.run_install("python", "-m", "venv", str(path))
     bin_dir = path / ("Scripts" if sys.platform == "win32" else "bin")
     quiet = ["-m", "pip", "install", "--quiet"]
-    session.run(str(bin_dir / "python"), *quiet, str(core_wheel), external=True)
+    session.run_install(str(bin_dir / "python"), *quiet, str(core_wheel), external=True)
     _assert_core_only(session, bin_dir)
     return bin_dir
 
@@ -212,6 +211,8 @@ def _assert_core_only(session: nox.Session, bin_dir: Path) -> None:
     listing = session.run(
         str(bin_dir / "python"), "-m", "pip", "list", "--format=json", external=True, silent=True
     )
+    if listing is None:
+        return  # nox --install-only: nothing ran, nothing to check
     installed = {
         str(dist["name"]).lower(): str(dist["version"]) for dist in json.loads(str(listing))
     }
