@@ -73,8 +73,10 @@ async def integration_for(url: str, channel: str, external_id: str) -> Integrati
         await engine.dispose()
 
 
-def whatsapp_body(phone_number_id: str, wamid: str) -> bytes:
-    """Return a one-message WhatsApp delivery, compact as Meta sends it."""
+def whatsapp_body(phone_number_id: str, wamid: str, *, size: int = 0) -> bytes:
+    """Return a one-message WhatsApp delivery, compact as Meta sends it, its text padded so the
+    body is about *size* bytes (0: no padding)."""
+    pad = " lorem" * max(0, (size - 410) // 6)
     document = {
         "object": "whatsapp_business_account",
         "entry": [
@@ -96,7 +98,7 @@ def whatsapp_body(phone_number_id: str, wamid: str) -> bytes:
                                     "id": wamid,
                                     "timestamp": str(int(time.time())),
                                     "type": "text",
-                                    "text": {"body": "benchmark message"},
+                                    "text": {"body": "benchmark message" + pad},
                                 }
                             ],
                         },
@@ -109,13 +111,36 @@ def whatsapp_body(phone_number_id: str, wamid: str) -> bytes:
 
 
 def signed_whatsapp_lines(
-    secret: str, phone_number_id: str, prefix: str, count: int
+    secret: str, phone_number_id: str, prefix: str, count: int, *, size: int = 0
 ) -> Iterator[str]:
     """Yield ``signature<TAB>body`` lines with distinct message ids, for ``replay.lua``."""
     key = (Secret(secret),)
     for n in range(count):
-        body = whatsapp_body(phone_number_id, f"wamid.{prefix}.{n}")
+        body = whatsapp_body(phone_number_id, f"wamid.{prefix}.{n}", size=size)
         yield f"{meta.sign(key[0], body)}\t{body.decode()}\n"
+
+
+def forged_whatsapp_lines(count: int, *, accounts: int = 6_500) -> Iterator[str]:
+    """Yield ``signature<TAB>body`` lines of unsigned ~1 MiB deliveries naming *accounts*
+    phone number ids each (a forged signature): what an attacker sends to make a receiver look
+    up every account before refusing."""
+    for n in range(count):
+        changes = [
+            {
+                "field": "messages",
+                "value": {
+                    "metadata": {"phone_number_id": f"{n}{i:09d}"},
+                    "messages": [{"id": f"wamid.forged.{n}.{i}", "type": "text", "from": "1"}],
+                },
+            }
+            for i in range(accounts)
+        ]
+        document = {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "x", "changes": changes}],
+        }
+        body = json.dumps(document, separators=(",", ":"))
+        yield f"sha256={'0' * 64}\t{body}\n"
 
 
 def free_port() -> int:

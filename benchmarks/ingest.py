@@ -24,16 +24,20 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
+import psycopg
 from benchmark_support import (
     Database,
+    forged_whatsapp_lines,
     free_port,
     integration_for,
     signed_whatsapp_lines,
@@ -93,8 +97,8 @@ def _wrk(url: str, payloads: Path, *, duration: int, connections: int) -> dict[s
     return result
 
 
-def main() -> int:
-    """Run the benchmark and print a table; exit 1 if any request failed."""
+def main() -> int:  # noqa: PLR0915 - one straight script: start, load, drain, report
+    """Run the benchmark and print a table; exit 1 if any request failed or anything was lost."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--postgres-url",
@@ -106,10 +110,24 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--per-round", type=int, default=120_000, help="distinct deliveries")
+    parser.add_argument("--body-bytes", type=int, default=2048, help="size of each delivery")
+    parser.add_argument(
+        "--mode",
+        choices=("api", "all"),
+        default="api",
+        help="api: `serve --role api` on core 0, a `--role worker` forwarding on core 1; "
+        "all: plain `serve` (API and workers in one process) on core 0",
+    )
     parser.add_argument(
         "--no-worker",
         action="store_true",
-        help="do not forward meanwhile (by default a worker process and a sink run on core 1)",
+        help="(--mode api) do not forward meanwhile: no worker process, nothing drained",
+    )
+    parser.add_argument(
+        "--no-forged", action="store_true", help="skip the round of forged 1 MiB deliveries"
+    )
+    parser.add_argument(
+        "--drain-timeout", type=float, default=120.0, help="seconds to wait for the backlog"
     )
     args = parser.parse_args()
 
@@ -117,9 +135,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="is-bench-"))
     database = Database.create(args.postgres_url)
     procs: list[subprocess.Popen[bytes]] = []
+    worker: subprocess.Popen[bytes] | None = None
     try:
         asyncio.run(integration_for(database.url, "whatsapp", PHONE_NUMBER_ID))
-        bare_port, app_port = free_port(), free_port()
+        bare_port, app_port, sink_port, worker_port = (free_port() for _ in range(4))
         env = {
             **os.environ,
             "DATABASE_URL": database.url,
@@ -133,78 +152,156 @@ def main() -> int:
             "RATE_LIMIT_WEBHOOK_BURST": "1000000",
         }
         env.pop("MESSAGING_SERVICE_URL", None)
-        procs.append(
-            _start([sys.executable, "-m", "integration_service", "serve", "--role", "api"], env, 0)
+        forwarding = args.mode == "all" or not args.no_worker
+        if forwarding:
+            procs.append(_start([sys.executable, str(HERE / "sink.py"), str(sink_port)], env, 1))
+        sink_url = f"http://127.0.0.1:{sink_port}/events"
+        role = ["--role", "api"] if args.mode == "api" else []
+        app_env = {**env, "MESSAGING_SERVICE_URL": sink_url} if args.mode == "all" else env
+        app = _start([sys.executable, "-m", "integration_service", "serve", *role], app_env, 0)
+        bare = _start(
+            [sys.executable, str(HERE / "bare_handler.py"), str(bare_port), secret], env, 0
         )
-        procs.append(
-            _start([sys.executable, str(HERE / "bare_handler.py"), str(bare_port), secret], env, 0)
-        )
+        procs += [app, bare]
         wait_http(f"http://127.0.0.1:{app_port}/api/v1/ready", ok_only=True)
         wait_http(f"http://127.0.0.1:{bare_port}{PATH}", method="POST")
-        if not args.no_worker:
-            # As deployed: what the API stores, a worker process forwards meanwhile.
-            sink_port, worker_port = free_port(), free_port()
-            procs.append(_start([sys.executable, str(HERE / "sink.py"), str(sink_port)], env, 1))
-            worker_env = {
-                **env,
-                "PORT": str(worker_port),
-                "MESSAGING_SERVICE_URL": f"http://127.0.0.1:{sink_port}/events",
-            }
-            procs.append(
-                _start(
-                    [sys.executable, "-m", "integration_service", "serve", "--role", "worker"],
-                    worker_env,
-                    1,
-                )
+        if args.mode == "api" and not args.no_worker:
+            # As deployed: what the API spools, a worker process splits and forwards meanwhile.
+            worker_env = {**env, "PORT": str(worker_port), "MESSAGING_SERVICE_URL": sink_url}
+            worker = _start(
+                [sys.executable, "-m", "integration_service", "serve", "--role", "worker"],
+                worker_env,
+                1,
             )
+            procs.append(worker)
             wait_http(f"http://127.0.0.1:{worker_port}/api/v1/ready", ok_only=True)
 
         rows: dict[str, list[dict[str, float]]] = {"bare": [], "ingest": []}
-        servers = {"bare": psutil.Process(procs[1].pid), "ingest": psutil.Process(procs[0].pid)}
+        servers = {"bare": psutil.Process(bare.pid), "ingest": psutil.Process(app.pid)}
+        worker_cpu_before = _cpu_seconds(psutil.Process(worker.pid)) if worker else 0.0
         for round_no in range(args.rounds):
             for name, port in (("bare", bare_port), ("ingest", app_port)):
                 payloads = work / f"{name}-{round_no}.tsv"
                 payloads.write_text(
                     "".join(
                         signed_whatsapp_lines(
-                            secret, PHONE_NUMBER_ID, f"r{round_no}{name}", args.per_round
+                            secret,
+                            PHONE_NUMBER_ID,
+                            f"r{round_no}{name}",
+                            args.per_round,
+                            size=args.body_bytes,
                         )
                     )
                 )
-                before = _cpu_seconds(servers[name])
-                result = _wrk(
-                    f"http://127.0.0.1:{port}{PATH}",
-                    payloads,
-                    duration=args.duration,
-                    connections=args.connections,
-                )
-                cpu = _cpu_seconds(servers[name]) - before
-                result["cpu_us_per_request"] = cpu * 1e6 / max(result["requests"], 1)
-                result["cpu_busy"] = cpu / (result["duration_us"] / 1e6)
-                rows[name].append(result)
+                rows[name].append(_measure(servers[name], port, payloads, args))
+        load_ended = time.monotonic()
+        acknowledged = sum(int(r["requests"] - r["non_2xx"]) for r in rows["ingest"])
+        drained = (
+            _drain(database.url, acknowledged, args.drain_timeout, load_ended)
+            if forwarding
+            else None
+        )
+        worker_cpu = (
+            _cpu_seconds(psutil.Process(worker.pid)) - worker_cpu_before if worker else None
+        )
+
+        forged: dict[str, dict[str, float]] = {}
+        statements = None
+        if not args.no_forged:
+            payloads = work / "forged.tsv"
+            payloads.write_text("".join(forged_whatsapp_lines(8)))
+            if worker is not None:
+                worker.send_signal(signal.SIGSTOP)  # nothing else may query meanwhile
+            before = _transactions(database.url)
+            forged["bare"] = _measure(servers["bare"], bare_port, payloads, args)
+            forged["ingest"] = _measure(servers["ingest"], app_port, payloads, args)
+            statements = _transactions(database.url) - before - 1  # -1: the first count itself
+            if worker is not None:
+                worker.send_signal(signal.SIGCONT)
+
         failures = sum(r["non_2xx"] + r["socket_errors"] for rs in rows.values() for r in rs)
-        _report(rows, args, failures)
-        return 1 if failures else 0
+        lost = drained is not None and drained["forwarded"] < acknowledged
+        _report(rows, args, failures, acknowledged, drained, worker_cpu)
+        if forged:
+            _report_forged(forged, statements)
+        refused_ok = all(r["non_2xx"] == r["requests"] for r in forged.values())
+        return 1 if failures or lost or not refused_ok else 0
     finally:
         for proc in procs:
+            proc.send_signal(signal.SIGCONT)
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=15)
         database.drop()
 
 
-def _report(
-    rows: dict[str, list[dict[str, float]]], args: argparse.Namespace, failures: int
+def _measure(
+    server: psutil.Process, port: int, payloads: Path, args: argparse.Namespace
+) -> dict[str, float]:
+    before = _cpu_seconds(server)
+    result = _wrk(
+        f"http://127.0.0.1:{port}{PATH}",
+        payloads,
+        duration=args.duration,
+        connections=args.connections,
+    )
+    cpu = _cpu_seconds(server) - before
+    result["cpu_us_per_request"] = cpu * 1e6 / max(result["requests"], 1)
+    result["cpu_busy"] = cpu / (result["duration_us"] / 1e6)
+    return result
+
+
+def _count(url: str, sql: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(sql).fetchone()
+        return int(row[0]) if row else 0
+
+
+def _transactions(url: str) -> int:
+    """Return how many transactions the benchmark database has committed or rolled back."""
+    time.sleep(1.5)  # PostgreSQL publishes its counters within a second of each transaction
+    return _count(
+        url,
+        "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+        " WHERE datname = current_database()",
+    )
+
+
+def _drain(url: str, acknowledged: int, timeout: float, since: float) -> dict[str, float]:
+    """Wait until every acknowledged delivery was split and forwarded; say how long it took."""
+    deadline = time.monotonic() + timeout
+    forwarded = 0
+    while time.monotonic() < deadline:
+        waiting = _count(url, "SELECT count(*) FROM inbound_events WHERE state <> 'processed'")
+        forwarded = _count(url, "SELECT count(*) FROM events WHERE status = 'delivered'")
+        if waiting == 0 and forwarded >= acknowledged:
+            break
+        time.sleep(0.25)
+    return {"forwarded": forwarded, "seconds": time.monotonic() - since}
+
+
+def _report(  # noqa: PLR0917 - a private printer
+    rows: dict[str, list[dict[str, float]]],
+    args: argparse.Namespace,
+    failures: int,
+    acknowledged: int,
+    drained: dict[str, float] | None,
+    worker_cpu: float | None,
 ) -> None:
     def best(name: str, key: str) -> float:
         values = sorted(r[key] for r in rows[name])
         return values[len(values) // 2]  # the median round
 
     print(f"ingest benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {socket.gethostname()}")
+    where = (
+        "plain `serve` (API and workers) on core 0"
+        if args.mode == "all"
+        else "`serve --role api` on core 0"
+        + ("" if args.no_worker else ", a `--role worker` splitting and forwarding on core 1")
+    )
     print(
         f"rounds={args.rounds} duration={args.duration}s connections={args.connections} "
-        "(server on core 0, wrk on core 1; medians of the rounds; "
-        f"{'no forwarding' if args.no_worker else 'a worker forwarding on core 1'})"
+        f"body={args.body_bytes} B; {where}; wrk and the sink on core 1; medians of the rounds"
     )
     print(f"{'':8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>11} {'busy':>6}")
     for name in ("bare", "ingest"):
@@ -215,12 +312,30 @@ def _report(
         )
     print(f"ratio ingest/bare: {best('ingest', 'rps') / best('bare', 'rps'):.2f}")
     print(f"failed requests: {failures}")
+    if drained is not None:
+        print(
+            f"acknowledged {acknowledged}, forwarded {drained['forwarded']:.0f}; the last "
+            f"forwarded {drained['seconds']:.1f} s after the load ended"
+        )
+    if worker_cpu is not None:
+        print(f"worker CPU: {worker_cpu * 1e6 / max(acknowledged, 1):.0f} µs per delivery")
     for name, rs in rows.items():
         for i, r in enumerate(rs):
             print(
                 f"  {name} round {i}: {r['rps']:.0f} req/s p99 {r['p99_us'] / 1000:.2f} ms, "
                 f"{r['cpu_us_per_request']:.0f} µs CPU/request, server {r['cpu_busy']:.0%} busy"
             )
+
+
+def _report_forged(forged: dict[str, dict[str, float]], statements: int | None) -> None:
+    print("forged: unsigned ~0.9 MiB deliveries naming 6,500 phone number ids each")
+    for name, r in forged.items():
+        print(
+            f"  {name:8} {r['rps']:>8.0f} refused/s ({r['non_2xx']:.0f} of {r['requests']:.0f} "
+            f"refused), {r['cpu_us_per_request']:.0f} µs CPU/request"
+        )
+    print(f"  ratio ingest/bare: {forged['ingest']['rps'] / forged['bare']['rps']:.2f}")
+    print(f"  database transactions during the forged rounds: {statements}")
 
 
 if __name__ == "__main__":

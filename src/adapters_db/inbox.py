@@ -146,7 +146,7 @@ class SqlEventInbox:
         oldest = select(func.min(inbound_events.c.received_at)).where(state == PENDING)
         with storage_errors():
             async with self._engine.begin() as conn:
-                found: dict[str, int] = dict((await conn.execute(counts)).tuples().all())
+                found: dict[str, int] = {row[0]: row[1] for row in await conn.execute(counts)}
                 first = (await conn.execute(oldest)).scalar_one_or_none()
         return QueueStats(
             pending=found.get(PENDING, 0), dead=found.get(FAILED, 0), oldest_pending_at=first

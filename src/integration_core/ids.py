@@ -29,3 +29,16 @@ def new_id(prefix: str, *, now_ms: int | None = None) -> str:
 
 
 _SHIFTS = tuple(range(120, -1, -10))  # 13 pairs: the 130 bits of 26 characters, high first
+
+
+def is_id(value: str, prefix: str) -> bool:
+    """Tell whether *value* has the shape of an id :func:`new_id` makes with *prefix*.
+
+    Lets an untrusted path segment be refused before it reaches a lookup (or a database that
+    refuses some characters outright).
+    """
+    head, sep, tail = value.partition("_")
+    return bool(sep) and head == prefix and len(tail) == 26 and all(c in _CHARS for c in tail)
+
+
+_CHARS = frozenset(_ALPHABET)

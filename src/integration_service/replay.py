@@ -34,7 +34,7 @@ from integration_core.events import DeliveryStatus, EventRecord
 from integration_core.ids import TenantId
 from integration_core.normalize import NORMALIZERS, Normalizer
 from integration_core.paging import MAX_LIMIT
-from integration_core.ports import Clock, EventStore
+from integration_core.ports import Clock, EventInbox, EventStore
 from integration_service.container import Container, resolve, shutdown
 from integration_service.logging import configure_logging
 from integration_service.settings import Settings
@@ -69,12 +69,16 @@ class ReplayResult:
     renormalized: int | None = None
     tenants: int | None = None
     """How many tenants had events requeued, for an all-tenants selection (else ``None``)."""
+    respooled: int | None = None
+    """With *renormalize*: how many raw deliveries were put back to be split again."""
 
     def summary(self) -> str:
         """Return the one-line summary the command prints."""
         line = f"requeued {self.requeued} event{'' if self.requeued == 1 else 's'}"
         if self.tenants is not None:
             line += f" across {self.tenants} tenant{'' if self.tenants == 1 else 's'}"
+        if self.respooled is not None:
+            line += f"; {self.respooled} raw deliveries to split again"
         return line
 
 
@@ -200,6 +204,25 @@ async def run_replay(settings: Settings, selection: Selection) -> ReplayResult:
     try:
         events = await resolve(container.events)
         clock = await resolve(container.clock)
-        return await replay(events, clock, selection)
+        result = await replay(events, clock, selection)
+        if selection.renormalize and selection.event_id is None:
+            inbox: EventInbox = await resolve(container.inbox)  # type: ignore[arg-type]
+            result = attrs.evolve(result, respooled=await respool(inbox, clock, selection))
+        return result
     finally:
         await shutdown(container)
+
+
+async def respool(inbox: EventInbox, clock: Clock, selection: Selection) -> int:
+    """Put raw deliveries back to be split again by the workers (``--renormalize``).
+
+    Deliveries that failed to split always go back; with a ``--since`` range, so do those
+    split before, so that items an older normalizer did not know become events now (events
+    already stored are recognised by their dedupe key and not stored twice).
+    """
+    until = selection.until or (clock.now() if selection.since is not None else None)
+    return await inbox.respool(
+        failed_only=selection.since is None,
+        received_after=selection.since,
+        received_before=until,
+    )

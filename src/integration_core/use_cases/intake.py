@@ -25,7 +25,7 @@ import attrs
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
 from integration_core.errors import InvalidSignature, MalformedPayload
-from integration_core.ids import new_id
+from integration_core.ids import is_id, new_id
 from integration_core.own_secrets import OwnSecrets
 from integration_core.ports import Clock, EventInbox, WebhookVerifier
 from integration_core.signatures import telegram
@@ -115,6 +115,8 @@ class ReceiveWebhook:
     ) -> str | None:
         """Return who vouched for *request*: an integration id, or ``None`` for the platform."""
         verifier = self._verifiers[channel]
+        if integration_id is not None and not is_id(integration_id, "int"):
+            raise InvalidSignature()  # no integration has that id: nothing can sign for it
         named = integration_id
         if named is None and channel is Channel.TELEGRAM:
             token = request.header(telegram.HEADER)
