@@ -135,10 +135,11 @@ def make_services(
     """Return ``make(**overrides)`` building HttpServices over in-memory fakes.
 
     Besides HttpServices' own fields, *probes* replaces the health probes, *settings* may be
-    a dict of HttpSettings fields, and *webhook_secrets* replaces the platform-wide webhook
-    secrets (default :data:`WEBHOOK_SECRETS`). The webhook intake is the real
-    :class:`ReceiveWebhook` with the real verifiers, over the same stores as the services and
-    the ``credentials`` fixture, so a test seeds integrations and their secrets there.
+    a dict of HttpSettings fields, *webhook_secrets* replaces the platform-wide webhook
+    secrets (default :data:`WEBHOOK_SECRETS`), and *inbox* the in-memory spool. The webhook
+    intake is the real :class:`ReceiveWebhook` with the real verifiers, over the same stores as
+    the services and the ``credentials`` fixture, so a test seeds integrations and their
+    secrets there.
     """
 
     def make(**overrides: Any) -> HttpServices:
@@ -150,7 +151,8 @@ def make_services(
         if isinstance(settings, dict):
             settings = HttpSettings(**{"service_version": "1.2.3-test", **settings})
         meta = MetaWebhookVerifier()
-        inbox = InMemoryEventInbox(events)
+        # A test on a real database passes its own inbox (SqlEventInbox) with its stores.
+        inbox = overrides.pop("inbox", None) or InMemoryEventInbox(events)
         if id(integrations) in SECRETS_OF:  # services made again over one store share its cache
             own_secrets = SECRETS_OF[id(integrations)]
         else:
