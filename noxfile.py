@@ -65,10 +65,11 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def imports(session: nox.Session) -> None:
-    """Import-linter contracts hold, and a deliberate violation of each one is caught."""
+    """Import-linter contracts hold, src has no import cycle, and planted violations are caught."""
     _install_editable(session, "imports")
     session.run("lint-imports", "--no-cache")
     session.run("python", "tools/check_import_contracts.py")
+    session.run("python", "tools/check_import_cycles.py", "--self-test")
 
 
 @nox.session(python=PYTHON)

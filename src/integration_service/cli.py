@@ -14,6 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -24,6 +25,9 @@ from integration_core.ids import TenantId
 from integration_service import __version__
 from integration_service.durations import InvalidDuration, parse_duration
 from integration_service.settings import Settings
+
+if TYPE_CHECKING:
+    from integration_core.use_cases.token_rotation import RotationReport
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -142,16 +146,34 @@ def _rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rotate_tokens(_args: argparse.Namespace, settings: Settings) -> int:
-    from integration_service.token_rotation import (  # noqa: PLC0415 - as in _serve
-        rotate_tokens_once,
-        summary,
-    )
+    from integration_service.token_rotation import summary  # noqa: PLC0415 - as in _serve
 
-    report = asyncio.run(rotate_tokens_once(settings))
+    report = asyncio.run(_rotate_tokens_once(settings))
     print(summary(report))  # noqa: T201 - the command's output
     # A token the platform refused is the tenant's to fix (the messaging service hears of it);
     # a refresh or probe that failed on the way is ours to look into: exit 1 for those.
     return EXIT_FAILURE if report.failed else EXIT_OK
+
+
+async def _rotate_tokens_once(settings: Settings) -> RotationReport:
+    """Run one rotation pass, logging to stderr.
+
+    Here, not in ``token_rotation``: the container imports that module (for the rotation
+    policy), so opening the container there made the two import each other.
+    """
+    from integration_service.container import Container, resolve, shutdown  # noqa: PLC0415 - as in _serve
+    from integration_service.logging import configure_logging  # noqa: PLC0415 - as in _serve
+    from integration_service.token_rotation import log_report  # noqa: PLC0415 - as in _serve
+
+    configure_logging(settings.log_level, stream="stderr")
+    container = Container(settings=settings)
+    try:
+        rotate = await resolve(container.rotate_tokens)
+        report = await rotate.run_once()
+        log_report(report)
+        return report
+    finally:
+        await shutdown(container)
 
 
 def _check_replay(args: argparse.Namespace) -> None:

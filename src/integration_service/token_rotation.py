@@ -23,7 +23,7 @@ from integration_core.use_cases.token_rotation import (
     RotationReport,
     RotationResult,
 )
-from integration_service.logging import configure_logging, get_logger
+from integration_service.logging import get_logger
 from integration_service.rotation_metrics import TokenRotationMetrics
 from integration_service.settings import Settings
 
@@ -137,22 +137,6 @@ def summary(report: RotationReport) -> str:
         return "no integration was due for token rotation"
     counts = ", ".join(f"{outcome} {count}" for outcome, count in sorted(report.counts.items()))
     return f"{len(report.results)} integration(s): {counts}"
-
-
-async def rotate_tokens_once(settings: Settings) -> RotationReport:
-    """Run one rotation pass (``integration-service rotate-tokens``), logging to stderr."""
-    # Imported here: the container pulls in every adapter, the scheduler does not need to.
-    from integration_service.container import Container, resolve, shutdown  # noqa: PLC0415
-
-    configure_logging(settings.log_level, stream="stderr")
-    container = Container(settings=settings)
-    try:
-        rotate = await resolve(container.rotate_tokens)
-        report = await rotate.run_once()
-        log_report(report)
-        return report
-    finally:
-        await shutdown(container)
 
 
 def _fields(result: RotationResult) -> dict[str, object]:
