@@ -2,7 +2,9 @@
 
 Only what an operator needs to follow a request: never headers wholesale, never a body, and a
 query string only with credential-looking values redacted (Meta's ``hub.verify_token``,
-``access_token`` and the like travel in queries). Rendering and level come from the logging
+``access_token`` and the like travel in queries). The path and each query name and value are cut
+to :data:`LOG_FIELD_LIMIT` characters (see :func:`bounded`): a client chooses them, and a log
+line must stay cheap to write, redact and store. Rendering and level come from the logging
 configuration of the composition root.
 """
 
@@ -33,11 +35,40 @@ _SECRET_MARKERS: Final = ("token", "secret", "password", "signature", "key", "co
 # Long user agents are a cheap way to bloat logs.
 _MAX_USER_AGENT: Final = 256
 
+LOG_FIELD_LIMIT: Final = 512
+"""How many characters of a client-chosen path, query name or query value a log line keeps."""
+TRUNCATED: Final = "[TRUNCATED]"
+# What a token is made of (Meta, Telegram after the colon, JWT segments, whsec_...): a cut
+# never leaves the first part of one behind, where the redaction would no longer recognise it.
+_TOKEN_CHARACTERS: Final = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+)
+
+
+def bounded(text: str, limit: int = LOG_FIELD_LIMIT) -> str:
+    """Return *text*, or its first *limit* characters and :data:`TRUNCATED` if it is longer.
+
+    The cut also drops the token characters it would split, so a secret that straddles the
+    limit is left out whole instead of half logged.
+    """
+    if len(text) <= limit:
+        return text
+    end = limit
+    while end > 0 and text[end - 1] in _TOKEN_CHARACTERS:
+        end -= 1
+    return text[:end] + TRUNCATED
+
 
 def redact_query(query: MultiMapping[str]) -> str:
-    """Return *query* as a string with the values of credential-like parameters redacted."""
+    """Return *query* as a string with the values of credential-like parameters redacted.
+
+    Names and values are :func:`bounded`.
+    """
     pairs = [
-        (name, REDACTED if any(m in name.lower() for m in _SECRET_MARKERS) else value)
+        (
+            bounded(name),
+            REDACTED if any(m in name.lower() for m in _SECRET_MARKERS) else bounded(value),
+        )
         for name, value in query.items()
     ]
     return urlencode(pairs, safe="[]")
@@ -75,7 +106,7 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         event: dict[str, object] = {
             "method": request.method,
             "route": route_template(request),
-            "path": request.path,
+            "path": bounded(request.path),
             "status": status,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
             "request_id": request_id(request),

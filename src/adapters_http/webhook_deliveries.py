@@ -5,7 +5,8 @@ the size limit) or by the handler (the channel's rate limit, a chunked body over
 signature, the JSON, storage). This middleware sits just inside the error envelope, so it sees
 each of those exceptions before it becomes a response: one counter increment and one log line
 per refused delivery, with its reason, channel and request id. It never touches the body, a
-signature header or a token, so none can reach the log.
+signature header or a token, so none can reach the log, and its message is :func:`bounded` (a
+refusal's message may quote what the sender chose).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import structlog
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
+from adapters_http.access_log import bounded
 from adapters_http.errors import (
     PayloadTooLarge,
     RateLimited,
@@ -79,7 +81,7 @@ async def webhook_deliveries_middleware(
                 channel=str(channel),
                 reason=reason,
                 status=problem.status,
-                message=problem.message,
+                message=bounded(problem.message),
                 request_id=request_id(request),
             )
         raise

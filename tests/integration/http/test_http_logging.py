@@ -8,6 +8,7 @@ from aiohttp import web
 from structlog.testing import capture_logs
 
 from adapters_http import add_route
+from adapters_http.access_log import LOG_FIELD_LIMIT, TRUNCATED, bounded
 
 FIELDS = {
     "method",
@@ -115,3 +116,31 @@ async def test_credentials_never_reach_the_log(make_client: Any) -> None:
     assert "hub.verify_token=[REDACTED]" in event["query"]
     assert "access_token=[REDACTED]" in event["query"]
     assert event["path"] == "/things/t1"
+
+
+async def test_long_paths_and_query_values_are_cut_to_a_bounded_length(make_client: Any) -> None:
+    client = await make_client(setup=setup)
+    token = "EAAGm0PX4ZCpsBAKZCZBZC0Example12345678"
+    # The cut falls inside the token: it is left out whole, never half logged.
+    straddling = "x" * (LOG_FIELD_LIMIT - 10) + "." + token
+
+    with capture_logs() as logs:
+        await client.get(
+            "/things/" + "a." * 3000, params={"q": straddling, "n" * 600: "1", "page": "2"}
+        )
+
+    [event] = access_events(logs)
+    assert event["path"] == ("/things/" + "a." * 3000)[:LOG_FIELD_LIMIT] + TRUNCATED
+    assert event["query"] == (
+        # The long name is one run of token characters: nothing of it is kept.
+        f"q={'x' * (LOG_FIELD_LIMIT - 10)}.{TRUNCATED}&{TRUNCATED}=1&page=2"
+    )
+    assert "EAAGm0" not in event["query"]
+    assert event["route"] == "/things/{id}"
+
+
+def test_bounded_keeps_short_text_and_cuts_long_text_at_a_token_boundary() -> None:
+    assert bounded("/webhooks/whatsapp") == "/webhooks/whatsapp"
+    assert bounded("a" * LOG_FIELD_LIMIT) == "a" * LOG_FIELD_LIMIT
+    assert bounded("/" + "a" * LOG_FIELD_LIMIT) == "/" + TRUNCATED
+    assert bounded("/abc/def:ghi", limit=10) == "/abc/def:" + TRUNCATED
