@@ -11,6 +11,7 @@ configuration of the composition root.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Final
 from urllib.parse import urlencode
@@ -27,6 +28,7 @@ from adapters_http.routing import route_template
 from adapters_http.services import SERVICES
 
 ACCESS_LOGGER: Final = "integration_service.access"
+_ACCESS: Final = logging.getLogger(ACCESS_LOGGER)  # stdlib decides the level: checked first
 REDACTED: Final = "[REDACTED]"
 
 # A query parameter is redacted if its lower-cased name contains any of these.
@@ -97,24 +99,32 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         status = response.status
         return response
     finally:
-        settings = request.app[SERVICES].settings
-        bytes_out = None
-        if response is not None:
-            bytes_out = response.content_length
-            if bytes_out is None and response.prepared:
-                bytes_out = response.body_length
-        event: dict[str, object] = {
-            "method": request.method,
-            "route": route_template(request),
-            "path": bounded(request.path),
-            "status": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            "request_id": request_id(request),
-            "client_ip": client_ip(request, trust_proxy_headers=settings.trust_proxy_headers),
-            "bytes_in": _bytes_in(request),
-            "bytes_out": bytes_out,
-            "user_agent": request.headers.get(hdrs.USER_AGENT, "")[:_MAX_USER_AGENT],
-        }
-        if request.query:
-            event["query"] = redact_query(request.query)
-        structlog.get_logger(ACCESS_LOGGER).info("http_request", **event)
+        if _ACCESS.isEnabledFor(logging.INFO):
+            _log(request, response, status, started)
+
+
+def _log(
+    request: web.Request, response: web.StreamResponse | None, status: int, started: float
+) -> None:
+    """Write the access line (built only when it is written: nothing per request at WARNING)."""
+    settings = request.app[SERVICES].settings
+    bytes_out = None
+    if response is not None:
+        bytes_out = response.content_length
+        if bytes_out is None and response.prepared:
+            bytes_out = response.body_length
+    event: dict[str, object] = {
+        "method": request.method,
+        "route": route_template(request),
+        "path": bounded(request.path),
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        "request_id": request_id(request),
+        "client_ip": client_ip(request, trust_proxy_headers=settings.trust_proxy_headers),
+        "bytes_in": _bytes_in(request),
+        "bytes_out": bytes_out,
+        "user_agent": request.headers.get(hdrs.USER_AGENT, "")[:_MAX_USER_AGENT],
+    }
+    if request.query:
+        event["query"] = redact_query(request.query)
+    structlog.get_logger(ACCESS_LOGGER).info("http_request", **event)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from adapters_http import (
     create_app,
     issue_token,
 )
+from adapters_http.access_log import ACCESS_LOGGER
 from adapters_http.webhook_paths import WEBHOOK_CHANNELS
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
@@ -76,6 +78,17 @@ def jwt_secret() -> Secret:
 def clock() -> FrozenClock:
     """Return the clock every fake and the authenticator share."""
     return FrozenClock()
+
+
+@pytest.fixture(autouse=True)
+def access_log_at_info() -> Iterator[None]:
+    """Log requests at INFO, as ``configure_logging("info")`` does in the service: the access
+    log checks the stdlib level before it builds a line."""
+    logger = logging.getLogger(ACCESS_LOGGER)
+    before = logger.level
+    logger.setLevel(logging.INFO)
+    yield
+    logger.setLevel(before)
 
 
 @pytest.fixture
