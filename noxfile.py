@@ -121,6 +121,18 @@ CORE_ONLY_EXAMPLES = ("webhook_in_another_framework.py",)
 CORE_ONLY_PROPERTY_TESTS = ("test_signature_properties.py",)
 # What the core must never pull in (names as `pip list` shows them, lower-cased).
 SERVICE_ONLY_DISTRIBUTIONS = ("aiohttp", "sqlalchemy", "psycopg", "integration-service")
+# Imports every integration_core module but those named in argv: one that needs a package the
+# core's wheel does not declare fails here, not in a user's service.
+IMPORT_EVERY_CORE_MODULE = """
+import importlib, pkgutil, sys
+import integration_core
+names = [m.name for m in pkgutil.walk_packages(integration_core.__path__, "integration_core.")]
+for name in names:
+    if name not in sys.argv[1:]:
+        importlib.import_module(name)
+print(f"imported {len(names) - len(sys.argv[1:])} integration_core modules")
+"""
+STRATEGIES = "integration_core.testing.strategies"  # needs the core's `testing` extra
 
 
 @nox.session(python=PYTHON)
@@ -138,6 +150,8 @@ def examples(session: nox.Session) -> None:
     core_wheel, service_wheel = _build_wheels(session, workdir / "wheels")
 
     venv = _fresh_core_only_venv(session, workdir / "core-only-venv", core_wheel)
+    with session.chdir(workdir):
+        session.run(str(venv / "python"), "-c", IMPORT_EVERY_CORE_MODULE, STRATEGIES, external=True)
     for name in CORE_ONLY_EXAMPLES:
         with session.chdir(_rundir(workdir, scripts[name])):
             session.run(str(venv / "python"), str(scripts[name]), external=True)
@@ -146,6 +160,8 @@ def examples(session: nox.Session) -> None:
         f"integration-core[testing] @ {core_wheel.as_uri()}", "pytest>=8.3", external=True,
     )  # fmt: skip
     _assert_core_only(session, venv)
+    with session.chdir(workdir):
+        session.run(str(venv / "python"), "-c", IMPORT_EVERY_CORE_MODULE, external=True)
     for name in CORE_ONLY_PROPERTY_TESTS:
         rundir = _rundir(workdir, scripts[name])
         # An empty config of its own: the repository's pytest settings need the test extra.
