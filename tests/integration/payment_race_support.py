@@ -51,15 +51,9 @@ class PaymentsWorld:
         self.engine = engine
         self.fake = fake
         self.clock = SystemClock()
-        self.gateway = MercadoPagoGateway(
-            session=session,
-            base_url=base_url,
-            access_token=Secret(OURS),
-            backoff=Backoff(initial=0.001),
-            timeout_seconds=timeout_seconds,
-            retries=retries,
-            clock=self.clock,
-        )
+        self._session = session
+        self._base_url = base_url
+        self.gateway = self.gateway_with(timeout_seconds=timeout_seconds, retries=retries)
         self.payments = SqlPaymentStore(engine=engine)
         self.events = SqlEventStore(engine=engine)
         self.notifications = SqlPaymentNotificationStore(engine=engine)
@@ -69,6 +63,18 @@ class PaymentsWorld:
         )
         self.apply = ApplyProviderUpdate(
             payments=self.payments, gateway=self.gateway, events=self.events, clock=self.clock
+        )
+
+    def gateway_with(self, *, timeout_seconds: float, retries: int) -> MercadoPagoGateway:
+        """Return a gateway to the fake on our account, with its own timeout and retries."""
+        return MercadoPagoGateway(
+            session=self._session,
+            base_url=self._base_url,
+            access_token=Secret(OURS),
+            backoff=Backoff(initial=0.001),
+            timeout_seconds=timeout_seconds,
+            retries=retries,
+            clock=self.clock,
         )
 
     async def card_payment(self, amount: str = "150.00", key: str | None = None) -> Payment:
