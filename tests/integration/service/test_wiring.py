@@ -109,9 +109,12 @@ async def test_an_integration_with_its_own_app_secret_is_verified_with_it(
     body = json.dumps({"entry": [{"id": "w", "changes": [{"value": value}]}]}).encode()
 
     signed = {meta.HEADER: meta.sign(Secret("its-own"), body)}
-    assert (await client.post(WHATSAPP, data=body, headers=signed)).status == 200
+    own_route = f"{WHATSAPP}/{own.id}"
+    assert (await client.post(own_route, data=body, headers=signed)).status == 200
+    assert (await client.post(WHATSAPP, data=body, headers=signed)).status == 401, "shared route"
     other = {meta.HEADER: meta.sign(Secret("not-its-own"), body)}
-    assert (await client.post(WHATSAPP, data=body, headers=other)).status == 401
+    assert (await client.post(own_route, data=body, headers=other)).status == 401
+    assert (await (await resolve(container.split_deliveries)).run_once()).claimed == 1
     (stored,) = (await services.events.list(own.tenant_id)).items
     assert stored.integration_id == own.id
 
