@@ -48,7 +48,7 @@ async def test_health_shows_the_mercado_pago_environment_and_the_database_store(
         "credential_store_chosen_by": "default",
         "mercadopago_environment": "sandbox",
     }
-    assert isinstance(await resolve(container.credentials), SqlCredentialStore)
+    assert isinstance(await resolve(container.stored_credentials), SqlCredentialStore)
 
 
 async def test_vault_addr_and_token_alone_keep_credentials_in_vault(
@@ -62,7 +62,7 @@ async def test_vault_addr_and_token_alone_keep_credentials_in_vault(
 
     body = await (await client.get("/api/v1/health")).json()
 
-    assert isinstance(await resolve(container.credentials), VaultCredentialStore)
+    assert isinstance(await resolve(container.stored_credentials), VaultCredentialStore)
     assert body["configuration"]["credential_store"] == "vault"
     assert body["configuration"]["credential_store_chosen_by"] == "VAULT_ADDR"
     assert body["configuration"]["mercadopago_environment"] == "production"
