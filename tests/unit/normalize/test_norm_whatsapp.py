@@ -448,3 +448,36 @@ def test_sender_without_a_number_is_the_single_contact(normalized: Run) -> None:
     [event] = normalized(Channel.WHATSAPP, payload)
     assert _message(event)["sender"] == {"id": "AR.13491208655302741918", "name": "Lu"}
     assert _message(event)["conversation_id"] == "AR.13491208655302741918"
+
+
+def test_group_message_belongs_to_the_group_conversation(normalized: Run) -> None:
+    """Answering the sender's own chat would take a group conversation private."""
+    message = {
+        "from": WA_ID,
+        "group_id": "120363000000000009",
+        "id": "wamid.g1",
+        "timestamp": "1732856000",
+        "type": "text",
+        "text": {"body": "para todos"},
+    }
+    value = {"metadata": {"phone_number_id": PHONE_NUMBER_ID}, "messages": [message]}
+    payload = {"object": "whatsapp_business_account", "entry": [{"changes": [{"value": value}]}]}
+    [event] = normalized(Channel.WHATSAPP, payload)
+    assert _message(event)["conversation_id"] == "120363000000000009"
+    assert _message(event)["sender"] == {"id": WA_ID}
+
+
+def test_sender_known_only_by_business_scoped_id(normalized: Run) -> None:
+    message = {
+        "from_user_id": "AR.9",
+        "id": "wamid.u2",
+        "timestamp": "1732856000",
+        "type": "text",
+        "text": {"body": "hola"},
+    }
+    contacts = [{"profile": {"name": "Lu"}, "user_id": "AR.9"}, {"wa_id": "1"}]
+    value = {"metadata": {"phone_number_id": PHONE_NUMBER_ID}, "contacts": contacts}
+    value["messages"] = [message]
+    payload = {"object": "whatsapp_business_account", "entry": [{"changes": [{"value": value}]}]}
+    [event] = normalized(Channel.WHATSAPP, payload)
+    assert _message(event)["sender"] == {"id": "AR.9", "name": "Lu"}
