@@ -197,21 +197,7 @@ class RateLimiter:
         """Count one request of *key* in *scope*; say whether it is within the scope's rate."""
         if self._buckets is not None:
             return self._buckets.hit(scope, key)
-        item = self._items.get(scope)
-        if item is None:
-            return ALLOWED
-        if time.monotonic() < self._skip_until:
-            return ALLOWED
-        try:
-            async with asyncio.timeout(self._timeout * 2):
-                if await self._strategy.hit(item, scope, key):
-                    return ALLOWED
-                stats = await self._strategy.get_window_stats(item, scope, key)
-        except (StorageError, OSError, TimeoutError) as exc:
-            self._fail_open(exc)
-            return ALLOWED
-        wait = math.ceil(stats.reset_time - time.time())
-        return RateDecision(allowed=False, retry_after=min(max(1, wait), item.get_expiry()))
+        return await self._ask_shared(scope, key, count=True)
 
     async def exhausted(self, scope: str, key: str) -> RateDecision:
         """Say whether *key* is over its rate in *scope*, without counting a hit.
@@ -221,12 +207,20 @@ class RateLimiter:
         """
         if self._buckets is not None:
             return self._buckets.peek(scope, key)
+        return await self._ask_shared(scope, key, count=False)
+
+    async def _ask_shared(self, scope: str, key: str, *, count: bool) -> RateDecision:
+        """Ask the shared (Redis) window about *key* in *scope*, counting a hit if *count*.
+
+        Fails open: while Redis is down or slow, every request is allowed (see ``_fail_open``).
+        """
         item = self._items.get(scope)
         if item is None or time.monotonic() < self._skip_until:
             return ALLOWED
+        ask = self._strategy.hit if count else self._strategy.test
         try:
             async with asyncio.timeout(self._timeout * 2):
-                if await self._strategy.test(item, scope, key):
+                if await ask(item, scope, key):
                     return ALLOWED
                 stats = await self._strategy.get_window_stats(item, scope, key)
         except (StorageError, OSError, TimeoutError) as exc:

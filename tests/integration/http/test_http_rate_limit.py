@@ -173,6 +173,24 @@ async def test_separate_prefixes_do_not_share(
     assert [await statuses(c, 1) for c in clients] == [[200], [200]]
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
+async def test_exhausted_peeks_without_counting_a_hit(
+    make_rate_limiter: Any, redis_url: str, key_prefix: str, *, shared: bool
+) -> None:
+    redis = {"redis_url": redis_url, "key_prefix": key_prefix} if shared else {}
+    limiter = make_rate_limiter(rates={"ip": Rate(rps=1, burst=2)}, **redis)
+    assert limiter.shared is shared
+
+    for _ in range(3):
+        assert (await limiter.exhausted("ip", "5.6.7.8")).allowed  # a peek counts nothing
+    assert (await limiter.hit("ip", "5.6.7.8")).allowed
+    assert (await limiter.hit("ip", "5.6.7.8")).allowed
+    refused = await limiter.exhausted("ip", "5.6.7.8")
+    assert not refused.allowed
+    assert refused.retry_after >= 1
+    assert (await limiter.exhausted("ip", "5.6.7.9")).allowed
+
+
 async def test_unreachable_redis_fails_open_with_one_warning(
     make_client: Any, make_services: Any, make_rate_limiter: Any, closed_port: int
 ) -> None:
