@@ -158,6 +158,10 @@ def key_part(value: object) -> str:
     return ""
 
 
+# A container still to copy: its source, the empty copy to fill, and its nesting depth.
+_Copy = tuple[object, dict[str, Any] | list[Any], int]
+
+
 def verbatim(value: Mapping[str, Any]) -> dict[str, Any]:
     """Return a copy of the JSON object *value* that strict JSON can carry, for forwarding as is.
 
@@ -175,9 +179,6 @@ def verbatim(value: Mapping[str, Any]) -> dict[str, Any]:
         elif isinstance(source, list) and isinstance(target, list):
             target.extend(_shallow(child, depth, pending) for child in source)
     return root
-
-
-_Copy = tuple[object, dict[str, Any] | list[Any], int]
 
 
 def _shallow(child: object, depth: int, pending: list[_Copy]) -> object:
