@@ -29,6 +29,7 @@ def event_to_row(event: EventRecord) -> dict[str, Any]:
         "attempts": event.attempts,
         "next_attempt_at": event.next_attempt_at,
         "lease_expires_at": None,
+        "lease_token": None,  # a stored event is held by no claim yet
         "last_error": event.last_error,
         "occurred_at": event.occurred_at,
         "received_at": event.received_at,
@@ -55,6 +56,7 @@ def row_to_event(row: RowMapping) -> EventRecord:
         received_at=row["received_at"],
         delivered_at=row["delivered_at"],
         data=row["data"],
+        lease_token=row["lease_token"],
     )
 
 

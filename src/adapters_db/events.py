@@ -39,6 +39,7 @@ from integration_core.events import (
     EventRecord,
     QueueStats,
     Settlement,
+    new_lease_token,
 )
 from integration_core.ids import TenantId
 from integration_core.paging import Page, check_limit, decode_cursor, encode_cursor
@@ -171,11 +172,15 @@ class SqlEventStore:
     ) -> Sequence[EventRecord]:
         """Lease up to *limit* pending events due at *now*, oldest first, until ``now + lease``.
 
-        Concurrent workers never share one (see :mod:`.leases`).
+        Concurrent workers never share one (see :mod:`.leases`). The claim writes one fresh
+        ``lease_token`` on its rows and hands it back on each record: only a settlement that
+        carries it is recorded (see :meth:`settle`).
         """
         if limit < 1:
             return []
-        stmt = lease_due(event_table, pending=_PENDING, now=now, limit=limit, lease=lease)
+        stmt = lease_due(event_table, pending=_PENDING, now=now, limit=limit, lease=lease).values(
+            lease_token=new_lease_token()
+        )
         with storage_errors():
             async with self._writer.begin() as conn:
                 rows = (await conn.execute(stmt)).mappings().all()
@@ -183,28 +188,47 @@ class SqlEventStore:
         # RETURNING has no order of its own.
         return sorted(claimed, key=lambda e: (e.next_attempt_at or e.received_at, e.id))
 
-    async def settle(self, settlements: Sequence[Settlement]) -> None:
-        """Record how attempts ended, in one transaction; unknown ids are skipped.
+    async def settle(self, settlements: Sequence[Settlement]) -> builtins.list[str]:
+        """Record how attempts ended, in one transaction; return the ids of those skipped.
 
-        Each kind of outcome (delivered, retry, dead) is one executemany of one cached
-        statement, so a batch of 200 costs about what one event used to.
+        A settlement is skipped when its event is unknown or no longer held by its
+        ``lease_token`` (replayed, or claimed again after the lease ran out). The rows are
+        read and locked first, in id order (one lock order for every writer), so the answer is
+        exact; then each kind of outcome (delivered, retry, dead) is one executemany of one
+        cached statement, so a batch of 200 costs about what one event used to.
         """
-        by_kind: dict[DeliveryStatus, builtins.list[dict[str, Any]]] = {}
-        for settlement in settlements:
-            by_kind.setdefault(settlement.status, []).append(
-                {
-                    "b_id": settlement.event_id,
-                    "b_at": settlement.at,
-                    "b_error": settlement.error,
-                    "b_retry_at": settlement.retry_at,
-                }
-            )
-        if not by_kind:
-            return
+        if not settlements:
+            return []
+        ids = sorted({settlement.event_id for settlement in settlements})
+        held = (
+            select(event_table.c.id, event_table.c.lease_token)
+            .where(event_table.c.id.in_(ids))
+            .order_by(event_table.c.id)
+            .with_for_update()
+        )
+        skipped: builtins.list[str] = []
         with storage_errors():
             async with self._writer.begin() as conn:
+                tokens = {row.id: row.lease_token for row in await conn.execute(held)}
+                by_kind: dict[DeliveryStatus, builtins.list[dict[str, Any]]] = {}
+                for settlement in settlements:
+                    if settlement.event_id not in tokens or (
+                        tokens[settlement.event_id] != settlement.lease_token
+                    ):
+                        skipped.append(settlement.event_id)
+                        continue
+                    by_kind.setdefault(settlement.status, []).append(
+                        {
+                            "b_id": settlement.event_id,
+                            "b_token": settlement.lease_token,
+                            "b_at": settlement.at,
+                            "b_error": settlement.error,
+                            "b_retry_at": settlement.retry_at,
+                        }
+                    )
                 for status, rows in by_kind.items():
                     await conn.execute(_SETTLE[status], rows)
+        return skipped
 
     async def requeue(
         self,
@@ -216,7 +240,8 @@ class SqlEventStore:
     ) -> EventRecord:
         """Queue the tenant's event for delivery again at *at* with its id and a fresh schedule.
 
-        *data* replaces the payload (a replay re-normalized from the raw delivery).
+        *data* replaces the payload (a replay re-normalized from the raw delivery). The lease
+        and its token are dropped, so an attempt still in flight cannot settle the replay.
         """
         values: dict[str, Any] = {
             "status": _PENDING,
@@ -224,6 +249,7 @@ class SqlEventStore:
             "next_attempt_at": at,
             "delivered_at": None,
             "lease_expires_at": None,
+            "lease_token": None,
         }
         if data is not None:
             values["data"] = dict(data)
@@ -311,17 +337,29 @@ _INSERT_EVENTS_PG = recordset_insert(event_table, returning="id")
 
 
 def _settle_statement(status: DeliveryStatus) -> Update:
-    """Return the UPDATE that ends one attempt with *status* (params ``b_id``, ``b_at``, ...)."""
+    """Return the UPDATE that ends one attempt with *status* (params ``b_id``, ``b_at``, ...).
+
+    It also matches the lease token, although :meth:`SqlEventStore.settle` checked it under a
+    lock: a settlement must never land on an event it no longer holds.
+    """
     values: dict[str, Any] = {
         "status": status.value,
         "attempts": event_table.c.attempts + 1,
         "lease_expires_at": None,
+        "lease_token": None,
     }
     if status is DeliveryStatus.DELIVERED:
         values |= {"delivered_at": bindparam("b_at"), "next_attempt_at": None}
     else:
         values |= {"last_error": bindparam("b_error"), "next_attempt_at": bindparam("b_retry_at")}
-    return update(event_table).where(event_table.c.id == bindparam("b_id")).values(**values)
+    return (
+        update(event_table)
+        .where(
+            event_table.c.id == bindparam("b_id"),
+            event_table.c.lease_token.is_not_distinct_from(bindparam("b_token")),
+        )
+        .values(**values)
+    )
 
 
 _SETTLE: Mapping[DeliveryStatus, Update] = {

@@ -83,6 +83,10 @@ class DeliveryFailed(IntegrationServiceError):
     """The messaging service did not accept the event."""
 
 
+class EventUnserializable(DeliveryFailed):
+    """The event cannot be serialized or signed for the messaging service; no retry can help."""
+
+
 class StorageUnavailable(IntegrationServiceError):
     """The database cannot be reached; try again later."""
 

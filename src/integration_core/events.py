@@ -6,6 +6,7 @@ The shape of a forwarded event is documented in ``docs/events.schema.json``.
 from __future__ import annotations
 
 import enum
+import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -70,6 +71,10 @@ class EventRecord:
     database itself recognises a repeat. *tenant_id* and *integration_id* are ``None`` for an event
     that routed to no integration; such an event is ``ignored``. *inbound_id* points at the raw
     delivery it came from (``None`` for events we raise ourselves, like token expiry).
+
+    *lease_token* names the claim that holds the event (:meth:`EventStore.claim_due`), ``None``
+    when none does; only a settlement carrying it is recorded. It is a handle on the claim, not
+    part of the event, so two records of one event compare equal whoever holds it.
     """
 
     id: str
@@ -87,6 +92,7 @@ class EventRecord:
     received_at: datetime
     delivered_at: datetime | None = None
     data: Mapping[str, Any] = attrs.field(factory=dict)
+    lease_token: str | None = attrs.field(default=None, eq=False)
 
     def to_forward(self) -> NormalizedEvent:
         """Return the event to send downstream.
@@ -112,25 +118,38 @@ class Settlement:
     """How one delivery attempt ended, as the outbox records it.
 
     No *error*: delivered. An *error* with a *retry_at*: pending again from then; with none:
-    dead-lettered. Build one with :meth:`delivered` or :meth:`failed`.
+    dead-lettered. Build one with :meth:`delivered` or :meth:`failed`. *lease_token* is the
+    claimed record's: if the event was replayed or claimed again meanwhile, the outbox skips
+    the settlement instead of overwriting the newer state with this older attempt.
     """
 
     event_id: str
     at: datetime
     error: str | None = None
     retry_at: datetime | None = None
+    lease_token: str | None = None
 
     @classmethod
-    def delivered(cls, event_id: str, *, at: datetime) -> Settlement:
+    def delivered(
+        cls, event_id: str, *, at: datetime, lease_token: str | None = None
+    ) -> Settlement:
         """Return the settlement of a successful attempt."""
-        return cls(event_id=event_id, at=at)
+        return cls(event_id=event_id, at=at, lease_token=lease_token)
 
     @classmethod
     def failed(
-        cls, event_id: str, *, error: str, retry_at: datetime | None, at: datetime
+        cls,
+        event_id: str,
+        *,
+        error: str,
+        retry_at: datetime | None,
+        at: datetime,
+        lease_token: str | None = None,
     ) -> Settlement:
         """Return the settlement of a failed attempt (``retry_at=None``: dead-letter it)."""
-        return cls(event_id=event_id, at=at, error=error, retry_at=retry_at)
+        return cls(
+            event_id=event_id, at=at, error=error, retry_at=retry_at, lease_token=lease_token
+        )
 
     @property
     def status(self) -> DeliveryStatus:
@@ -138,6 +157,11 @@ class Settlement:
         if self.error is None:
             return DeliveryStatus.DELIVERED
         return DeliveryStatus.PENDING if self.retry_at is not None else DeliveryStatus.DEAD
+
+
+def new_lease_token() -> str:
+    """Return a fresh token for one claim of the outbox (unguessable, so never reused)."""
+    return secrets.token_hex(16)
 
 
 @attrs.frozen(kw_only=True)

@@ -43,7 +43,8 @@ class ForwardMetrics:
     def __init__(self, *, registry: CollectorRegistry) -> None:
         self.attempts = Counter(
             "integration_forward_attempts_total",
-            "Delivery attempts to the messaging service, by outcome (delivered, retry, dead).",
+            "Delivery attempts to the messaging service, by outcome (delivered, retry, dead, "
+            "stale: overtaken by a replay or a newer claim).",
             ["outcome"],
             registry=registry,
         )

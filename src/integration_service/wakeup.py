@@ -124,9 +124,9 @@ class NotifyingEventStore:
         """Lease due events (see :meth:`EventStore.claim_due`)."""
         return await self._inner.claim_due(now=now, limit=limit, lease=lease)
 
-    async def settle(self, settlements: Sequence[Settlement]) -> None:
-        """Record how attempts ended (see :meth:`EventStore.settle`)."""
-        await self._inner.settle(settlements)
+    async def settle(self, settlements: Sequence[Settlement]) -> Sequence[str]:
+        """Record how attempts ended; return the ids skipped (see :meth:`EventStore.settle`)."""
+        return await self._inner.settle(settlements)
 
     async def requeue(
         self,

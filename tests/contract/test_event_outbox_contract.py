@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 import attrs
@@ -91,15 +92,19 @@ async def test_settling_a_delivery_counts_the_attempt_and_ends_delivery(
 ) -> None:
     event = make_event()
     await add_events(event_store, event)
-    await event_store.claim_due(now=T0, limit=1, lease=LEASE)
+    [claimed] = await event_store.claim_due(now=T0, limit=1, lease=LEASE)
     at = T0 + timedelta(seconds=2)
 
-    await event_store.settle([Settlement.delivered(event.id, at=at)])
+    skipped = await event_store.settle(
+        [Settlement.delivered(event.id, at=at, lease_token=claimed.lease_token)]
+    )
 
     stored = await event_store.get(ALICE, event.id)
+    assert list(skipped) == []
     assert stored == attrs.evolve(
         event, status=DeliveryStatus.DELIVERED, attempts=1, delivered_at=at
     )
+    assert stored.lease_token is None
     assert await event_store.claim_due(now=T0 + timedelta(days=1), limit=5, lease=LEASE) == []
 
 
@@ -108,11 +113,19 @@ async def test_settling_a_failure_schedules_a_retry_and_releases_the_lease(
 ) -> None:
     event = make_event()
     await add_events(event_store, event)
-    await event_store.claim_due(now=T0, limit=1, lease=timedelta(hours=1))
+    [claimed] = await event_store.claim_due(now=T0, limit=1, lease=timedelta(hours=1))
     retry_at = T0 + timedelta(seconds=5)
 
     await event_store.settle(
-        [Settlement.failed(event.id, error="HTTP 503", retry_at=retry_at, at=T0)]
+        [
+            Settlement.failed(
+                event.id,
+                error="HTTP 503",
+                retry_at=retry_at,
+                at=T0,
+                lease_token=claimed.lease_token,
+            )
+        ]
     )
 
     stored = await event_store.get(ALICE, event.id)
@@ -151,15 +164,18 @@ async def test_settle_records_a_whole_batch_and_skips_unknown_ids(
 ) -> None:
     delivered, retried, dead = make_event(), make_event(), make_event(attempts=9)
     await add_events(event_store, delivered, retried, dead)
-    await event_store.claim_due(now=T0, limit=5, lease=timedelta(hours=1))
+    claimed = await event_store.claim_due(now=T0, limit=5, lease=timedelta(hours=1))
+    [token] = {record.lease_token for record in claimed}  # one claim, one token
     retry_at = T0 + timedelta(minutes=5)
 
-    await event_store.settle(
+    skipped = await event_store.settle(
         [
-            Settlement.delivered(delivered.id, at=T0),
-            Settlement.failed("evt_unknown", error="x", retry_at=None, at=T0),
-            Settlement.failed(retried.id, error="HTTP 500", retry_at=retry_at, at=T0),
-            Settlement.failed(dead.id, error="HTTP 410", retry_at=None, at=T0),
+            Settlement.delivered(delivered.id, at=T0, lease_token=token),
+            Settlement.failed("evt_unknown", error="x", retry_at=None, at=T0, lease_token=token),
+            Settlement.failed(
+                retried.id, error="HTTP 500", retry_at=retry_at, at=T0, lease_token=token
+            ),
+            Settlement.failed(dead.id, error="HTTP 410", retry_at=None, at=T0, lease_token=token),
         ]
     )
 
@@ -169,6 +185,7 @@ async def test_settle_records_a_whole_batch_and_skips_unknown_ids(
         (DeliveryStatus.PENDING, 1, "HTTP 500"),
         (DeliveryStatus.DEAD, 10, "HTTP 410"),
     ]
+    assert list(skipped) == ["evt_unknown"]
     assert stored[delivered.id].delivered_at == T0
     # Every lease is released: the retried event is due at retry_at, not after the hour.
     assert [e.id for e in await event_store.claim_due(now=retry_at, limit=5, lease=LEASE)] == [
@@ -214,6 +231,142 @@ async def test_requeue_releases_a_lease(event_store: EventStore) -> None:
     await event_store.requeue(ALICE, event.id, at=T0)
 
     assert [e.id for e in await event_store.claim_due(now=T0, limit=5, lease=LEASE)] == [event.id]
+
+
+async def test_each_claim_hands_out_a_fresh_lease_token(event_store: EventStore) -> None:
+    first, second, third = make_event(), make_event(), make_event()
+    await add_events(event_store, first, second, third)
+
+    batch = await event_store.claim_due(now=T0, limit=2, lease=LEASE)
+    [later] = await event_store.claim_due(now=T0, limit=2, lease=LEASE)
+
+    tokens = {record.lease_token for record in batch}
+    assert len(tokens) == 1
+    assert None not in tokens
+    assert later.lease_token not in (None, *tokens)
+    # The stored event says which claim holds it.
+    assert (await event_store.get(ALICE, later.id)).lease_token == later.lease_token
+
+
+async def test_a_settlement_without_the_claims_token_is_skipped(
+    event_store: EventStore,
+) -> None:
+    event = make_event()
+    await add_events(event_store, event)
+    [claimed] = await event_store.claim_due(now=T0, limit=1, lease=LEASE)
+
+    skipped = await event_store.settle(
+        [
+            Settlement.delivered(event.id, at=T0),
+            Settlement.delivered(event.id, at=T0, lease_token="not-the-claims-token"),
+        ]
+    )
+
+    assert list(skipped) == [event.id, event.id]
+    stored = await event_store.get(ALICE, event.id)
+    assert (stored.status, stored.attempts, stored.lease_token) == (
+        DeliveryStatus.PENDING,
+        0,
+        claimed.lease_token,
+    )
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        pytest.param(
+            lambda event_id, token: Settlement.delivered(event_id, at=T0, lease_token=token),
+            id="delivered",
+        ),
+        pytest.param(
+            lambda event_id, token: Settlement.failed(
+                event_id, error="HTTP 410", retry_at=None, at=T0, lease_token=token
+            ),
+            id="dead",
+        ),
+        pytest.param(
+            lambda event_id, token: Settlement.failed(
+                event_id,
+                error="HTTP 503",
+                retry_at=T0 + timedelta(hours=1),
+                at=T0,
+                lease_token=token,
+            ),
+            id="retry",
+        ),
+    ],
+)
+async def test_a_replay_during_an_attempt_is_never_overwritten_by_that_attempt(
+    event_store: EventStore, outcome: Callable[[str, str | None], Settlement]
+) -> None:
+    event = make_event()
+    await add_events(event_store, event)
+    [in_flight] = await event_store.claim_due(now=T0, limit=1, lease=LEASE)
+    fixed = {"message": {"id": "m1", "kind": "text", "text": "re-normalized"}}
+
+    # The replay is answered 202 while the attempt with the old payload is still in flight.
+    replayed = await event_store.requeue(ALICE, event.id, at=T0, data=fixed)
+    skipped = await event_store.settle([outcome(event.id, in_flight.lease_token)])
+
+    assert list(skipped) == [event.id]
+    stored = await event_store.get(ALICE, event.id)
+    assert stored == replayed
+    assert (stored.status, stored.attempts, stored.data, stored.lease_token) == (
+        DeliveryStatus.PENDING,
+        0,
+        fixed,
+        None,
+    )
+    # The replay is delivered later, with its own claim and the new payload.
+    [again] = await event_store.claim_due(now=T0, limit=1, lease=LEASE)
+    assert again.data == fixed
+    assert again.lease_token not in (None, in_flight.lease_token)
+    at = T0 + timedelta(seconds=1)
+    assert (
+        list(
+            await event_store.settle(
+                [Settlement.delivered(event.id, at=at, lease_token=again.lease_token)]
+            )
+        )
+        == []
+    )
+    done = await event_store.get(ALICE, event.id)
+    assert (done.status, done.attempts, done.data, done.delivered_at) == (
+        DeliveryStatus.DELIVERED,
+        1,
+        fixed,
+        at,
+    )
+
+
+async def test_an_attempt_whose_lease_ran_out_cannot_settle_the_newer_claim(
+    event_store: EventStore,
+) -> None:
+    event = make_event()
+    await add_events(event_store, event)
+    [slow] = await event_store.claim_due(now=T0, limit=1, lease=LEASE)
+    [newer] = await event_store.claim_due(now=T0 + LEASE, limit=1, lease=LEASE)
+    retry_at = T0 + timedelta(minutes=5)
+
+    # The slow worker gives up after the newer one delivered: the delivery stands.
+    await event_store.settle(
+        [Settlement.delivered(event.id, at=T0 + LEASE, lease_token=newer.lease_token)]
+    )
+    skipped = await event_store.settle(
+        [
+            Settlement.failed(
+                event.id, error="timeout", retry_at=retry_at, at=T0, lease_token=slow.lease_token
+            )
+        ]
+    )
+
+    assert list(skipped) == [event.id]
+    stored = await event_store.get(ALICE, event.id)
+    assert (stored.status, stored.attempts, stored.last_error) == (
+        DeliveryStatus.DELIVERED,
+        1,
+        None,
+    )
 
 
 async def test_stats_count_pending_and_dead_events(event_store: EventStore) -> None:

@@ -192,16 +192,19 @@ class EventStore(Protocol):
         """Lease up to *limit* pending events due at *now*, oldest first.
 
         A leased event is not handed to another caller until the lease runs out, so a crashed
-        worker's events come back and concurrent workers never share one.
+        worker's events come back and concurrent workers never share one. Each record carries
+        the claim's fresh ``lease_token``, for its :class:`Settlement`.
         """
         ...
 
-    async def settle(self, settlements: Sequence[Settlement]) -> None:
-        """Record how delivery attempts ended, all in one transaction.
+    async def settle(self, settlements: Sequence[Settlement]) -> Sequence[str]:
+        """Record how delivery attempts ended, all in one transaction; return the ids skipped.
 
         Each counts as an attempt and releases its event's lease: a delivered event is never
         sent again, a failed one is due again at its ``retry_at`` or dead-lettered. One call per
-        batch keeps the outbox's bookkeeping off the per-event path. Unknown ids are skipped.
+        batch keeps the outbox's bookkeeping off the per-event path. A settlement is skipped
+        if its event is unknown or no longer held by its ``lease_token`` (replayed, or claimed
+        again after the lease ran out): an older attempt never overwrites a newer state.
         """
         ...
 
@@ -217,6 +220,7 @@ class EventStore(Protocol):
 
         The attempt count starts again at zero, so a replayed dead event gets the whole retry
         schedule. *data* replaces the payload, for a replay re-normalized from the raw delivery.
+        Any lease is dropped with its token, so an attempt still in flight cannot settle it.
         """
         ...
 

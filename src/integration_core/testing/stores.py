@@ -7,6 +7,7 @@ swaps them in is testing what production does. Each store can be told to fail, t
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +16,13 @@ import attrs
 
 from integration_core.channels import Channel
 from integration_core.errors import Conflict, NotFound, StorageUnavailable
-from integration_core.events import DeliveryStatus, EventRecord, QueueStats, Settlement
+from integration_core.events import (
+    DeliveryStatus,
+    EventRecord,
+    QueueStats,
+    Settlement,
+    new_lease_token,
+)
 from integration_core.ids import TenantId, new_id
 from integration_core.paging import Page, check_limit, decode_cursor, encode_cursor
 from integration_core.payments import Payment, PaymentState, ProviderRefund, Refund
@@ -135,7 +142,7 @@ class InMemoryEventStore(_Switch):
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> Sequence[EventRecord]:
-        """Lease the oldest due pending events."""
+        """Lease the oldest due pending events under one fresh lease token."""
         self._check()
         due = sorted(
             (
@@ -147,16 +154,22 @@ class InMemoryEventStore(_Switch):
             ),
             key=lambda e: (e.next_attempt_at or e.received_at, e.id),
         )[:limit]
-        for event in due:
+        token = new_lease_token()
+        claimed = [attrs.evolve(event, lease_token=token) for event in due]
+        for event in claimed:
             self._leases[event.id] = now + lease
-        return due
+            self._events[event.id] = event
+        return claimed
 
-    async def settle(self, settlements: Sequence[Settlement]) -> None:
-        """Record how attempts ended; unknown ids are skipped."""
+    async def settle(self, settlements: Sequence[Settlement]) -> Sequence[str]:
+        """Record how attempts ended; return the ids of those skipped (unknown, or no longer
+        held by their lease token)."""
         self._check()
+        skipped: builtins.list[str] = []
         for settlement in settlements:
             event = self._events.get(settlement.event_id)
-            if event is None:
+            if event is None or event.lease_token != settlement.lease_token:
+                skipped.append(settlement.event_id)
                 continue
             self._leases.pop(event.id, None)
             if settlement.error is None:
@@ -164,8 +177,13 @@ class InMemoryEventStore(_Switch):
             else:
                 changes = {"last_error": settlement.error, "next_attempt_at": settlement.retry_at}
             self._events[event.id] = attrs.evolve(
-                event, status=settlement.status, attempts=event.attempts + 1, **changes
+                event,
+                status=settlement.status,
+                attempts=event.attempts + 1,
+                lease_token=None,
+                **changes,
             )
+        return skipped
 
     async def requeue(
         self,
@@ -185,6 +203,7 @@ class InMemoryEventStore(_Switch):
             next_attempt_at=at,
             delivered_at=None,
             data=event.data if data is None else data,
+            lease_token=None,
         )
         self._events[event_id] = again
         return again

@@ -3,6 +3,11 @@
 Delivery is at least once with a stable event id; a failed attempt is retried after the next
 delay of the schedule (with jitter, so a recovering messaging service is not hit by every
 replica's retries at the same instant) and dead-lettered after the last one.
+
+Each event is delivered inside its own error handling, so one event never holds up its batch:
+one that cannot be serialized is dead-lettered at once with its reason, and even an unexpected
+error only schedules that event's retry. Each settlement carries the claim's lease token, so an
+attempt overtaken by a replay (or by a newer claim after its lease ran out) is not recorded.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from integration_core.errors import Conflict, DeliveryFailed
+from integration_core.errors import Conflict, DeliveryFailed, EventUnserializable
 from integration_core.events import EventRecord, EventType, Settlement
 from integration_core.ports import Clock, EventStore, MessageForwarder
 
@@ -71,6 +76,8 @@ class Outcome(enum.StrEnum):
     DELIVERED = "delivered"
     RETRY = "retry"
     DEAD = "dead"
+    STALE = "stale"
+    """Attempted, but not recorded: a replay or a newer claim took the event over meanwhile."""
 
 
 @attrs.frozen(kw_only=True)
@@ -112,7 +119,8 @@ class ForwardEvents:
         """Deliver one batch of due events; return what happened to each (empty: nothing due).
 
         The outcomes of the whole batch are recorded in one :meth:`EventStore.settle` call. If
-        that fails, the leases run out and the batch is delivered again: at least once.
+        that fails, the leases run out and the batch is delivered again: at least once. An
+        attempt the outbox skipped (its lease was taken over) comes back as ``STALE``.
         """
         batch = await self._events.claim_due(
             now=self._clock.now(), limit=self._batch_size, lease=self._lease
@@ -120,8 +128,13 @@ class ForwardEvents:
         if not batch:
             return []
         outcomes = await asyncio.gather(*(self._deliver(record) for record in batch))
-        await self._events.settle([settlement for _, settlement in outcomes])
-        return [attempt for attempt, _ in outcomes]
+        skipped = set(await self._events.settle([settlement for _, settlement in outcomes]))
+        return [
+            attrs.evolve(attempt, outcome=Outcome.STALE, latency=None)
+            if attempt.event_id in skipped
+            else attempt
+            for attempt, _ in outcomes
+        ]
 
     async def _deliver(self, record: EventRecord) -> tuple[Attempt, Settlement]:
         async with self._semaphore:
@@ -132,8 +145,13 @@ class ForwardEvents:
                 return self._failed(record, exc.message, final=True)
             try:
                 await self._forwarder.forward(event)
+            except EventUnserializable as exc:
+                # The same event would fail the same way on every retry.
+                return self._failed(record, exc.message, final=True)
             except DeliveryFailed as exc:
                 return self._failed(record, exc.message)
+            except Exception as exc:  # noqa: BLE001 - one event's bug must not hold up its batch
+                return self._failed(record, f"unexpected error: {type(exc).__name__}")
             now = self._clock.now()
             attempt = Attempt(
                 event_id=record.id,
@@ -141,7 +159,7 @@ class ForwardEvents:
                 latency=now - record.received_at,
                 event_type=record.type,
             )
-            return attempt, Settlement.delivered(record.id, at=now)
+            return attempt, Settlement.delivered(record.id, at=now, lease_token=record.lease_token)
 
     def _failed(
         self, record: EventRecord, error: str, *, final: bool = False
@@ -153,5 +171,7 @@ class ForwardEvents:
         outcome = Outcome.RETRY if retry_at is not None else Outcome.DEAD
         return (
             Attempt(event_id=record.id, outcome=outcome, error=error),
-            Settlement.failed(record.id, error=error, retry_at=retry_at, at=now),
+            Settlement.failed(
+                record.id, error=error, retry_at=retry_at, at=now, lease_token=record.lease_token
+            ),
         )

@@ -1,16 +1,28 @@
-"""The forwarding worker loop over in-memory fakes: batching, waking, outages, shutdown."""
+"""The forwarding worker loop over in-memory fakes: batching, waking, outages, shutdown.
+
+At the end, over memory, SQLite and PostgreSQL with the real HTTP forwarder: a poisoned event
+never holds up its batch.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import aiohttp
 import prometheus_client
 import pytest
+from aiohttp import web
+from standardwebhooks.webhooks import Webhook
 
+from adapters_db import SqlEventStore
+from adapters_platforms.messaging import HttpMessageForwarder
 from integration_core.channels import Channel
+from integration_core.credentials import Secret
 from integration_core.errors import DeliveryFailed
 from integration_core.events import (
     DeliveryStatus,
@@ -20,8 +32,9 @@ from integration_core.events import (
     Settlement,
 )
 from integration_core.ids import TenantId, new_id
+from integration_core.ports import EventStore
 from integration_core.testing import FrozenClock, InMemoryEventStore, RecordingForwarder
-from integration_core.use_cases.forwarding import ForwardEvents, RetryPolicy
+from integration_core.use_cases.forwarding import ForwardEvents, Outcome, RetryPolicy
 from integration_service.forward_metrics import ForwardMetrics
 from integration_service.wakeup import NotifyingEventStore, Wakeup
 from integration_service.workers import Backoff, ForwardingWorker, Workers, refresh_outbox_gauges
@@ -298,3 +311,86 @@ def test_backoff_doubles_up_to_its_cap_and_resets() -> None:
     assert [backoff.failed() for _ in range(4)] == [0.5, 1, 2, 2]
     backoff.succeeded()
     assert backoff.failed() == 0.5
+
+
+# --------------------------------------------------------------------------- poison, per backend
+
+SIGNING_SECRET = "whsec_" + base64.b64encode(b"p" * 32).decode()
+
+
+def _nested(depth: int) -> dict[str, object]:
+    """Return a JSON object *depth* levels deep: valid, storable, too deep to serialize back."""
+    inner: dict[str, object] = {"text": "deep"}
+    for _ in range(depth):
+        inner = {"k": inner}
+    return inner
+
+
+class VerifyingSink:
+    """A messaging service that verifies each delivery like a real receiver, and keeps it."""
+
+    def __init__(self) -> None:
+        self.received: dict[str, Any] = {}
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        body.decode("utf-8")  # strict: a receiver must be able to read it as UTF-8
+        payload = Webhook(SIGNING_SECRET).verify(body, dict(request.headers))
+        self.received[payload["id"]] = payload
+        return web.Response(status=204)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def event_store(request: pytest.FixtureRequest) -> EventStore:
+    """Return an empty event store in memory, then on SQLite and PostgreSQL."""
+    if request.param == "memory":
+        return InMemoryEventStore()
+    return SqlEventStore(engine=request.getfixturevalue(f"{request.param}_engine"))
+
+
+async def test_a_poisoned_event_is_dead_lettered_while_its_batch_mates_are_delivered(
+    event_store: EventStore, aiohttp_server: Any
+) -> None:
+    clock = FrozenClock(datetime.now(UTC))  # the receiver checks the signature's timestamp
+    sink = VerifyingSink()
+    app = web.Application()
+    app.router.add_post("/events", sink.handle)
+    server = await aiohttp_server(app)
+    first = pending(clock, data={"message": {"id": "m1", "kind": "text", "text": "hola"}})
+    # "\ud83d" is valid JSON, stored as sent; it has no UTF-8 form of its own.
+    lone = pending(clock, data={"message": {"id": "m2", "kind": "text", "text": "hi \ud83d!"}})
+    deep = pending(clock, data={"message": {"id": "m3", "kind": "text", "payload": _nested(600)}})
+    last = pending(clock, data={"message": {"id": "m4", "kind": "text", "text": "chau"}})
+    assert await event_store.record(None, [first, lone, deep, last]) == (True,) * 4
+    # Stored as sent, lone surrogate included (PostgreSQL too).
+    assert (await event_store.get(TENANT, lone.id)).data == lone.data
+
+    async with aiohttp.ClientSession() as session:
+        forwarder = HttpMessageForwarder(
+            session=session,
+            url=str(server.make_url("/events")),
+            signing_secret=Secret(SIGNING_SECRET),
+            clock=clock,
+        )
+        forward = ForwardEvents(events=event_store, forwarder=forwarder, clock=clock)
+        attempts = await forward.run_once()
+
+    assert {a.event_id: a.outcome for a in attempts} == {
+        first.id: Outcome.DELIVERED,
+        lone.id: Outcome.DELIVERED,
+        deep.id: Outcome.DEAD,
+        last.id: Outcome.DELIVERED,
+    }
+    assert set(sink.received) == {first.id, lone.id, last.id}
+    # The message still arrives, its lone surrogate shown as U+FFFD.
+    assert sink.received[lone.id]["data"]["message"]["text"] == "hi \ufffd!"
+    stored = {e.id: await event_store.get(TENANT, e.id) for e in (first, lone, deep, last)}
+    assert [s.status for s in stored.values()] == [
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.DEAD,
+        DeliveryStatus.DELIVERED,
+    ]
+    assert stored[deep.id].attempts == 1
+    assert stored[deep.id].last_error == "unserializable: the payload is nested too deep"
+    assert await forward.run_once() == [], "the batch was settled: nothing is delivered again"

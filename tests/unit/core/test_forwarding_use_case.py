@@ -5,12 +5,14 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from integration_core.channels import Channel
-from integration_core.events import DeliveryStatus, EventRecord, EventType
+from integration_core.errors import EventUnserializable
+from integration_core.events import DeliveryStatus, EventRecord, EventType, NormalizedEvent
 from integration_core.ids import TenantId, new_id
 from integration_core.testing import FrozenClock, InMemoryEventStore, RecordingForwarder
 from integration_core.use_cases.forwarding import (
@@ -131,3 +133,78 @@ async def test_a_batch_is_delivered_in_claim_order_and_leased() -> None:
     assert len(await use_case.run_once()) == 2
     assert len(forwarder.delivered) == 5
     assert (await store.stats()).pending == 0
+
+
+class ReplayingForwarder(RecordingForwarder):
+    """Deliver, but let a replay with new data be answered while the first attempt is in flight."""
+
+    def __init__(self, store: InMemoryEventStore, data: dict[str, object]) -> None:
+        super().__init__()
+        self._store = store
+        self._data = data
+        self.replayed = False
+
+    async def forward(self, event: NormalizedEvent) -> None:
+        if not self.replayed:
+            self.replayed = True
+            await self._store.requeue(event.tenant_id, event.id, at=AT, data=self._data)
+        await super().forward(event)
+
+
+async def test_an_attempt_overtaken_by_a_replay_is_stale_and_the_replay_is_delivered() -> None:
+    store = InMemoryEventStore()
+    fixed = {"message": {"id": "wamid.1", "text": "re-normalized"}}
+    forwarder = ReplayingForwarder(store, fixed)
+    use_case = ForwardEvents(events=store, forwarder=forwarder, clock=FrozenClock(AT))
+    record = _record(1)
+    await store.record(None, [record])
+
+    [first] = await use_case.run_once()
+
+    assert (first.outcome, first.latency) == (Outcome.STALE, None)
+    stored = await store.get(T1, record.id)
+    assert (stored.status, stored.attempts, stored.data) == (DeliveryStatus.PENDING, 0, fixed)
+    [second] = await use_case.run_once()
+    assert second.outcome is Outcome.DELIVERED
+    assert [e.data for e in forwarder.delivered] == [record.data, fixed]
+    done = await store.get(T1, record.id)
+    assert (done.status, done.attempts, done.data) == (DeliveryStatus.DELIVERED, 1, fixed)
+
+
+class PoisonedForwarder(RecordingForwarder):
+    """Fail the events whose text says so, the way an adapter or a bug in one would."""
+
+    async def forward(self, event: NormalizedEvent) -> None:
+        text = event.data["message"].get("text")
+        if text == "unserializable":
+            raise EventUnserializable("unserializable: the payload is nested too deep")
+        if text == "bug":
+            raise RuntimeError("a bug in the adapter, quoting the payload: bug")
+        await super().forward(event)
+
+
+async def test_one_poisoned_event_never_holds_up_its_batch() -> None:
+    store = InMemoryEventStore()
+    forwarder = PoisonedForwarder()
+    use_case = ForwardEvents(events=store, forwarder=forwarder, clock=FrozenClock(AT))
+    records = [_record(n) for n in range(4)]
+    records[1] = attrs.evolve(records[1], data={"message": {"id": "m", "text": "unserializable"}})
+    records[2] = attrs.evolve(records[2], data={"message": {"id": "m", "text": "bug"}})
+    await store.record(None, records)
+
+    attempts = await use_case.run_once()
+
+    assert [(a.event_id, a.outcome) for a in attempts] == [
+        (records[0].id, Outcome.DELIVERED),
+        (records[1].id, Outcome.DEAD),  # at once: a retry would fail the same way
+        (records[2].id, Outcome.RETRY),  # unexpected: retried on the schedule
+        (records[3].id, Outcome.DELIVERED),
+    ]
+    assert [e.id for e in forwarder.delivered] == [records[0].id, records[3].id]
+    stored = [await store.get(T1, r.id) for r in records]
+    assert [(s.status, s.attempts, s.last_error) for s in stored] == [
+        (DeliveryStatus.DELIVERED, 1, None),
+        (DeliveryStatus.DEAD, 1, "unserializable: the payload is nested too deep"),
+        (DeliveryStatus.PENDING, 1, "unexpected error: RuntimeError"),
+        (DeliveryStatus.DELIVERED, 1, None),
+    ]
