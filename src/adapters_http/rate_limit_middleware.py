@@ -14,7 +14,7 @@ from aiohttp.typedefs import Handler
 from adapters_http.client_ip import client_ip
 from adapters_http.errors import RateLimited
 from adapters_http.metrics import METRICS
-from adapters_http.rate_limit import SCOPE_IP
+from adapters_http.rate_limit import SCOPE_IP, RateDecision
 from adapters_http.routing import route_template
 from adapters_http.services import SERVICES
 from adapters_http.webhook_paths import DELIVERY_ROUTES
@@ -26,13 +26,7 @@ async def enforce_rate_limit(request: web.Request, scope: str, key: str) -> None
     Routes call it for the ``tenant`` scope (key: tenant id) and the ``webhook`` scope (key:
     channel), after the IP limit of the middleware.
     """
-    decision = await request.app[SERVICES].rate_limiter.hit(scope, key)
-    if not decision.allowed:
-        request.app[METRICS].rate_limited.labels(scope=scope).inc()
-        raise RateLimited(
-            f"Too many requests; retry in {decision.retry_after} s.",
-            retry_after=decision.retry_after,
-        )
+    _refuse_over_rate(request, scope, await request.app[SERVICES].rate_limiter.hit(scope, key))
 
 
 async def refuse_exhausted_ip(request: web.Request) -> None:
@@ -43,9 +37,13 @@ async def refuse_exhausted_ip(request: web.Request) -> None:
     """
     services = request.app[SERVICES]
     ip = client_ip(request, trust_proxy_headers=services.settings.trust_proxy_headers)
-    decision = await services.rate_limiter.exhausted(SCOPE_IP, ip)
+    _refuse_over_rate(request, SCOPE_IP, await services.rate_limiter.exhausted(SCOPE_IP, ip))
+
+
+def _refuse_over_rate(request: web.Request, scope: str, decision: RateDecision) -> None:
+    """Count and raise ``429`` with ``Retry-After`` unless *decision* allows the request."""
     if not decision.allowed:
-        request.app[METRICS].rate_limited.labels(scope=SCOPE_IP).inc()
+        request.app[METRICS].rate_limited.labels(scope=scope).inc()
         raise RateLimited(
             f"Too many requests; retry in {decision.retry_after} s.",
             retry_after=decision.retry_after,
