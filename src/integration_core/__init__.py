@@ -2,6 +2,7 @@
 
 Domain types, the error hierarchy, the ports (``integration_core.ports``) and the use cases. It
 depends on the standard library, attrs and cattrs only, so it can be imported into any service;
+it ships as its own distribution, ``integration-core`` (``core/`` in the repository).
 ``integration_core.testing`` has in-memory fakes of every port.
 """
 

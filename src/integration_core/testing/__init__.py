@@ -3,7 +3,7 @@
 Swap these in for the real adapters; ``tests/contract`` in this project runs the same suites
 over them and over the SQL and Vault adapters, so they behave like production. Hypothesis
 strategies for the domain types live in :mod:`integration_core.testing.strategies` (it needs the
-``testing`` extra: ``pip install 'integration-service[testing]'``).
+``testing`` extra: ``pip install 'integration-core[testing]'``).
 """
 
 from integration_core.testing.clock import FrozenClock
