@@ -32,6 +32,8 @@ nox.options.sessions = [
     "tests",
     "tests_postgres",
     "examples",
+    "api_contract",
+    "container",
 ]
 
 PYTHON = "3.11"
@@ -133,6 +135,28 @@ for name in names:
 print(f"imported {len(names) - len(sys.argv[1:])} integration_core modules")
 """
 STRATEGIES = "integration_core.testing.strategies"  # needs the core's `testing` extra
+
+
+@nox.session(python=PYTHON)
+def api_contract(session: nox.Session) -> None:
+    """Schemathesis against a running service: docs/openapi.yaml states exactly what it enforces.
+
+    Every check, a fixed seed and a bounded number of examples (tools/schemathesis.toml), against
+    ``integration-service serve`` on SQLite with the fake platforms of tests/fakes
+    (tools/api_contract.py). Options after ``--`` go to ``schemathesis run``.
+    """
+    _install_editable(session, "contract")
+    session.run("python", "tools/api_contract.py", "--checks", "all", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def container(session: nox.Session) -> None:
+    """Build the Dockerfile and prove the image runs (health, non-root, SIGTERM, worker, compose).
+
+    Needs root, Debian's docker.io and debootstrap (.ci/run installs them); the base image is
+    made from Debian packages and cached (tools/container_check.py says how and where).
+    """
+    session.run("python", "tools/container_check.py")
 
 
 @nox.session(python=PYTHON)

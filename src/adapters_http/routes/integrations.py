@@ -12,6 +12,7 @@ sent again with the same ``Idempotency-Key`` answers ``200`` with the first answ
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
@@ -55,6 +56,8 @@ SETUP_CHANNELS: Final = (
 
 # Config fields that may be given as a list of strings; stored comma-separated.
 _LIST_FIELDS: Final = frozenset({"allowed_origins"})
+# Secrets travel in HTTP headers to the platforms, where a control character cannot go.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 IDEMPOTENCY_KEY: Final = "Idempotency-Key"
 IDEMPOTENT_REPLAYED: Final = "Idempotent-Replayed"
@@ -160,6 +163,9 @@ def split_setup_body(
             problems.append(f"{name} must be a string")
             continue
         if name in fields.secret_names:
+            if _CONTROL.search(value):
+                problems.append(f"{name} must not contain control characters")
+                continue
             secrets[name] = Secret(value)
         else:
             config[name] = value.strip()

@@ -24,7 +24,7 @@ from adapters_platforms.mercadopago.gateway import MercadoPagoGateway
 from integration_core.channels import Channel, Integration, RefreshedToken, ValidatedAccount
 from integration_core.clock import SystemClock
 from integration_core.credentials import Secret
-from integration_core.errors import InvalidCredentials, InvalidInput
+from integration_core.errors import Conflict, InvalidCredentials
 from integration_core.ports import Clock
 
 ACCESS_TOKEN = "access_token"  # noqa: S105 - credential names, not secrets
@@ -80,7 +80,7 @@ class MercadoPagoSetup:
         self, *, integration: Integration, credentials: Mapping[str, Secret], to: str, text: str
     ) -> str:
         """Refuse: a payment account sends no messages."""
-        raise InvalidInput("Mercado Pago is a payment account: it cannot send a test message")
+        raise Conflict("Mercado Pago is a payment account: it cannot send a test message")
 
     async def refresh_token(
         self, *, integration: Integration, credentials: Mapping[str, Secret]

@@ -22,7 +22,7 @@ from adapters_platforms.calls import RetryPolicy
 from adapters_platforms.tawkto.client import TawkToClient
 from integration_core.channels import Channel, Integration, RefreshedToken, ValidatedAccount
 from integration_core.credentials import Secret
-from integration_core.errors import InvalidCredentials, InvalidInput
+from integration_core.errors import Conflict, InvalidCredentials
 
 API_KEY = "api_key"
 PROPERTY_ID = "property_id"
@@ -80,8 +80,8 @@ class TawkToSetup:
     async def send_test_message(
         self, *, integration: Integration, credentials: Mapping[str, Secret], to: str, text: str
     ) -> str:
-        """Refuse: Tawk.to documents no API that sends a chat message."""
-        raise InvalidInput(
+        """Refuse (409, as webchat): Tawk.to documents no API that sends a chat message."""
+        raise Conflict(
             "Tawk.to has no documented API to send a chat message, so no test message can be sent"
         )
 

@@ -28,6 +28,8 @@ from integration_core.payments import (
 from integration_core.ports import Clock, PaymentGateway, PaymentStore
 
 _CENT = Decimal("0.01")
+MAX_AMOUNT_DIGITS = 26
+"""Digits before the decimal point an amount may have: a Decimal holds 28 with the two cents."""
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
@@ -45,9 +47,15 @@ def parse_amount(value: Decimal | str | int, *, field: str = "amount") -> Decima
         raise InvalidInput(f"{field} must be a decimal string like '150.00'") from None
     if not amount.is_finite() or amount <= 0:
         raise InvalidInput(f"{field} must be greater than zero")
-    if amount != amount.quantize(_CENT):
+    try:
+        cents = amount.quantize(_CENT)
+    except InvalidOperation:  # more digits than the context's 28 once given two decimals
+        raise InvalidInput(
+            f"{field} must have at most {MAX_AMOUNT_DIGITS} digits before the decimal point"
+        ) from None
+    if amount != cents:
         raise InvalidInput(f"{field} must have at most two decimals")
-    return amount.quantize(_CENT)
+    return cents
 
 
 def derived_key(tenant_id: TenantId, key: str) -> str:

@@ -232,6 +232,32 @@ async def test_setup_with_a_non_string_field_is_400(client: Any, write: dict[str
     assert "bot_token must be a string" in (await response.json())["error"]["details"]["problems"]
 
 
+@pytest.mark.parametrize("character", ["\n", "\r", "\x00", "\x7f"])
+async def test_a_secret_with_a_control_character_is_400(
+    client: Any, write: dict[str, str], character: str
+) -> None:
+    # Secrets go to the platforms in HTTP headers, where such a character cannot go (was a 500).
+    body = {**BODIES[Channel.WHATSAPP], "access_token": TOKEN + character}
+    response = await client.post(f"{ROOT}/whatsapp/setup", json=body, headers=write)
+
+    assert response.status == 400
+    problems = (await response.json())["error"]["details"]["problems"]
+    assert "access_token must not contain control characters" in problems
+
+
+async def test_json_values_are_never_taken_as_text(client: Any, write: dict[str, str]) -> None:
+    created = await connect(client, write)
+    one = f"{ROOT}/{created['id']}"
+
+    for body in ({"config": {"label": 1}}, {"config": {"label": None}}, {"status": 5}):
+        response = await client.patch(one, json=body, headers=write)
+        assert response.status == 400, body
+    response = await client.post(f"{one}/test-message", json={"to": None, "text": 1}, headers=write)
+    assert response.status == 400
+    shown = await (await client.get(one, headers=write)).json()
+    assert "label" not in shown["config"]
+
+
 async def test_rejected_credentials_are_422(client: Any, write: dict[str, str]) -> None:
     body = {**BODIES[Channel.MESSENGER], "page_access_token": "wrong-token-0123456789"}
     response = await client.post(f"{ROOT}/messenger/setup", json=body, headers=write)

@@ -27,7 +27,7 @@ from adapters_platforms.tawkto import TawkToSetup
 from adapters_platforms.telegram import TelegramClient, TelegramSetup
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
-from integration_core.errors import InvalidCredentials, InvalidInput
+from integration_core.errors import Conflict, InvalidCredentials, InvalidInput
 from integration_core.ports import ChannelSetup
 from integration_core.signatures.telegram import new_secret_token
 from integration_core.testing import FakeChannelSetup
@@ -249,7 +249,7 @@ async def test_tawkto_setup(session: aiohttp.ClientSession) -> None:
         )
         assert len(tawkto.calls) == 1  # webhooks live in the dashboard: no calls
         assert await setup.refresh_token(integration=connected, credentials={}) is None
-        with pytest.raises(InvalidInput, match="no documented API"):
+        with pytest.raises(Conflict, match="no documented API"):  # as webchat: 409
             await setup.send_test_message(integration=connected, credentials={}, to="x", text="y")
         with pytest.raises(InvalidCredentials, match="cannot see property other"):
             await setup.validate(

@@ -15,7 +15,7 @@ from adapters_platforms.http import client_session
 from adapters_platforms.mercadopago import Backoff, MercadoPagoGateway, MercadoPagoSetup
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
-from integration_core.errors import InvalidCredentials, InvalidInput, NotFound
+from integration_core.errors import Conflict, InvalidCredentials, InvalidInput, NotFound
 from integration_core.payments import CheckoutRequest
 from integration_core.testing import FrozenClock
 
@@ -93,7 +93,7 @@ async def test_no_test_message_and_nothing_to_register(gateway: MercadoPagoGatew
     seller = integration(Channel.MERCADOPAGO, "3003")
     await setup.register_webhook(integration=seller, credentials={})
     await setup.unregister_webhook(integration=seller, credentials={})
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):  # a channel that cannot send, as webchat: 409
         await setup.send_test_message(integration=seller, credentials={}, to="x", text="hi")
 
 

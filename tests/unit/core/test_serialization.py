@@ -110,3 +110,41 @@ def test_converters_are_independent() -> None:
     first.register_unstructure_hook(Decimal, lambda d: "changed")
     assert second.unstructure(Decimal("1.00")) == "1.00"
     assert cattrs.unstructure(Decimal("1.00")) == Decimal("1.00")
+
+
+@attrs.frozen(kw_only=True)
+class _Typed:
+    text: str
+    count: int = 1
+    flag: bool = False
+    channel: Channel | None = None
+    names: list[str] | None = None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"text": None},
+        {"text": 5},
+        {"text": {}},
+        {"text": "x", "count": "5"},
+        {"text": "x", "count": 5.5},
+        {"text": "x", "count": True},
+        {"text": "x", "flag": 1},
+        {"text": "x", "channel": 5},
+        {"text": "x", "names": {}},
+        {"text": "x", "names": "ab"},
+        {"text": "x", "names": [1]},
+    ],
+)
+def test_api_input_takes_each_json_type_as_it_is(body: dict[str, object]) -> None:
+    # cattrs alone stores null as the text "None", 5.5 as 5 and {} as an empty list.
+    with pytest.raises(cattrs.ClassValidationError):
+        make_converter(forbid_extra_keys=True).structure(body, _Typed)
+
+
+def test_api_input_keeps_enums_and_integral_numbers() -> None:
+    body = {"text": "x", "count": 2.0, "flag": True, "channel": "telegram", "names": ["a"]}
+    assert make_converter(forbid_extra_keys=True).structure(body, _Typed) == _Typed(
+        text="x", count=2, flag=True, channel=Channel.TELEGRAM, names=["a"]
+    )
