@@ -59,13 +59,19 @@ def database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, pool_size: int = 20, connect_timeout: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 20, connect_timeout: int = 10, autocommit: bool = False
+) -> AsyncEngine:
     """Return an async engine for *url* (normalized with :func:`database_url`).
 
     PostgreSQL: a pre-pinged pool of *pool_size* connections that gives up connecting after
     *connect_timeout* seconds. No overflow: an overflow connection is opened for a burst and
     closed when returned, and under a webhook burst that churn (a new backend per request)
     cost more than waiting a moment for a pooled connection (seen in benchmarks/ingest.py).
+    *autocommit* (PostgreSQL): each statement is its own transaction and checkouts are not
+    pinged, for a writer whose every write is one statement (the spool's ``COPY``): two round
+    trips a batch instead of five, and a dead connection costs one refused batch, which the
+    platforms retry.
     SQLite: the file's directory is created and every connection gets WAL, a 5 s busy
     timeout, foreign keys, ``synchronous=FULL`` and explicit transactions.
     """
@@ -79,6 +85,16 @@ def create_engine(url: str, *, pool_size: int = 20, connect_timeout: int = 10) -
     connect_args: dict[str, Any] = {"application_name": "integration-service"}
     if "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = connect_timeout
+    if autocommit:
+        return create_async_engine(
+            parsed,
+            isolation_level="AUTOCOMMIT",
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=connect_timeout,
+            pool_recycle=1800,
+            connect_args=connect_args,
+        )
     return create_async_engine(
         parsed,
         pool_pre_ping=True,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg.types.json import Json
@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters_db.engine import for_writing, is_postgres
+from adapters_db.engine import create_engine, for_writing, is_postgres
 from adapters_db.errors import storage_errors
 from adapters_db.event_rows import inbound_to_row, row_to_inbound
 from adapters_db.events import write_deliveries
@@ -84,6 +84,15 @@ class SqlEventInbox:
         self._engine = engine
         self._writer = for_writing(engine)
         self._postgres = is_postgres(engine)
+        # Appends have a small pool of their own on PostgreSQL (see create_engine's autocommit):
+        # they never wait behind the workers' connections, nor the workers behind them.
+        self._appender = (
+            create_engine(
+                engine.url.render_as_string(hide_password=False), pool_size=2, autocommit=True
+            )
+            if self._postgres
+            else None
+        )
         self._group: GroupCommitter[InboundEvent, None] | None = (
             GroupCommitter(self._append_many) if group_commit else None
         )
@@ -97,20 +106,26 @@ class SqlEventInbox:
 
     async def _append_many(self, deliveries: Sequence[InboundEvent]) -> list[None]:
         with storage_errors(), driver_errors():
-            async with self._writer.begin() as conn:
-                if self._postgres:
-                    # COPY through the driver: the bodies travel as bytes, one row at a time in
-                    # C, no statement to parse or JSON to build (the request path's largest
-                    # cost before). Spooled ids are new, so there is no conflict to handle.
+            if self._appender is not None:
+                # One COPY through the driver, in autocommit: the statement is the transaction,
+                # the bodies travel as bytes, one row at a time in C, with no statement text
+                # or JSON built per batch. Spooled ids are new: there is no conflict to handle.
+                async with self._appender.connect() as conn:
                     raw = await conn.get_raw_connection()
-                    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+                    driver = cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
                     async with driver.cursor() as cursor, cursor.copy(_COPY_PG) as copy:
                         for d in deliveries:
                             await copy.write_row(_copy_row(d))
-                else:
-                    rows = [inbound_to_row(d, state=PENDING) for d in deliveries]
+            else:
+                rows = [inbound_to_row(d, state=PENDING) for d in deliveries]
+                async with self._writer.begin() as conn:
                     await conn.execute(sqlite.insert(inbound_events), rows)
         return [None] * len(deliveries)
+
+    async def aclose(self) -> None:
+        """Close the appends' own connections (the composition root calls it at shutdown)."""
+        if self._appender is not None:
+            await self._appender.dispose()
 
     async def claim_spooled(
         self, *, now: datetime, limit: int, lease: timedelta

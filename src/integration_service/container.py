@@ -13,6 +13,7 @@ the roles (:mod:`integration_service.roles`) decide what to run from that.
 from __future__ import annotations
 
 import inspect
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from dependency_injector import containers, providers
@@ -75,6 +76,15 @@ from integration_service.wakeup import NotifyingEventStore, Wakeup
 T = TypeVar("T")
 
 
+async def event_inbox(engine: AsyncEngine) -> AsyncIterator[SqlEventInbox]:
+    """Create the spool of raw deliveries; close its appends' connections at shutdown."""
+    inbox = SqlEventInbox(engine=engine)
+    try:
+        yield inbox
+    finally:
+        await inbox.aclose()
+
+
 def watched_credentials(*, inner: CredentialStore, own_secrets: OwnSecrets) -> WatchedCredentials:
     """Return *inner* watched, so that every secret written makes *own_secrets* forget it."""
     watched = WatchedCredentials(inner)
@@ -116,7 +126,7 @@ class Container(containers.DeclarativeContainer):
         on_change=own_secrets.provided.forget,
     )
     events = providers.Singleton(SqlEventStore, engine=engine)
-    inbox = providers.Singleton(SqlEventInbox, engine=engine)
+    inbox = providers.Resource(event_inbox, engine=engine)
     payments = providers.Singleton(SqlPaymentStore, engine=engine)
 
     # The webhook side stores through this wrapper, which wakes this process's idle workers.

@@ -7,6 +7,7 @@ to exactly one claimer; one delivery the database refuses must change no other's
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -28,12 +29,17 @@ LEASE = timedelta(seconds=30)
 
 
 @pytest.fixture
-def inbox(backend: Backend, event_store: EventStore) -> EventInbox:
-    """Return an empty spool of the backend, over the backend's event store."""
+async def inbox(backend: Backend, event_store: EventStore) -> AsyncIterator[EventInbox]:
+    """Yield an empty spool of the backend, over the backend's event store."""
     if backend.engine is None:
         assert isinstance(event_store, InMemoryEventStore)
-        return InMemoryEventInbox(event_store)
-    return SqlEventInbox(engine=backend.engine)
+        yield InMemoryEventInbox(event_store)
+        return
+    sql = SqlEventInbox(engine=backend.engine)
+    try:
+        yield sql
+    finally:
+        await sql.aclose()
 
 
 def delivery(n: int, *, query: dict[str, str] | None = None) -> InboundEvent:

@@ -9,7 +9,7 @@ published schema allows; WhatsApp account-level changes reach every number of th
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -84,13 +84,19 @@ def engine(request: pytest.FixtureRequest) -> AsyncEngine:
 
 
 @pytest.fixture
-def services(make_services: Callable[..., HttpServices], engine: AsyncEngine) -> HttpServices:
-    """Return the services over the database: integrations, events and the intake's spool."""
-    return make_services(
-        integrations=SqlIntegrationStore(engine=engine),
-        events=SqlEventStore(engine=engine),
-        inbox=SqlEventInbox(engine=engine),
-    )
+async def services(
+    make_services: Callable[..., HttpServices], engine: AsyncEngine
+) -> AsyncIterator[HttpServices]:
+    """Yield the services over the database: integrations, events and the intake's spool."""
+    inbox = SqlEventInbox(engine=engine)
+    try:
+        yield make_services(
+            integrations=SqlIntegrationStore(engine=engine),
+            events=SqlEventStore(engine=engine),
+            inbox=inbox,
+        )
+    finally:
+        await inbox.aclose()
 
 
 class Poster:
