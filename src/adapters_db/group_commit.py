@@ -46,8 +46,9 @@ class GroupCommitter(Generic[Item, Result]):
         self._waiting.append((item, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        # A caller that gives up (client gone) must not cancel the batch the others share.
-        return await asyncio.shield(future)
+        # A caller that gives up (client gone) cancels only its own future: the batch is the
+        # flusher's task, and a cancelled future is skipped when the batch settles.
+        return await future
 
     async def _flush(self) -> None:
         while self._waiting:

@@ -46,6 +46,12 @@ async def read_body(request: web.Request, *, limit: int | None = None) -> bytes:
         limit = request.app[SERVICES].settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(limit)
+    if request.content_length is not None:
+        # Declared and within the limit: read it whole (aiohttp stops at the declared length).
+        body = await request.read()
+        request[BYTES_READ] = len(body)
+        request[BODY] = body
+        return body
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_any():

@@ -38,6 +38,9 @@ def method_label(method: str) -> str:
     return method if method in _KNOWN_METHODS else "other"
 
 
+_MAX_CHILDREN: Final = 4096
+
+
 class HttpMetrics:
     """Own every HTTP-side metric; one instance per registry (registering twice fails).
 
@@ -46,6 +49,7 @@ class HttpMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.webhooks = WebhookMetrics(registry, channels=WEBHOOK_CHANNELS)
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.requests = Counter(
             "integration_http_requests_total",
             "HTTP requests answered, by method, route template and status.",
@@ -85,6 +89,21 @@ class HttpMetrics:
         for scope in (SCOPE_IP, SCOPE_TENANT, SCOPE_WEBHOOK):
             self.rate_limited.labels(scope=scope)
 
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count and time one request; the labelled series are looked up once each, not per
+        request (``labels()`` takes a lock and builds a key every call)."""
+        key = (method, route, status)
+        found = self._children.get(key)
+        if found is None:
+            found = (
+                self.requests.labels(method=method, route=route, status=str(status)),
+                self.duration.labels(method=method, route=route),
+            )
+            if len(self._children) < _MAX_CHILDREN:  # routes are templates: few keys
+                self._children[key] = found
+        found[0].inc()
+        found[1].observe(seconds)
+
     def observe_health(self, report: HealthReport) -> None:
         """Record each dependency's state from a health report."""
         for check in report.checks:
@@ -114,5 +133,4 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         metrics.in_flight.dec()
         method = method_label(request.method)
         route = route_template(request)
-        metrics.requests.labels(method=method, route=route, status=str(status)).inc()
-        metrics.duration.labels(method=method, route=route).observe(time.perf_counter() - started)
+        metrics.observe_request(method, route, status, time.perf_counter() - started)

@@ -30,7 +30,8 @@ class PaymentMetrics:
         )
         self.notifications = Counter(
             "integration_payment_notifications_received_total",
-            "Mercado Pago notifications received, by result (stored, duplicate, ignored, refused).",
+            "Mercado Pago notifications received, by result (stored, duplicate, ignored, "
+            "refused, disabled: a legacy IPN while MP_IPN_ENABLED is off).",
             ("result",),
             registry=registry,
         )
@@ -38,7 +39,7 @@ class PaymentMetrics:
             self.created.labels(kind=kind)
         for kind in ("total", "partial"):
             self.refunds.labels(kind=kind)
-        for result in ("stored", "duplicate", "ignored", "refused"):
+        for result in ("stored", "duplicate", "ignored", "refused", "disabled"):
             self.notifications.labels(result=result)
 
 

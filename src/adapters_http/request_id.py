@@ -7,8 +7,8 @@ response a handler prepared itself (a stream) or one built after an error carrie
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from typing import Final
 
 from aiohttp import web
@@ -22,8 +22,8 @@ _SANE_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def new_request_id() -> str:
-    """Return a fresh, unguessable request id."""
-    return uuid.uuid4().hex
+    """Return a fresh, unguessable request id: 32 hex characters (128 random bits)."""
+    return os.urandom(16).hex()
 
 
 def accept_request_id(candidate: str | None) -> str:

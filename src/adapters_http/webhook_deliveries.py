@@ -68,7 +68,7 @@ async def webhook_deliveries_middleware(
     if channel is None:
         return await handler(request)
     metrics = request.app[METRICS].webhooks
-    metrics.received.labels(channel=channel).inc()
+    metrics.received_by[channel].inc()
     try:
         return await handler(request)
     except Exception as exc:

@@ -58,8 +58,11 @@ class WebhookMetrics:
             buckets=PAYLOAD_BUCKETS,
             registry=registry,
         )
+        # Each channel's series, looked up once: the hot path must not call labels() per request.
+        self.received_by: dict[str, Counter] = {}
+        self.payload_bytes_by: dict[str, Histogram] = {}
         for channel in channels:
-            self.received.labels(channel=channel)
-            self.payload_bytes.labels(channel=channel)
+            self.received_by[channel] = self.received.labels(channel=channel)
+            self.payload_bytes_by[channel] = self.payload_bytes.labels(channel=channel)
             for reason in REASONS:
                 self.rejected.labels(channel=channel, reason=reason)

@@ -249,6 +249,8 @@ async def receive_notification(request: web.Request) -> web.Response:
     """Verify and store a Mercado Pago notification; ``200`` once it is stored.
 
     Nothing is fetched here: a worker applies it from Mercado Pago's own view of the payment.
+    A legacy IPN is stored once per resource and window (``MP_IPN_WINDOW``), and not at all
+    while ``MP_IPN_ENABLED`` is off (still ``200``, so Mercado Pago stops sending it again).
     """
     services = request.app[SERVICES].payment_services
     receive = services.receive_notification if services is not None else None
@@ -267,7 +269,7 @@ async def receive_notification(request: web.Request) -> web.Response:
         metrics.notifications.labels(result="refused").inc()
         raise
     result = "duplicate" if not received.stored else "ignored" if received.ignored else "stored"
-    metrics.notifications.labels(result=result).inc()
+    metrics.notifications.labels(result="disabled" if received.disabled else result).inc()
     return web.json_response(
         {"received": 1, "duplicates": 0 if received.stored else 1, "ignored": int(received.ignored)}
     )

@@ -83,7 +83,7 @@ async def receive_delivery(request: web.Request) -> web.Response:
         raise WebhooksUnavailable("Webhook intake is not configured on this instance.")
     await refuse_exhausted_ip(request)
     body = await read_body(request)
-    request.app[METRICS].webhooks.payload_bytes.labels(channel=channel).observe(len(body))
+    request.app[METRICS].webhooks.payload_bytes_by[channel].observe(len(body))
     delivery = WebhookRequest(body=body, headers=request.headers, query=request.query)
 
     async def admit(vouched_by: str | None) -> None:
