@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, update
+from sqlalchemy import RowMapping, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -44,6 +44,17 @@ class SqlPaymentNotificationStore:
         with storage_errors():
             async with self._writer.begin() as conn:
                 return (await conn.execute(stmt)).first() is not None
+
+    async def add_after(self, notification: PaymentNotification, *, after_key: str) -> bool:
+        """Store *notification* if the one keyed *after_key* is no longer pending."""
+        status = select(table.c.status).where(table.c.dedupe_key == after_key)
+        with storage_errors():
+            async with self._engine.connect() as conn:
+                held = await conn.scalar(status)
+        if held is None or held == _PENDING:
+            return False
+        # Two replicas may both get here: the dedupe key keeps one of them.
+        return await self.add(notification)
 
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta

@@ -78,6 +78,10 @@ class PaymentNotification:
     headers: Mapping[str, str] = attrs.field(factory=dict)
 
 
+IPN_PREFIX = "ipn:"
+"""The dedupe key prefix of a legacy IPN: the worker spaces their retries by the IPN window."""
+
+
 def is_legacy(request: WebhookRequest) -> bool:
     """Tell whether *request* has the IPN shape (``?topic=&id=`` or a ``resource`` body)."""
     if "topic" in request.query and "id" in request.query:
@@ -90,20 +94,21 @@ def read_notice(request: WebhookRequest, *, fallback_id: str) -> Notice:
     """Return what *request* names; :class:`MalformedPayload` for a body that is not JSON.
 
     The dedupe key of a webhook is ``(type, action, data.id, id)`` (PLATFORMS.md 4.1: Mercado
-    Pago retries a notification with the same ``id``). An IPN has no notification id, and the
-    same ``topic`` + ``id`` announces every change of the resource, so it is keyed by its
-    ``x-request-id`` (or *fallback_id*): a repeat is fetched again, which is harmless.
+    Pago retries a notification with the same ``id``). An IPN has no notification id and no
+    signature, and the same ``topic`` + ``id`` announces every change of the resource: it is
+    keyed by topic and resource alone (``ipn:<topic>:<id>``), to which the intake adds its time
+    window, so a flood of IPNs naming one resource is stored, and fetched, once per window.
+    Nothing the caller controls (an ``x-request-id``) enters that key.
     """
     body = _object(request.body) if request.body.strip() else {}
     if body is None:
         raise MalformedPayload()
     query = request.query
-    request_id = request.header("x-request-id") or fallback_id
     if is_legacy(request):
         raw_topic = query.get("topic") or _text(body.get("topic")) or ""
         resource = query.get("id") or _last_segment(_text(body.get("resource")))
         topic = _TOPICS.get(raw_topic, raw_topic)
-        key = f"ipn:{raw_topic}:{resource}:{request_id}"
+        key = f"{IPN_PREFIX}{topic}:{resource}"
         return Notice(
             topic=topic,
             raw_topic=raw_topic,
@@ -117,7 +122,7 @@ def read_notice(request: WebhookRequest, *, fallback_id: str) -> Notice:
     resource = query.get("data.id") or body_data_id
     raw_topic = query.get("type") or _text(body.get("type")) or _text(body.get("topic")) or ""
     action = _text(body.get("action")) or ""
-    notification_id = _text(body.get("id")) or request_id
+    notification_id = _text(body.get("id")) or request.header("x-request-id") or fallback_id
     return Notice(
         topic=_TOPICS.get(raw_topic, raw_topic),
         raw_topic=raw_topic,

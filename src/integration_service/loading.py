@@ -183,6 +183,8 @@ def read_mercadopago(reader: EnvReader) -> MercadoPagoSettings:
             "MP_WEBHOOK_TOLERANCE_SECONDS", defaults.webhook_tolerance_seconds, minimum=0
         ),
         api_base_url=_url(reader, "MP_API_BASE_URL", defaults.api_base_url),
+        ipn_enabled=reader.boolean("MP_IPN_ENABLED", defaults.ipn_enabled),
+        ipn_window=reader.duration("MP_IPN_WINDOW", defaults.ipn_window, positive=True),
     )
 
 

@@ -72,6 +72,8 @@ class PaymentWiring:
                 ),
                 secrets=mp.webhook_secrets,
                 clock=clock,
+                ipn_enabled=mp.ipn_enabled,
+                ipn_window=mp.ipn_window,
             ),
         )
         self.processor = ProcessPaymentNotifications(
@@ -81,4 +83,5 @@ class PaymentWiring:
             clock=clock,
             orders=gateway,
             payments=payments,
+            ipn_window=mp.ipn_window,
         )

@@ -199,6 +199,10 @@ class MercadoPagoSettings:
     webhook_secrets: tuple[Secret, ...] = ()
     webhook_tolerance_seconds: int = 0
     api_base_url: str = "https://api.mercadopago.com"
+    ipn_enabled: bool = True
+    """Accept legacy unsigned IPNs (``MP_IPN_ENABLED``), as the original service did."""
+    ipn_window: timedelta = timedelta(minutes=1)
+    """IPNs naming one resource are stored and fetched once per window (``MP_IPN_WINDOW``)."""
 
 
 @attrs.frozen(kw_only=True)

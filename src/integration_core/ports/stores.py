@@ -392,6 +392,14 @@ class PaymentNotificationStore(Protocol):
         """Store *notification*; ``False`` if one with its dedupe key is stored already."""
         ...
 
+    async def add_after(self, notification: PaymentNotification, *, after_key: str) -> bool:
+        """Store *notification* only if the one with dedupe key *after_key* was processed.
+
+        ``False`` if that one is still pending (it will fetch the latest state anyway) or
+        *notification*'s own key is stored already. Defers a repeat to a later window.
+        """
+        ...
+
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> Sequence[PaymentNotification]:

@@ -32,6 +32,14 @@ class InMemoryPaymentNotificationStore:
         self.items[notification.id] = notification
         return True
 
+    async def add_after(self, notification: PaymentNotification, *, after_key: str) -> bool:
+        """Store *notification* if the one keyed *after_key* is no longer pending."""
+        self._check()
+        before = next((n for n in self.items.values() if n.dedupe_key == after_key), None)
+        if before is None or before.status is NotificationStatus.PENDING:
+            return False
+        return await self.add(notification)
+
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> Sequence[PaymentNotification]:

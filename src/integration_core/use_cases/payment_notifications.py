@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
@@ -28,6 +28,7 @@ from integration_core.errors import (
 )
 from integration_core.ids import new_id
 from integration_core.payment_notifications import (
+    IPN_PREFIX,
     TOPIC_MERCHANT_ORDER,
     TOPIC_PAYMENT,
     NotificationStatus,
@@ -52,13 +53,28 @@ DEFAULT_RETRY_DELAYS: tuple[timedelta, ...] = tuple(
 """How long to wait before fetching an unknown payment again; then it is recorded ``unknown``."""
 
 
+DEFAULT_IPN_WINDOW = timedelta(minutes=1)
+"""Legacy IPNs naming one topic and resource are stored, and fetched, once per such window."""
+
+
 @attrs.frozen(kw_only=True)
 class Received:
-    """What the intake did: *stored* (``False``: a repeat) and whether it will be processed."""
+    """What the intake did: *stored* (``False``: a repeat) and whether it will be processed.
+
+    *disabled*: a legacy IPN answered without being stored, since IPNs are switched off.
+    """
 
     stored: bool
     ignored: bool
     legacy: bool
+    disabled: bool = False
+
+
+def window_start(moment: datetime, window: timedelta, *, later: int = 0) -> datetime:
+    """Return the start of the *window* holding *moment* (*later*: that many windows on)."""
+    size = window.total_seconds()
+    index = int(moment.timestamp() // size) + later
+    return datetime.fromtimestamp(index * size, UTC)
 
 
 class ReceivePaymentNotification:
@@ -68,6 +84,11 @@ class ReceivePaymentNotification:
     current and previous ``MP_WEBHOOK_SECRET``). The legacy IPN shape cannot be signed, so it is
     stored unverified: its only effect is a fetch from Mercado Pago, which is the real check.
     Without any secret everything is refused (fail closed).
+
+    IPNs are bounded, since anyone can send them: keyed by topic and resource within
+    *ipn_window*, so however many arrive, one per resource and window is stored (and fetched);
+    one arriving after that window's fetch is deferred to the next window, so a change it
+    announces is still read. *ipn_enabled* ``False`` answers them without storing anything.
     """
 
     def __init__(
@@ -77,11 +98,17 @@ class ReceivePaymentNotification:
         verifier: WebhookVerifier,
         secrets: Sequence[Secret],
         clock: Clock,
+        ipn_enabled: bool = True,
+        ipn_window: timedelta = DEFAULT_IPN_WINDOW,
     ) -> None:
+        if ipn_window <= timedelta(0):
+            raise ValueError("ipn_window must be positive")
         self._notifications = notifications
         self._verifier = verifier
         self._secrets = tuple(secrets)
         self._clock = clock
+        self._ipn_enabled = ipn_enabled
+        self._ipn_window = ipn_window
 
     async def __call__(
         self, request: WebhookRequest, *, admit: Callable[[], Awaitable[None]] | None = None
@@ -97,14 +124,19 @@ class ReceivePaymentNotification:
         legacy = is_legacy(request)
         if not legacy:
             self._verifier.verify(request, self._secrets)
+        elif not self._ipn_enabled:
+            return Received(stored=False, ignored=True, legacy=True, disabled=True)
         if admit is not None:
             await admit()
         now = self._clock.now()
         notice = read_notice(request, fallback_id=new_id("req"))
         wanted = notice.topic in {TOPIC_PAYMENT, TOPIC_MERCHANT_ORDER} and bool(notice.resource_id)
+        dedupe_key = notice.dedupe_key
+        if legacy:
+            dedupe_key = f"{dedupe_key}:{window_start(now, self._ipn_window).isoformat()}"
         notification = PaymentNotification(
             id=new_id("mpn"),
-            dedupe_key=notice.dedupe_key,
+            dedupe_key=dedupe_key,
             topic=notice.topic or "unknown",
             resource_id=notice.resource_id,
             user_id=notice.user_id,
@@ -118,7 +150,20 @@ class ReceivePaymentNotification:
             headers={k: v for k, v in request.headers.items() if k in STORED_HEADERS},
         )
         stored = await self._notifications.add(notification)
+        if not stored and legacy and wanted:
+            stored = await self._defer(notification, notice.dedupe_key)
         return Received(stored=stored, ignored=not wanted, legacy=legacy)
+
+    async def _defer(self, notification: PaymentNotification, key: str) -> bool:
+        """Store a repeat IPN for the next window if this window's fetch has happened."""
+        start = window_start(notification.received_at, self._ipn_window, later=1)
+        deferred = attrs.evolve(
+            notification,
+            id=new_id("mpn"),
+            dedupe_key=f"{key}:{start.isoformat()}",
+            next_attempt_at=start,
+        )
+        return await self._notifications.add_after(deferred, after_key=notification.dedupe_key)
 
 
 class Outcome(enum.StrEnum):
@@ -174,6 +219,7 @@ class ProcessPaymentNotifications:
         retry_delays: Sequence[timedelta] = DEFAULT_RETRY_DELAYS,
         batch_size: int = 20,
         lease: timedelta = timedelta(seconds=60),
+        ipn_window: timedelta = DEFAULT_IPN_WINDOW,
     ) -> None:
         self._notifications = notifications
         self._apply = apply
@@ -184,6 +230,7 @@ class ProcessPaymentNotifications:
         self._delays = tuple(retry_delays)
         self._batch_size = batch_size
         self._lease = lease
+        self._ipn_window = ipn_window
 
     @property
     def batch_size(self) -> int:
@@ -260,12 +307,15 @@ class ProcessPaymentNotifications:
     ) -> Processed:
         now = self._clock.now()
         if notification.attempts < len(self._delays):
+            delay = self._delays[notification.attempts]
+            if notification.dedupe_key.startswith(IPN_PREFIX):
+                delay = max(delay, self._ipn_window)  # an IPN's resource: one fetch a window
             await self._notifications.settle(
                 notification.id,
                 status=NotificationStatus.PENDING,
                 outcome=outcome.value,
                 at=now,
-                retry_at=now + self._delays[notification.attempts],
+                retry_at=now + delay,
                 error=error,
             )
             return Processed(notification_id=notification.id, outcome=Outcome.RETRY)
