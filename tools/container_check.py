@@ -18,6 +18,8 @@ without the buildx plugin cannot). The checks, each failing the run:
 - the process runs as a non-root uid (read from the host's ``/proc``, not from ``docker exec``);
 - ``SIGTERM`` stops it, exit code 0, within ``SHUTDOWN_TIMEOUT``;
 - ``migrate`` then ``serve --role worker`` on the same volume answers ``/api/v1/ready`` 200;
+- on a fresh PostgreSQL database (``TEST_POSTGRES_URL``'s server, through the host network) it
+  migrates and answers health 200 with its database check ok;
 - ``docker-compose.yml`` passes ``docker compose config`` (or Debian's ``docker-compose config``).
 
 It prints the image size. A daemon is started only if none answers, and only what this run
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -41,8 +44,13 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
+# As tests_postgres: a server .ci/run makes sure of; the check makes (and drops) its own database.
+POSTGRES_URL = (
+    os.environ.get("TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 CACHE_DIR = Path(os.environ.get("CONTAINER_CACHE_DIR", "/var/cache/integration-service"))
 # Debian's client (docker.io): the one whose DOCKER_BUILDKIT=1 needs no buildx plugin.
 DOCKER = os.environ.get("CONTAINER_DOCKER", "/usr/bin/docker")
@@ -293,15 +301,61 @@ def wait_for(container: str, url: str, status: int = 200) -> None:
     raise CheckFailed(f"{url} never answered {status} (last: {seen})\n{logs.stdout}{logs.stderr}")
 
 
-def start(name: str, volume: str, port: int, *command: str) -> str:
-    docker(
-        "run", "--detach", "--name", name, "--network", "host",
+def start(name: str, volume: str, port: int, *command: str, database_url: str | None = None) -> str:
+    """Start the image detached on the host's network; *database_url* never enters argv."""
+    run(
+        DOCKER, "run", "--detach", "--name", name, "--network", "host",
         "--volume", f"{volume}:/app",
         "--env", f"PORT={port}", "--env", "HOST=127.0.0.1",
         "--env", f"SHUTDOWN_TIMEOUT={SHUTDOWN_TIMEOUT}s",
+        # Without a value, docker takes the variable from its own environment.
+        *(("--env", "DATABASE_URL") if database_url else ()),
         IMAGE, *command,
+        capture=True,
+        env={"DATABASE_URL": database_url} if database_url else None,
     )  # fmt: skip
     return name
+
+
+def _psql(url: str, sql: str) -> None:
+    """Run *sql* with psql; not echoed, since a URL may hold a password."""
+    psql = shutil.which("psql")
+    if psql is None:
+        raise CheckFailed("psql not found: apt-get install postgresql-client")
+    command = [psql, "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1", "--dbname", url]
+    done = subprocess.run(  # noqa: S603 - psql with our own statement
+        [*command, "--command", sql], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise CheckFailed(f"PostgreSQL (TEST_POSTGRES_URL) refused `{sql}`: {done.stderr.strip()}")
+
+
+@contextlib.contextmanager
+def scratch_database() -> Iterator[str]:
+    """Create an empty PostgreSQL database for this run; yield its URL, drop it afterwards."""
+    name = f"integration_service_container_{os.getpid()}"
+    url = urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
+    _psql(POSTGRES_URL, f'CREATE DATABASE "{name}"')
+    try:
+        yield url
+    finally:
+        _psql(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def check_postgres(suffix: str, volume: str, containers: list[str]) -> None:
+    """The image's PostgreSQL driver works: migrate a fresh database and answer health 200."""
+    with scratch_database() as url:
+        port = free_port()
+        name = start(f"integration-service-ci-pg-{suffix}", volume, port, database_url=url)
+        containers.append(name)
+        health = f"http://127.0.0.1:{port}/api/v1/health"
+        wait_for(name, health)
+        with urllib.request.urlopen(health, timeout=5) as answer:
+            database = json.loads(answer.read())["checks"].get("database", {})
+        if database.get("ok") is not True:
+            raise CheckFailed(f"health's database check on PostgreSQL: {database}")
+        say("on PostgreSQL: health 200, database check ok")
+        check_sigterm(name)
 
 
 def check_uid(container: str) -> None:
@@ -372,6 +426,7 @@ def checks() -> None:
         containers.append(worker)
         wait_for(worker, f"http://127.0.0.1:{port}/api/v1/ready")
         check_sigterm(worker)
+        check_postgres(suffix, volume, containers)
     finally:
         for name in containers:
             docker("rm", "--force", name, check=False)
