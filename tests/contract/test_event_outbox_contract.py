@@ -223,6 +223,23 @@ async def test_requeue_can_replace_the_payload(event_store: EventStore) -> None:
     assert (await event_store.get(ALICE, event.id)).data == fixed
 
 
+async def test_payloads_with_a_lone_surrogate_or_a_nul_are_kept_as_sent(
+    event_store: EventStore,
+) -> None:
+    # Both are valid JSON ("\ud83d", "\u0000"); PostgreSQL's jsonb would refuse them.
+    odd = {"message": {"id": "m1", "text": "hi \ud83d and \x00 end", "tail": "\udc00"}}
+    event = make_event(data=odd)
+    await add_events(event_store, event)
+    fixed = {"message": {"id": "m1", "text": "replayed \ud83d\x00"}}
+
+    [claimed] = await event_store.claim_due(now=T0, limit=1, lease=LEASE)
+    again = await event_store.requeue(ALICE, event.id, at=T0, data=fixed)
+
+    assert claimed.data == odd
+    assert again.data == fixed
+    assert (await event_store.get(ALICE, event.id)).data == fixed
+
+
 async def test_requeue_releases_a_lease(event_store: EventStore) -> None:
     event = make_event()
     await add_events(event_store, event)

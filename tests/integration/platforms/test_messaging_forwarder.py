@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import aiohttp
+import attrs
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -19,7 +20,7 @@ from standardwebhooks.webhooks import Webhook
 from adapters_platforms.messaging import HttpMessageForwarder, MessagingServiceProbe
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
-from integration_core.errors import DeliveryFailed, IntegrationServiceError
+from integration_core.errors import DeliveryFailed, EventUnserializable, IntegrationServiceError
 from integration_core.events import EventType, NormalizedEvent
 from integration_core.ids import TenantId
 from integration_core.testing import FrozenClock
@@ -152,3 +153,59 @@ async def test_probe_reports_reachability(aiohttp_server: ServerFactory) -> None
         await MessagingServiceProbe(session=session, url=url).check()
         with pytest.raises(IntegrationServiceError, match="could not be reached"):
             await MessagingServiceProbe(session=session, url="http://127.0.0.1:9/").check()
+
+
+def _with_data(data: dict[str, object]) -> NormalizedEvent:
+    return attrs.evolve(_event(), data=data)
+
+
+def _deep(depth: int) -> dict[str, object]:
+    inner: dict[str, object] = {}
+    for _ in range(depth):
+        inner = {"k": inner}
+    return inner
+
+
+async def test_lone_surrogates_are_sent_as_replacement_characters(
+    aiohttp_server: ServerFactory,
+) -> None:
+    sink = Sink()
+    url = await _serve(aiohttp_server, sink)
+    # Lone high and low surrogates, and a pair split in two (joined again on the way out).
+    text = "a\ud83d b\udc4b c\ud83d\udc4b"
+    async with aiohttp.ClientSession() as session:
+        forwarder = HttpMessageForwarder(
+            session=session, url=url, signing_secret=Secret(SECRET), clock=FrozenClock(AT)
+        )
+        body = forwarder.body(_with_data({"message": {"text": text}}))
+        await forwarder.forward(_with_data({"message": {"text": text}}))
+
+    assert json.loads(body.decode("utf-8"))["data"]["message"]["text"] == "a\ufffd b\ufffd c👋"
+    assert sink.received[0]["data"] == {"message": {"text": "a\ufffd b\ufffd c👋"}}
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ({"secret-ish text": float("nan")}, "a number JSON cannot carry"),
+        ({"secret-ish text": float("inf")}, "a number JSON cannot carry"),
+        ({"secret-ish text": _deep(600)}, "nested too deep"),
+    ],
+    ids=["nan", "infinity", "deep"],
+)
+async def test_an_event_that_cannot_be_serialized_is_refused_before_any_request(
+    aiohttp_server: ServerFactory, data: dict[str, object], reason: str
+) -> None:
+    sink = Sink()
+    url = await _serve(aiohttp_server, sink)
+    async with aiohttp.ClientSession() as session:
+        forwarder = HttpMessageForwarder(
+            session=session, url=url, signing_secret=Secret(SECRET), clock=FrozenClock(AT)
+        )
+        with pytest.raises(EventUnserializable) as caught:
+            await forwarder.forward(_with_data(data))
+
+    assert caught.value.message.startswith("unserializable: ")
+    assert reason in caught.value.message
+    assert "secret-ish" not in caught.value.message
+    assert sink.ids == []
