@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from integration_core.errors import StorageUnavailable
 from integration_core.ports import Clock, EventInbox, EventStore
-from integration_core.use_cases.forwarding import ForwardEvents
+from integration_core.use_cases.forwarding import ForwardEvents, Outcome
 from integration_core.use_cases.splitting import SplitDeliveries
 from integration_service.forward_metrics import ForwardMetrics
 from integration_service.logging import get_logger
@@ -98,6 +98,10 @@ class ForwardingWorker:
             self._metrics.observe(attempts)
             if attempts:
                 self._log.debug("forwarded_batch", size=len(attempts))
+                stale = [a.event_id for a in attempts if a.outcome is Outcome.STALE]
+                if stale:
+                    # A replay (or a newer claim) took these over mid-attempt: not an error.
+                    self._log.info("forwarding_attempts_stale", count=len(stale), events=stale)
             if len(attempts) >= self._batch_size:
                 await asyncio.sleep(0)  # more is waiting: go again, letting others run first
                 continue

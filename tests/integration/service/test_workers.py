@@ -18,6 +18,7 @@ import prometheus_client
 import pytest
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook
+from structlog.testing import capture_logs
 
 from adapters_db import SqlEventStore
 from adapters_platforms.messaging import HttpMessageForwarder
@@ -168,6 +169,54 @@ async def test_retries_and_dead_letters_are_counted() -> None:
     statuses = {(await harness.store.get(TENANT, e.id)).status for e in (first, second)}
     assert statuses == {DeliveryStatus.DEAD, DeliveryStatus.DELIVERED}
     await harness.workers.stop(1)
+
+
+class ReplayMidAttempt(RecordingForwarder):
+    """Deliver, but replay each event once with new data while its first attempt is in flight."""
+
+    def __init__(self, store: InMemoryEventStore) -> None:
+        super().__init__()
+        self._store = store
+        self._replayed: set[str] = set()
+
+    async def forward(self, event: NormalizedEvent) -> None:
+        if event.id not in self._replayed:
+            self._replayed.add(event.id)
+            await self._store.requeue(
+                event.tenant_id, event.id, at=event.received_at, data={"message": {"id": "new"}}
+            )
+        await super().forward(event)
+
+
+async def test_an_attempt_overtaken_by_a_replay_is_counted_and_logged_as_stale() -> None:
+    harness = Harness()
+    forwarder = ReplayMidAttempt(harness.store)
+    harness.worker = ForwardingWorker(
+        name="stale",
+        forward=ForwardEvents(events=harness.store, forwarder=forwarder, clock=harness.clock),
+        batch_size=10,
+        poll_interval=30,
+        wakeup=harness.wakeup,
+        metrics=harness.metrics,
+    )
+    [event] = await harness.add(1)
+
+    with capture_logs() as logs:
+        harness.start()
+        await eventually(
+            lambda: harness.sample("integration_forward_attempts_total", outcome="stale") == 1
+        )
+        harness.wakeup.ring()  # the replay is due: deliver it
+        await eventually(
+            lambda: harness.sample("integration_forward_attempts_total", outcome="delivered") == 1
+        )
+        await harness.workers.stop(1)
+
+    assert [e.data for e in forwarder.delivered] == [event.data, {"message": {"id": "new"}}]
+    stored = await harness.store.get(TENANT, event.id)
+    assert (stored.status, stored.data) == (DeliveryStatus.DELIVERED, {"message": {"id": "new"}})
+    [line] = [e for e in logs if e["event"] == "forwarding_attempts_stale"]
+    assert (line["count"], line["events"]) == (1, [event.id])
 
 
 async def test_the_worker_rides_out_a_database_outage(harness: Harness) -> None:
