@@ -6,10 +6,11 @@ transaction, so the history never misses or invents a change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import attrs
 from sqlalchemy import (
     ColumnElement,
     FromClause,
@@ -123,6 +124,51 @@ class SqlIntegrationStore:
                 await conn.execute(stmt)
                 if before != integration.status.value:
                     await _record_status(conn, integration)
+
+    async def modify(
+        self,
+        tenant_id: TenantId,
+        integration_id: str,
+        change: Callable[[Integration], Integration],
+    ) -> Integration:
+        """Apply *change* to the stored integration under its row lock; write what it altered.
+
+        Field by field (status, config, ``updated_at``), never the whole row: a token
+        rotation's expiry written meanwhile stays.
+        """
+        mine = and_(integrations.c.id == integration_id, integrations.c.tenant_id == tenant_id)
+        with storage_errors():
+            async with self._writer.begin() as conn:
+                row = (
+                    (await conn.execute(select(integrations).where(mine).with_for_update()))
+                    .mappings()
+                    .first()
+                )
+                if row is None:
+                    raise NotFound(f"integration {integration_id} was not found")
+                current = _row_to_integration(row)
+                changed = change(current)
+                values: dict[str, Any] = {}
+                if changed.status is not current.status:
+                    values["status"] = changed.status.value
+                    values["status_changed_at"] = changed.status_changed_at
+                if dict(changed.config) != dict(current.config):
+                    values["config"] = dict(changed.config)
+                if values or changed.updated_at != current.updated_at:
+                    values["updated_at"] = changed.updated_at
+                if not values:
+                    return current
+                await conn.execute(update(integrations).where(mine).values(values))
+                result = attrs.evolve(
+                    current,
+                    status=changed.status,
+                    status_changed_at=changed.status_changed_at,
+                    config=changed.config,
+                    updated_at=changed.updated_at,
+                )
+                if "status" in values:
+                    await _record_status(conn, result)
+                return result
 
     async def status_history(
         self, tenant_id: TenantId, integration_id: str

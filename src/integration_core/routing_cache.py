@@ -82,6 +82,18 @@ class CachingIntegrationStore:
         self._entries.clear()  # its old external id may differ from the new one
         self._changed(integration.id)
 
+    async def modify(
+        self,
+        tenant_id: TenantId,
+        integration_id: str,
+        change: Callable[[Integration], Integration],
+    ) -> Integration:
+        """Change a stored integration field by field and forget what the cache knew of it."""
+        changed = await self._store.modify(tenant_id, integration_id, change)
+        self._entries.clear()
+        self._changed(integration_id)
+        return changed
+
     async def status_history(
         self, tenant_id: TenantId, integration_id: str
     ) -> Sequence[StatusChange]:

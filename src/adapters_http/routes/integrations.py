@@ -31,6 +31,7 @@ from integration_core.channels import Channel, Integration, IntegrationStatus
 from integration_core.credentials import Secret
 from integration_core.errors import InvalidInput, NotFound
 from integration_core.serialization import format_datetime, make_converter
+from integration_core.use_cases.integrations import integration_etag
 from integration_core.use_cases.onboarding import (
     SETUP_FIELDS,
     ConnectedIntegration,
@@ -220,23 +221,47 @@ async def setup_integration(request: web.Request) -> web.Response:
     )
 
 
+def _if_match(request: web.Request) -> list[str] | None:
+    """Return the entity tags of ``If-Match`` (``None`` without one; ``*`` kept as is)."""
+    value = request.headers.get(hdrs.IF_MATCH)
+    if value is None:
+        return None
+    tags = [tag.strip() for tag in value.split(",") if tag.strip()]
+    if not tags:
+        raise InvalidInput("If-Match must name an entity tag or *")
+    return tags
+
+
 async def show_integration(request: web.Request) -> web.Response:
-    """Show one of the tenant's integrations, with its status history (oldest first)."""
+    """Show one of the tenant's integrations, with its status history (oldest first).
+
+    The ``ETag`` names the stored state; a ``PATCH`` with it as ``If-Match`` applies only to it.
+    """
     principal = await _caller(request, "integrations:read")
     get = _wired(_services(request).get_integration)
     found = await get(principal.tenant_id, request.match_info["id"])
-    return web.json_response(_view_body(found), headers=_NO_STORE)
+    headers = {**_NO_STORE, hdrs.ETAG: integration_etag(found.integration)}
+    return web.json_response(_view_body(found), headers=headers)
 
 
 async def update_integration(request: web.Request) -> web.Response:
-    """Enable or disable an integration, or change its config."""
+    """Enable or disable an integration, or change its config; only the fields named change.
+
+    With ``If-Match``, ``412 precondition_failed`` if the integration changed since that ETag.
+    """
     principal = await _caller(request, "integrations:write")
     update = _wired(_services(request).update_integration)
+    if_match = _if_match(request)
     body = await read_json(request, _INPUT, UpdateBody)
     found = await update(
-        principal.tenant_id, request.match_info["id"], status=body.status, config=body.config
+        principal.tenant_id,
+        request.match_info["id"],
+        status=body.status,
+        config=body.config,
+        if_match=if_match,
     )
-    return web.json_response(_view_body(found), headers=_NO_STORE)
+    headers = {**_NO_STORE, hdrs.ETAG: integration_etag(found.integration)}
+    return web.json_response(_view_body(found), headers=headers)
 
 
 async def delete_integration(request: web.Request) -> web.Response:

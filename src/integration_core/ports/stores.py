@@ -6,7 +6,7 @@ be reached, never a driver's own exception.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -77,6 +77,21 @@ class IntegrationStore(Protocol):
 
     async def update(self, integration: Integration) -> None:
         """Replace a stored integration (matched by id and tenant); :class:`NotFound` if absent."""
+        ...
+
+    async def modify(
+        self,
+        tenant_id: TenantId,
+        integration_id: str,
+        change: Callable[[Integration], Integration],
+    ) -> Integration:
+        """Apply *change* to the integration as stored, under its row lock; return the result.
+
+        Only what *change* altered among status (with ``status_changed_at``, appended to the
+        history), config and ``updated_at`` is written, so a concurrent token rotation's new
+        expiry is never undone. *change* may raise: nothing is written then. :class:`NotFound`
+        if absent or another tenant's.
+        """
         ...
 
     async def status_history(

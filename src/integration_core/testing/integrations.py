@@ -6,8 +6,10 @@ leases live beside it, in :mod:`integration_core.testing.rotation_leases`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+
+import attrs
 
 from integration_core.channels import Channel, Integration, IntegrationStatus, StatusChange
 from integration_core.errors import IntegrationExists, NotFound, StorageUnavailable
@@ -81,6 +83,30 @@ class InMemoryIntegrationStore:
             if i.tenant_id == tenant_id and (channel is None or i.channel is channel)
         ]
         return sorted(found, key=lambda i: (i.created_at, i.id))
+
+    async def modify(
+        self,
+        tenant_id: TenantId,
+        integration_id: str,
+        change: Callable[[Integration], Integration],
+    ) -> Integration:
+        """Apply *change* to the stored integration; keep only its status, config, updated_at."""
+        self._check()
+        current = self._items.get(integration_id)
+        if current is None or current.tenant_id != tenant_id:
+            raise NotFound(f"integration {integration_id} was not found")
+        changed = change(current)
+        result = attrs.evolve(
+            current,
+            status=changed.status,
+            status_changed_at=changed.status_changed_at,
+            config=changed.config,
+            updated_at=changed.updated_at,
+        )
+        if result.status is not current.status:
+            self._record(result)
+        self._items[integration_id] = result
+        return result
 
     async def update(self, integration: Integration) -> None:
         """Replace a stored integration."""

@@ -7,8 +7,10 @@ Connecting one is :class:`~integration_core.use_cases.onboarding.ConnectIntegrat
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -19,6 +21,7 @@ from integration_core.errors import (
     InvalidCredentials,
     InvalidInput,
     PlatformError,
+    PreconditionFailed,
 )
 from integration_core.ids import TenantId, new_id
 from integration_core.ports import (
@@ -29,6 +32,7 @@ from integration_core.ports import (
     IntegrationStore,
 )
 from integration_core.rotation import RotationState
+from integration_core.serialization import format_datetime
 from integration_core.use_cases import integration_events
 from integration_core.use_cases.onboarding import (
     REFRESH_TOKEN_FIELD,
@@ -82,11 +86,43 @@ class ListIntegrations:
         return [await view(self._credentials, i) for i in found]
 
 
+def integration_etag(integration: Integration) -> str:
+    """Return the entity tag of *integration* as stored: a quoted, strong ``ETag`` value.
+
+    A digest of every field the API shows from the record, ``updated_at`` included (every write
+    moves it), so any change, a token rotation's too, gives another tag.
+    """
+    parts = [
+        integration.id,
+        str(integration.status),
+        integration.external_id,
+        sorted(integration.config.items()),
+        integration.webhook_url,
+        format_datetime(integration.token_expires_at) if integration.token_expires_at else None,
+        format_datetime(integration.status_changed_at),
+        format_datetime(integration.updated_at),
+    ]
+    digest = hashlib.sha256(json.dumps(parts, ensure_ascii=True).encode()).hexdigest()
+    return f'"{digest[:32]}"'
+
+
+def matches(if_match: Sequence[str], integration: Integration) -> bool:
+    """Tell whether an ``If-Match`` list (``*`` or entity tags) names *integration*'s state.
+
+    Strong comparison (RFC 9110 13.1.1): a weak tag (``W/"..."``) never matches.
+    """
+    return "*" in if_match or integration_etag(integration) in if_match
+
+
 class UpdateIntegration:
     """Enable or disable an integration and change its config (``PATCH .../{id}``).
 
     The fields that name the external account (the channel's required config) route webhooks
-    and were checked with the platform, so they cannot change: connect again instead.
+    and were checked with the platform, so they cannot change: connect again instead. The
+    change is decided on the integration as stored, under its lock, and only the fields it
+    names are written: a token rotation's new expiry written meanwhile is never undone. With
+    *if_match* (the caller's ``If-Match``), a stored state it does not name is
+    :class:`PreconditionFailed`.
     """
 
     def __init__(
@@ -103,15 +139,34 @@ class UpdateIntegration:
         *,
         status: IntegrationStatus | None = None,
         config: Mapping[str, str] | None = None,
+        if_match: Sequence[str] | None = None,
     ) -> IntegrationView:
         """Apply the change and return the integration.
 
         *status* may only be ``active`` (re-enable a disabled integration) or ``disabled``;
-        *config* is merged into the current one. Raises :class:`InvalidInput` (every problem
-        listed), :class:`Conflict` (enabling an integration whose token needs fixing) or
-        :class:`NotFound`.
+        *config* is merged into the current one, key by key. Raises :class:`InvalidInput`
+        (every problem listed), :class:`Conflict` (enabling an integration whose token needs
+        fixing), :class:`PreconditionFailed` or :class:`NotFound`.
         """
-        integration = await self._integrations.get(tenant_id, integration_id)
+        now = self._clock.now()
+
+        def change(integration: Integration) -> Integration:
+            if if_match is not None and not matches(if_match, integration):
+                raise PreconditionFailed(
+                    f"integration {integration.id} changed since the ETag given in If-Match"
+                )
+            return self._changed(integration, status, config, now)
+
+        updated = await self._integrations.modify(tenant_id, integration_id, change)
+        return await view(self._credentials, updated)
+
+    @staticmethod
+    def _changed(
+        integration: Integration,
+        status: IntegrationStatus | None,
+        config: Mapping[str, str] | None,
+        now: datetime,
+    ) -> Integration:
         fields = SETUP_FIELDS[integration.channel]
         problems: list[str] = []
         if status not in (None, IntegrationStatus.ACTIVE, IntegrationStatus.DISABLED):
@@ -125,7 +180,6 @@ class UpdateIntegration:
                 problems.append(f"{key} is kept by the service and cannot change")
         if problems:
             raise InvalidInput("the update is not valid", problems=tuple(problems))
-        now = self._clock.now()
         updated = integration
         if status is IntegrationStatus.ACTIVE and integration.status not in (
             IntegrationStatus.ACTIVE,
@@ -141,9 +195,7 @@ class UpdateIntegration:
             merged = {**updated.config, **config}
             if merged != dict(updated.config):
                 updated = attrs.evolve(updated, config=merged, updated_at=now)
-        if updated is not integration:
-            await self._integrations.update(updated)
-        return await view(self._credentials, updated)
+        return updated
 
 
 # The config field naming the platform object a webhook subscription is made on, where several
