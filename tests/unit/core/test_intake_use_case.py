@@ -16,6 +16,7 @@ from integration_core.credentials import CredentialRef, Secret
 from integration_core.errors import InvalidSignature, MalformedPayload, StorageUnavailable
 from integration_core.events import DeliveryStatus
 from integration_core.ids import TenantId
+from integration_core.own_secrets import OwnSecrets
 from integration_core.signatures import (
     MetaWebhookVerifier,
     StandardWebhooksVerifier,
@@ -30,7 +31,6 @@ from integration_core.testing import (
     InMemoryEventStore,
     InMemoryIntegrationStore,
 )
-from integration_core.own_secrets import OwnSecrets
 from integration_core.use_cases.intake import ReceiveWebhook
 from integration_core.use_cases.splitting import SplitDeliveries, SplitOutcome
 from integration_core.webhooks import WebhookRequest, routing_secret_token
