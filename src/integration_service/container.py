@@ -43,6 +43,7 @@ from integration_core.use_cases.integrations import (
     SendTestMessage,
     UpdateIntegration,
 )
+from integration_core.use_cases.replay import ReplayEvents
 from integration_core.use_cases.setup_idempotency import ConnectIntegrationOnce
 from integration_core.use_cases.splitting import SplitDeliveries
 from integration_core.use_cases.tawkto_config import GetTawkToConfig, UpdateTawkToConfig
@@ -174,6 +175,8 @@ class Container(containers.DeclarativeContainer):
         lease=settings.provided.messaging.lease,
         on_queued=wakeup.provided.ring,
     )
+    # Replay (the CLI's; the API's replay route builds one over its own stores).
+    replay_events = providers.Singleton(ReplayEvents, events=events, clock=clock, inbox=inbox)
     split_metrics = providers.Singleton(
         SplitMetrics, registry=registry, channels=providers.Object(WEBHOOK_CHANNELS)
     )

@@ -8,6 +8,7 @@ messaging service deduplicates on; it is also the way out of the dead-letter que
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Final
 
@@ -25,8 +26,14 @@ from integration_core.channels import Channel
 from integration_core.events import DeliveryStatus, EventRecord, EventType
 from integration_core.paging import DEFAULT_LIMIT, MAX_LIMIT
 from integration_core.serialization import make_converter
+from integration_core.use_cases.replay import ReplayEvents, Selection
 
 EVENTS_PATH: Final = "/api/v1/events"
+
+
+class _Flag(enum.StrEnum):
+    TRUE = "true"
+    FALSE = "false"
 
 # Our own output: unstructuring needs no extra-key policy. Built once; converters are immutable
 # once their hooks are registered.
@@ -113,12 +120,23 @@ async def show_event(request: web.Request) -> web.Response:
 
 
 async def replay_event(request: web.Request) -> web.Response:
-    """Queue one of the tenant's events for delivery again, under the same id; ``202``."""
+    """Queue one of the tenant's events for delivery again, under the same id; ``202``.
+
+    ``?renormalize=true`` first rebuilds its payload from the raw delivery with the current
+    normalizer, as ``integration-service replay --renormalize`` does (the same use case).
+    """
     principal = await _caller(request, "events:write")
     services = request.app[SERVICES]
-    event = await services.events.requeue(
-        principal.tenant_id, request.match_info["id"], at=services.clock.now()
+    query = QueryReader(request.query)
+    renormalize = query.choice("renormalize", _Flag)
+    query.finish()
+    selection = Selection(
+        tenant_id=principal.tenant_id,
+        event_id=request.match_info["id"],
+        renormalize=renormalize is _Flag.TRUE,
     )
+    await ReplayEvents(events=services.events, clock=services.clock)(selection)
+    event = await services.events.get(principal.tenant_id, selection.event_id or "")
     return web.json_response(
         _body(event),
         status=202,
