@@ -49,6 +49,7 @@ from integration_core.signatures import (
     TelegramWebhookVerifier,
 )
 from integration_core.use_cases.forwarding import ForwardEvents, RetryPolicy
+from integration_core.webhook_urls import WebhookUrls
 from integration_service import __version__
 from integration_service.migration import MigrationProbe
 from integration_service.settings import CredentialStoreKind, Settings
@@ -208,7 +209,7 @@ def payment_notification_url(settings: Settings) -> str:
     configured = settings.mercadopago.webhook_url
     if configured:
         return configured
-    return f"{settings.server.base_url.rstrip('/')}/api/v1/webhooks/mercadopago"
+    return WebhookUrls(settings.server.base_url).mercadopago()
 
 
 def credential_store(settings: Settings, engine: AsyncEngine) -> Iterator[CredentialStore]:

@@ -29,10 +29,11 @@ from integration_core.errors import InvalidInput
 from integration_core.payments import CheckoutItem, Payment, Refund
 from integration_core.serialization import format_datetime, make_converter
 from integration_core.use_cases.payments import CardInput, NewPayment
+from integration_core.webhook_urls import MERCADOPAGO_NOTIFICATIONS
 from integration_core.webhooks import WebhookRequest
 
 PAYMENTS_PATH: Final = "/api/v1/payments"
-NOTIFICATIONS_PATH: Final = "/api/v1/webhooks/mercadopago"
+NOTIFICATIONS_PATH: Final = MERCADOPAGO_NOTIFICATIONS
 IDEMPOTENCY_KEY: Final = "Idempotency-Key"
 _ID: Final = "{id:[A-Za-z0-9_-]+}"
 _INPUT: Final = make_converter(forbid_extra_keys=True)

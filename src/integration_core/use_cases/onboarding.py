@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import attrs
 
@@ -31,6 +32,7 @@ from integration_core.verify_tokens import (
     new_verify_token,
     token_digest,
 )
+from integration_core.webhook_urls import WebhookUrls
 from integration_core.webhooks import INTEGRATION_WEBHOOK_SECRET, routing_secret_token
 
 REFRESH_TOKEN_FIELD = "refresh_token"  # noqa: S105 - a field name, not a secret
@@ -89,6 +91,12 @@ SETUP_FIELDS: Mapping[Channel, SetupFields] = {
         optional_config=frozenset({"public_key"}),
     ),
 }
+
+PROPERTY_VERIFIED = "property_verified"
+"""Tawk.to config: ``"true"`` once an API key of the tenant saw the property, else ``"false"``."""
+SUPERSEDED = "superseded"
+"""``property_verified`` of an unproven Tawk.to claim a proven setup took the property from."""
+SUPERSEDED_PREFIX = "superseded:"
 
 # The credential that holds the token a platform refreshes (and send/refresh calls use).
 TOKEN_FIELD: Mapping[Channel, str] = {
@@ -177,11 +185,9 @@ class ConnectIntegration:
         external_id, expires_at = integration_id, None
         if setup is not None:
             account = await setup.validate(credentials=secrets, config=stored_config)
-            if (
-                await self._integrations.find_by_external_id(channel, account.external_id)
-                is not None
-            ):
-                raise IntegrationExists()
+            held = await self._integrations.find_by_external_id(channel, account.external_id)
+            if held is not None:
+                await self._supersede(held, account.config, now)
             external_id, expires_at = account.external_id, account.token_expires_at
             stored_config.update(account.config)
             if account.display_name and "display_name" not in stored_config:
@@ -199,12 +205,9 @@ class ConnectIntegration:
         elif channel is Channel.WEBCHAT:
             signing_secret = Secret(standard_webhooks.new_secret())
             secrets[INTEGRATION_WEBHOOK_SECRET[channel]] = signing_secret
-        webhook_url = f"{self._base_url}/api/v1/integrations/webhooks/{channel}"
-        if INTEGRATION_WEBHOOK_SECRET.get(channel) in secrets:
-            # Its own secret signs its deliveries: only its own route checks that secret first.
-            webhook_url = f"{webhook_url}/{integration_id}"
-        elif channel is Channel.MERCADOPAGO:  # one endpoint for every seller (CONTRACT 4)
-            webhook_url = f"{self._base_url}/api/v1/webhooks/mercadopago"
+        webhook_url = WebhookUrls(self._base_url).for_integration(
+            channel, integration_id, own_secret=INTEGRATION_WEBHOOK_SECRET.get(channel) in secrets
+        )
         integration = Integration(
             id=integration_id,
             tenant_id=tenant_id,
@@ -233,6 +236,34 @@ class ConnectIntegration:
             signing_secret=signing_secret,
             verify_token=verify_token,
         )
+
+    async def _supersede(self, held: Integration, proven: Mapping[str, str], now: datetime) -> None:
+        """Take the account from *held* if this setup proved it and *held* did not.
+
+        Tawk.to: anyone can name a property (its id is public in every embed script), so a
+        claim without an API key that sees the property never blocks the owner's setup that
+        has one: the unproven integration gives the property up (its external id becomes
+        ``superseded:<its id>``), is disabled and marked ``property_verified: "superseded"``.
+        Any other account already connected is :class:`IntegrationExists`.
+        """
+        if not (
+            held.channel is Channel.TAWKTO
+            and proven.get(PROPERTY_VERIFIED) == "true"
+            and held.config.get(PROPERTY_VERIFIED) == "false"
+        ):
+            raise IntegrationExists()
+
+        def give_up(current: Integration) -> Integration:
+            if current.config.get(PROPERTY_VERIFIED) != "false":
+                raise IntegrationExists()  # proven meanwhile (its tenant added an API key)
+            return attrs.evolve(
+                current.with_status(IntegrationStatus.DISABLED, at=now),
+                external_id=f"{SUPERSEDED_PREFIX}{current.id}",
+                config={**current.config, PROPERTY_VERIFIED: SUPERSEDED},
+                updated_at=now,
+            )
+
+        await self._integrations.modify(held.tenant_id, held.id, give_up)
 
     async def _undo(self, integration: Integration) -> None:
         """Remove what a failed setup stored; best effort, the original error is what counts."""
