@@ -133,11 +133,12 @@ class SqlIntegrationStore:
     ) -> Integration:
         """Apply *change* to the stored integration under its row lock; write what it altered.
 
-        Field by field (status, config, ``updated_at``), never the whole row: a token
-        rotation's expiry written meanwhile stays.
+        Field by field (status, config, external id, ``updated_at``), never the whole row: a
+        token rotation's expiry written meanwhile stays. An external id another integration
+        owns is :class:`IntegrationExists`.
         """
         mine = and_(integrations.c.id == integration_id, integrations.c.tenant_id == tenant_id)
-        with storage_errors():
+        with storage_errors(unique_violation=IntegrationExists):
             async with self._writer.begin() as conn:
                 row = (
                     (await conn.execute(select(integrations).where(mine).with_for_update()))
@@ -154,6 +155,8 @@ class SqlIntegrationStore:
                     values["status_changed_at"] = changed.status_changed_at
                 if dict(changed.config) != dict(current.config):
                     values["config"] = dict(changed.config)
+                if changed.external_id != current.external_id:
+                    values["external_id"] = changed.external_id
                 if values or changed.updated_at != current.updated_at:
                     values["updated_at"] = changed.updated_at
                 if not values:
@@ -164,6 +167,7 @@ class SqlIntegrationStore:
                     status=changed.status,
                     status_changed_at=changed.status_changed_at,
                     config=changed.config,
+                    external_id=changed.external_id,
                     updated_at=changed.updated_at,
                 )
                 if "status" in values:

@@ -88,9 +88,10 @@ class IntegrationStore(Protocol):
         """Apply *change* to the integration as stored, under its row lock; return the result.
 
         Only what *change* altered among status (with ``status_changed_at``, appended to the
-        history), config and ``updated_at`` is written, so a concurrent token rotation's new
-        expiry is never undone. *change* may raise: nothing is written then. :class:`NotFound`
-        if absent or another tenant's.
+        history), config, external id and ``updated_at`` is written, so a concurrent token
+        rotation's new expiry is never undone. *change* may raise: nothing is written then.
+        :class:`NotFound` if absent or another tenant's; :class:`IntegrationExists` for an
+        external id another integration owns.
         """
         ...
 

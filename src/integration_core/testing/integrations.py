@@ -90,17 +90,24 @@ class InMemoryIntegrationStore:
         integration_id: str,
         change: Callable[[Integration], Integration],
     ) -> Integration:
-        """Apply *change* to the stored integration; keep only its status, config, updated_at."""
+        """Apply *change*; keep only its status, config, external id and updated_at."""
         self._check()
         current = self._items.get(integration_id)
         if current is None or current.tenant_id != tenant_id:
             raise NotFound(f"integration {integration_id} was not found")
         changed = change(current)
+        key = (current.channel, changed.external_id)
+        if any(
+            (i.channel, i.external_id) == key and i.id != integration_id
+            for i in self._items.values()
+        ):
+            raise IntegrationExists()
         result = attrs.evolve(
             current,
             status=changed.status,
             status_changed_at=changed.status_changed_at,
             config=changed.config,
+            external_id=changed.external_id,
             updated_at=changed.updated_at,
         )
         if result.status is not current.status:

@@ -156,8 +156,11 @@ class UpdateTawkToConfig:
         return account.config.get(PROPERTY_VERIFIED, "true")
 
     async def _drop_widget(self, found: IntegrationView) -> IntegrationView:
+        def trim(integration: Integration) -> Integration:
+            config = {k: v for k, v in integration.config.items() if k != WIDGET_ID}
+            return attrs.evolve(integration, config=config)
+
         integration = found.integration
-        config = {k: v for k, v in integration.config.items() if k != WIDGET_ID}
-        trimmed = attrs.evolve(integration, config=config)
-        await self._integrations.update(trimmed)
+        # Field-level, like the update before it: nothing else of the record is rewritten.
+        trimmed = await self._integrations.modify(integration.tenant_id, integration.id, trim)
         return attrs.evolve(found, integration=trimmed)
