@@ -6,7 +6,9 @@ sink that answers 204 pinned to core 1, and times how long the outbox takes to e
     python benchmarks/drain.py --postgres-url postgresql://postgres@127.0.0.1:5432/postgres
 
 Options: ``--events`` (20000), ``--batch-size`` (FORWARD_BATCH_SIZE, 200), ``--workers``
-(FORWARD_WORKERS; the service's default when omitted).
+(FORWARD_WORKERS; the service's default when omitted), ``--from-spool``: fill the spool of raw
+signed deliveries instead (what the API stores), so the worker splits, routes and then
+forwards each one, as deployed.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmark_support import Database, free_port, integration_for, wait_http
+from benchmark_support import Database, free_port, integration_for, wait_http, whatsapp_body
 
 from adapters_db.engine import create_engine
 from adapters_db.events import SqlEventStore
+from adapters_db.inbox import SqlEventInbox
 from integration_core.channels import Channel
 from integration_core.events import EventRecord, EventType
 from integration_core.ids import new_id
+from integration_core.webhooks import InboundEvent
 
 HERE = Path(__file__).parent
 
@@ -58,10 +62,36 @@ async def _fill(url: str, count: int) -> None:
         await engine.dispose()
 
 
+async def _fill_spool(url: str, count: int) -> None:
+    """Spool *count* raw one-message deliveries, as ``serve --role api`` stores them."""
+    await integration_for(url, "whatsapp", "100200300")
+    engine = create_engine(url)
+    inbox = SqlEventInbox(engine=engine, group_commit=False)
+    try:
+        for start in range(0, count, 1000):
+            await asyncio.gather(
+                *(
+                    inbox.append(
+                        InboundEvent(
+                            id=new_id("in"),
+                            channel=Channel.WHATSAPP,
+                            received_at=datetime.now(UTC),
+                            body=whatsapp_body("100200300", f"wamid.drain.{n}", size=2048),
+                        )
+                    )
+                    for n in range(start, min(start + 1000, count))
+                )
+            )
+    finally:
+        await inbox.aclose()
+        await engine.dispose()
+
+
 async def _pending(url: str) -> int:
     engine = create_engine(url)
     try:
-        return (await SqlEventStore(engine=engine, group_commit=False).stats()).pending
+        waiting = (await SqlEventInbox(engine=engine, group_commit=False).spool_stats()).pending
+        return waiting + (await SqlEventStore(engine=engine, group_commit=False).stats()).pending
     finally:
         await engine.dispose()
 
@@ -79,12 +109,15 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--workers", type=int, default=None, help="FORWARD_WORKERS")
+    parser.add_argument(
+        "--from-spool", action="store_true", help="start from raw deliveries: split, then forward"
+    )
     args = parser.parse_args()
 
     database = Database.create(args.postgres_url)
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        asyncio.run(_fill(database.url, args.events))
+        asyncio.run((_fill_spool if args.from_spool else _fill)(database.url, args.events))
         sink_port, worker_port = free_port(), free_port()
         procs.append(
             subprocess.Popen(
