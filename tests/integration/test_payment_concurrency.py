@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters_db import SqlEventStore, SqlPaymentStore
 from adapters_db.payment_notifications import SqlPaymentNotificationStore
-from integration_core.errors import IntegrationServiceError, RefundExceedsBalance
+from integration_core.errors import IntegrationServiceError, InvalidInput, RefundExceedsBalance
 from integration_core.ids import new_id
 from integration_core.payment_notifications import PaymentNotification
 from integration_core.testing import InMemoryCredentialStore, InMemoryIntegrationStore
@@ -83,9 +83,10 @@ async def test_concurrent_refunds_over_the_balance_refund_exactly_the_payment(
             *[refund(n) for n in range(9)], rest(), return_exceptions=True
         )
         refused = [r for r in results if isinstance(r, BaseException)]
-        # Refused either by our balance check or by Mercado Pago: never anything else.
-        assert all(isinstance(r, IntegrationServiceError) for r in refused), refused
-        assert any(isinstance(r, RefundExceedsBalance) for r in refused)
+        # 135.00 and the rest asked of 100.00: some are refused, by our balance check or (for
+        # a reservation made after another's was released) by Mercado Pago; never otherwise.
+        assert refused
+        assert all(isinstance(r, RefundExceedsBalance | InvalidInput) for r in refused), refused
 
         final = await world.apply(payment.provider_payment_id or "", tenant_id=TENANT)
         assert final.payment is not None
