@@ -264,8 +264,12 @@ async def receive_notification(request: web.Request) -> web.Response:
     async def admit() -> None:
         await enforce_rate_limit(request, SCOPE_WEBHOOK, "mercadopago")
 
+    async def admit_unsigned() -> None:
+        # Anyone can send an IPN: a flood of them spends its own budget, not the signed one's.
+        await enforce_rate_limit(request, SCOPE_WEBHOOK, "mercadopago-ipn")
+
     try:
-        received = await receive(delivery, admit=admit)
+        received = await receive(delivery, admit=admit, admit_unsigned=admit_unsigned)
     except Exception:
         metrics.notifications.labels(result="refused").inc()
         raise

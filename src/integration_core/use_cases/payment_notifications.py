@@ -111,13 +111,18 @@ class ReceivePaymentNotification:
         self._ipn_window = ipn_window
 
     async def __call__(
-        self, request: WebhookRequest, *, admit: Callable[[], Awaitable[None]] | None = None
+        self,
+        request: WebhookRequest,
+        *,
+        admit: Callable[[], Awaitable[None]] | None = None,
+        admit_unsigned: Callable[[], Awaitable[None]] | None = None,
     ) -> Received:
         """Store *request*; :class:`InvalidSignature`, :class:`MalformedPayload` or storage.
 
-        *admit* is awaited once the signature verified (a legacy IPN, which carries none, is
-        only ever re-fetched), before anything is stored: the webhook rate limit, so unsigned
-        junk never uses up the budget of Mercado Pago's genuine notifications.
+        *admit* is awaited once the signature verified, before anything is stored: the webhook
+        rate limit, so unsigned junk never uses up the budget of Mercado Pago's genuine
+        notifications. A legacy IPN, which carries no signature (it is only ever re-fetched),
+        is admitted by *admit_unsigned* when given (a budget of its own), else by *admit*.
         """
         if not self._secrets:
             raise InvalidSignature("no Mercado Pago webhook secret is configured")
@@ -126,8 +131,9 @@ class ReceivePaymentNotification:
             self._verifier.verify(request, self._secrets)
         elif not self._ipn_enabled:
             return Received(stored=False, ignored=True, legacy=True, disabled=True)
-        if admit is not None:
-            await admit()
+        gate = admit_unsigned if legacy and admit_unsigned is not None else admit
+        if gate is not None:
+            await gate()
         now = self._clock.now()
         notice = read_notice(request, fallback_id=new_id("req"))
         wanted = notice.topic in {TOPIC_PAYMENT, TOPIC_MERCHANT_ORDER} and bool(notice.resource_id)
