@@ -8,7 +8,7 @@ workers through ``lease_expires_at``).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +41,7 @@ from integration_core.events import (
     QueueStats,
     Settlement,
     new_lease_token,
+    queued_any,
 )
 from integration_core.ids import TenantId
 from integration_core.paging import Page, check_limit, decode_cursor, encode_cursor
@@ -55,9 +56,18 @@ _Delivery = tuple[InboundEvent | None, Sequence[EventRecord]]
 class SqlEventStore:
     """Keep raw deliveries and their events in PostgreSQL or SQLite."""
 
-    def __init__(self, *, engine: AsyncEngine, group_commit: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        group_commit: bool = True,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
         self._engine = engine
         self._writer = for_writing(engine)
+        self.on_queued = on_queued
+        """Called after a record or requeue queued an event for forwarding: the doorbell of
+        this process's workers (another process's find it at their next poll)."""
         self._group: GroupCommitter[_Delivery, tuple[bool, ...]] | None = (
             GroupCommitter(self.record_many) if group_commit else None
         )
@@ -74,8 +84,12 @@ class SqlEventStore:
         deliveries recorded concurrently share the transaction (see :mod:`.group_commit`).
         """
         if self._group is not None:
-            return await self._group.submit((inbound, events))
-        return (await self.record_many([(inbound, events)]))[0]
+            new = await self._group.submit((inbound, events))
+        else:
+            new = (await self.record_many([(inbound, events)]))[0]
+        if self.on_queued is not None and queued_any(new, events):
+            self.on_queued()
+        return new
 
     async def record_many(self, deliveries: Sequence[_Delivery]) -> list[tuple[bool, ...]]:
         """Store several deliveries in one transaction; return :meth:`record`'s answer for each.
@@ -240,6 +254,8 @@ class SqlEventStore:
         )
         if row is None:
             raise NotFound(f"event {event_id} was not found")
+        if self.on_queued is not None:
+            self.on_queued()
         return row_to_event(row)
 
     async def stats(self) -> QueueStats:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -171,3 +171,12 @@ class QueueStats:
     pending: int
     dead: int
     oldest_pending_at: datetime | None
+
+
+def queued_any(new: Sequence[bool], events: Sequence[EventRecord]) -> bool:
+    """Tell whether storing *events* (with :meth:`EventStore.record`'s answer *new*) queued at
+    least one for forwarding: the moment to wake the workers."""
+    return any(
+        is_new and event.status is DeliveryStatus.PENDING
+        for is_new, event in zip(new, events, strict=True)
+    )

@@ -72,7 +72,7 @@ from integration_service.settings import Settings
 from integration_service.setup_metrics import MeasuredConnectIntegration, SetupMetrics
 from integration_service.split_metrics import SplitMetrics
 from integration_service.token_rotation import rotation_policy
-from integration_service.wakeup import NotifyingEventStore, Wakeup
+from integration_service.wakeup import Wakeup
 
 T = TypeVar("T")
 
@@ -126,13 +126,12 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         on_change=own_secrets.provided.forget,
     )
-    events = providers.Singleton(SqlEventStore, engine=engine)
+    # The doorbell of this process's forwarding workers: the event store rings it after a
+    # commit that queued an event (a split, a token or payment event, a replay).
+    wakeup = providers.Singleton(Wakeup)
+    events = providers.Singleton(SqlEventStore, engine=engine, on_queued=wakeup.provided.ring)
     inbox = providers.Resource(event_inbox, engine=engine)
     payments = providers.Singleton(SqlPaymentStore, engine=engine)
-
-    # The webhook side stores through this wrapper, which wakes this process's idle workers.
-    wakeup = providers.Singleton(Wakeup)
-    notifying_events = providers.Singleton(NotifyingEventStore, inner=events, wakeup=wakeup)
 
     forwarder = providers.Singleton(
         message_forwarder, settings=settings, session=session, clock=clock
@@ -222,7 +221,7 @@ class Container(containers.DeclarativeContainer):
         RefreshIntegrationToken,
         integrations=integrations,
         credentials=credentials,
-        events=notifying_events,
+        events=events,
         setups=setups,
         clock=clock,
     )
@@ -231,7 +230,7 @@ class Container(containers.DeclarativeContainer):
         RotateTokens,
         integrations=integrations,
         credentials=credentials,
-        events=notifying_events,
+        events=events,
         setups=setups,
         clock=clock,
         policy=providers.Callable(rotation_policy, settings),
@@ -247,7 +246,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         payments=payments,
         notifications=payment_notifications,
-        events=notifying_events,
+        events=events,
         integrations=integrations,
         credentials=credentials,
     )
@@ -278,7 +277,7 @@ class Container(containers.DeclarativeContainer):
         rate_limiter=rate_limiter,
         registry=registry,
         integrations=integrations,
-        events=notifying_events,
+        events=events,
         payments=payments,
         receive_webhook=receive_webhook,
         verify_tokens=settings.provided.platforms.verify_tokens,

@@ -8,7 +8,7 @@ swaps them in is testing what production does. Each store can be told to fail, t
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from integration_core.events import (
     QueueStats,
     Settlement,
     new_lease_token,
+    queued_any,
 )
 from integration_core.ids import TenantId, new_id
 from integration_core.paging import Page, check_limit, decode_cursor, encode_cursor
@@ -40,7 +41,9 @@ class _Switch:
 class InMemoryEventStore(_Switch):
     """Keep inbound deliveries and events in dicts, with leases like the SQL outbox."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, on_queued: Callable[[], None] | None = None) -> None:
+        self.on_queued = on_queued
+        """Called after a record or requeue queued an event for forwarding (wakes workers)."""
         self._inbound: dict[str, InboundEvent] = {}
         self._events: dict[str, EventRecord] = {}
         self._keys: dict[tuple[Channel, str], str] = {}
@@ -62,6 +65,8 @@ class InMemoryEventStore(_Switch):
             self._keys[key] = event.id
             self._events[event.id] = event
             outcome.append(True)
+        if self.on_queued is not None and queued_any(outcome, events):
+            self.on_queued()
         return tuple(outcome)
 
     async def get(self, tenant_id: TenantId, event_id: str) -> EventRecord:
@@ -206,6 +211,8 @@ class InMemoryEventStore(_Switch):
             lease_token=None,
         )
         self._events[event_id] = again
+        if self.on_queued is not None:
+            self.on_queued()
         return again
 
     async def stats(self) -> QueueStats:

@@ -32,7 +32,6 @@ from integration_service.container import (
 )
 from integration_service.migration import migrate_until_done
 from integration_service.settings import Settings
-from integration_service.wakeup import NotifyingEventStore
 
 ClientFactory = Callable[[Any], Awaitable[TestClient[Any, Any]]]
 
@@ -49,8 +48,9 @@ async def test_the_container_builds_http_services_on_sqlite(tmp_path: Path) -> N
         assert isinstance(services, HttpServices)
         assert isinstance(services.integrations, CachingIntegrationStore), "routing cache"
         assert isinstance(await resolve(container.sql_integrations), SqlIntegrationStore)
-        assert isinstance(services.events, NotifyingEventStore), "wakes this process's workers"
-        assert isinstance(await resolve(container.events), SqlEventStore)
+        assert isinstance(services.events, SqlEventStore)
+        wakeup = await resolve(container.wakeup)
+        assert services.events.on_queued == wakeup.ring, "wakes this process's workers"
         assert isinstance(services.receive_webhook, ReceiveWebhook)
         assert isinstance(services.payments, SqlPaymentStore)
         assert isinstance(services.authenticator, JwtAuthenticator)

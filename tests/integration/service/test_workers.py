@@ -37,7 +37,7 @@ from integration_core.ports import EventStore
 from integration_core.testing import FrozenClock, InMemoryEventStore, RecordingForwarder
 from integration_core.use_cases.forwarding import ForwardEvents, Outcome, RetryPolicy
 from integration_service.forward_metrics import ForwardMetrics
-from integration_service.wakeup import NotifyingEventStore, Wakeup
+from integration_service.wakeup import Wakeup
 from integration_service.workers import Backoff, ForwardingWorker, Workers, refresh_outbox_gauges
 
 TENANT = TenantId("acme")
@@ -132,9 +132,9 @@ async def test_full_batches_are_drained_at_once_without_waiting_for_the_poll(
 async def test_an_idle_worker_sleeps_until_the_intake_rings(harness: Harness) -> None:
     harness.start()
     await asyncio.sleep(0.05)  # claims nothing, then sleeps for the 30 s poll interval
-    intake_store = NotifyingEventStore(inner=harness.store, wakeup=harness.wakeup)
+    harness.store.on_queued = harness.wakeup.ring  # as the container gives it
 
-    await intake_store.record(None, [pending(harness.clock)])
+    await harness.store.record(None, [pending(harness.clock)])
 
     await eventually(lambda: len(harness.forwarder.delivered) == 1, within=1)
 
