@@ -19,7 +19,7 @@ from adapters_http.payment_services import PaymentServices
 from adapters_http.rate_limit import RateLimiter
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
-from integration_core.ports import Clock, EventStore, IntegrationStore, PaymentStore
+from integration_core.ports import Clock, EventLog, IntegrationStore, PaymentStore
 from integration_core.use_cases.health import CheckHealth
 from integration_core.use_cases.intake import ReceiveWebhook
 from integration_core.use_cases.integrations import (
@@ -80,7 +80,7 @@ class HttpServices:
     rate_limiter: RateLimiter
     registry: prometheus_client.CollectorRegistry
     integrations: IntegrationStore
-    events: EventStore
+    events: EventLog
     payments: PaymentStore
     receive_webhook: ReceiveWebhook | None = None
     verify_tokens: Mapping[Channel, tuple[Secret, ...]] = attrs.field(factory=dict)

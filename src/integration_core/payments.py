@@ -97,9 +97,7 @@ class Payment:
     @property
     def refunded_amount(self) -> Decimal:
         """Return the sum of refunds the provider made (not rejected, not still pending)."""
-        return sum(
-            (r.amount for r in self.refunds if r.status not in _NOT_REFUNDED), Decimal("0")
-        )
+        return sum((r.amount for r in self.refunds if r.status not in _NOT_REFUNDED), Decimal("0"))
 
     @property
     def reserved_amount(self) -> Decimal:

@@ -17,7 +17,7 @@ from collections.abc import Coroutine
 from typing import Any, Final
 
 from integration_core.errors import StorageUnavailable
-from integration_core.ports import Clock, EventInbox, EventStore
+from integration_core.ports import Clock, EventInbox, Outbox
 from integration_core.use_cases.forwarding import ForwardEvents, Outcome
 from integration_core.use_cases.splitting import SplitDeliveries
 from integration_service.forward_metrics import ForwardMetrics
@@ -177,13 +177,13 @@ class SplittingWorker:
 
 async def refresh_outbox_gauges(
     *,
-    events: EventStore,
+    events: Outbox,
     metrics: ForwardMetrics,
     clock: Clock,
     stop: asyncio.Event,
     interval: float = GAUGE_INTERVAL_SECONDS,
 ) -> None:
-    """Set the outbox gauges from :meth:`EventStore.stats` every *interval* seconds."""
+    """Set the outbox gauges from :meth:`Outbox.stats` every *interval* seconds."""
     log = get_logger(_LOGGER)
     while not stop.is_set():
         try:

@@ -142,11 +142,11 @@ class IntegrationStore(Protocol):
         ...
 
 
-class EventStore(Protocol):
-    """The durable inbox and transactional outbox of platform events.
+class EventLog(Protocol):
+    """The stored events: recorded once (deduplicated), read, listed, scanned and requeued.
 
     The inbox row and the outbox row are one record: storing an event is what queues it, so an
-    event answered ``200`` to a platform is always forwarded.
+    event answered ``200`` to a platform is always forwarded (see :class:`Outbox`).
     """
 
     async def record(
@@ -202,6 +202,26 @@ class EventStore(Protocol):
         """
         ...
 
+    async def requeue(
+        self,
+        tenant_id: TenantId,
+        event_id: str,
+        *,
+        at: datetime,
+        data: Mapping[str, Any] | None = None,
+    ) -> EventRecord:
+        """Queue the tenant's event for delivery again at *at*, keeping its id (replay).
+
+        The attempt count starts again at zero, so a replayed dead event gets the whole retry
+        schedule. *data* replaces the payload, for a replay re-normalized from the raw delivery.
+        Any lease is dropped with its token, so an attempt still in flight cannot settle it.
+        """
+        ...
+
+
+class Outbox(Protocol):
+    """The forwarding queue over the same events: leased by workers, settled by attempt."""
+
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> Sequence[EventRecord]:
@@ -224,25 +244,14 @@ class EventStore(Protocol):
         """
         ...
 
-    async def requeue(
-        self,
-        tenant_id: TenantId,
-        event_id: str,
-        *,
-        at: datetime,
-        data: Mapping[str, Any] | None = None,
-    ) -> EventRecord:
-        """Queue the tenant's event for delivery again at *at*, keeping its id (replay).
-
-        The attempt count starts again at zero, so a replayed dead event gets the whole retry
-        schedule. *data* replaces the payload, for a replay re-normalized from the raw delivery.
-        Any lease is dropped with its token, so an attempt still in flight cannot settle it.
-        """
-        ...
-
     async def stats(self) -> QueueStats:
         """Return the outbox depth and its oldest pending event."""
         ...
+
+
+class EventStore(EventLog, Outbox, Protocol):
+    """Both roles of the events table, as one SQL class (and its fake) implements them; a use
+    case asks for the narrower :class:`EventLog` or :class:`Outbox` it needs."""
 
 
 class EventInbox(Protocol):

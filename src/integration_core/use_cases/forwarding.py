@@ -22,7 +22,7 @@ import attrs
 
 from integration_core.errors import Conflict, DeliveryFailed, EventUnserializable
 from integration_core.events import EventRecord, EventType, Settlement
-from integration_core.ports import Clock, EventStore, MessageForwarder
+from integration_core.ports import Clock, MessageForwarder, Outbox
 
 DEFAULT_SCHEDULE: tuple[timedelta, ...] = (
     timedelta(0),
@@ -97,7 +97,7 @@ class ForwardEvents:
     def __init__(
         self,
         *,
-        events: EventStore,
+        events: Outbox,
         forwarder: MessageForwarder,
         clock: Clock,
         policy: RetryPolicy | None = None,
@@ -118,7 +118,7 @@ class ForwardEvents:
     async def run_once(self) -> Sequence[Attempt]:
         """Deliver one batch of due events; return what happened to each (empty: nothing due).
 
-        The outcomes of the whole batch are recorded in one :meth:`EventStore.settle` call. If
+        The outcomes of the whole batch are recorded in one :meth:`Outbox.settle` call. If
         that fails, the leases run out and the batch is delivered again: at least once. An
         attempt the outbox skipped (its lease was taken over) comes back as ``STALE``.
         """

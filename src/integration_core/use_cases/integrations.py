@@ -28,7 +28,7 @@ from integration_core.ports import (
     ChannelSetup,
     Clock,
     CredentialStore,
-    EventStore,
+    EventLog,
     IntegrationStore,
 )
 from integration_core.rotation import RotationState
@@ -315,7 +315,7 @@ class RefreshIntegrationToken:
         *,
         integrations: IntegrationStore,
         credentials: CredentialStore,
-        events: EventStore,
+        events: EventLog,
         setups: Mapping[Channel, ChannelSetup],
         clock: Clock,
     ) -> None:

@@ -10,7 +10,7 @@ or the events received in a time range, of one tenant or of every tenant (after 
 service outage, every tenant's dead letters at once). A range skips events already pending
 (they are queued, maybe in flight right now) and ignored ones (never forwarded: they routed to
 no integration or to a disabled one, and a replay must not override that). Bulk selections walk
-the store a page at a time (:meth:`EventStore.scan`, keyset-paged by id), requeueing each page
+the store a page at a time (:meth:`EventLog.scan`, keyset-paged by id), requeueing each page
 before reading the next, so memory stays flat however many events match.
 
 With *renormalize*, each event's payload is rebuilt by the current normalizer from the raw
@@ -34,7 +34,7 @@ from integration_core.events import DeliveryStatus, EventRecord
 from integration_core.ids import TenantId
 from integration_core.normalize import NORMALIZERS, Normalizer
 from integration_core.paging import MAX_LIMIT
-from integration_core.ports import Clock, EventInbox, EventStore
+from integration_core.ports import Clock, EventInbox, EventLog
 
 # A range replay leaves these alone (see the module docstring).
 _NOT_REPLAYED_IN_BULK = frozenset({DeliveryStatus.PENDING, DeliveryStatus.IGNORED})
@@ -80,7 +80,7 @@ class ReplayResult:
 
 
 async def replay(
-    events: EventStore,
+    events: EventLog,
     clock: Clock,
     selection: Selection,
     *,
@@ -89,7 +89,7 @@ async def replay(
 ) -> ReplayResult:
     """Requeue every event *selection* names; :class:`NotFound` for a named event that is not.
 
-    *page_size* is how many events one :meth:`EventStore.scan` reads at a time.
+    *page_size* is how many events one :meth:`EventLog.scan` reads at a time.
     """
     if selection.event_id is not None:
         if selection.tenant_id is None:
@@ -103,7 +103,7 @@ async def replay(
 
 
 async def _replay_bulk(
-    events: EventStore,
+    events: EventLog,
     clock: Clock,
     selection: Selection,
     normalizers: Mapping[Channel, Normalizer],
@@ -148,7 +148,7 @@ async def _replay_bulk(
 
 
 async def _data_for(
-    events: EventStore,
+    events: EventLog,
     record: EventRecord,
     selection: Selection,
     normalizers: Mapping[Channel, Normalizer],
@@ -159,7 +159,7 @@ async def _data_for(
 
 
 async def renormalized_data(
-    events: EventStore, record: EventRecord, normalizers: Mapping[Channel, Normalizer]
+    events: EventLog, record: EventRecord, normalizers: Mapping[Channel, Normalizer]
 ) -> Mapping[str, Any] | None:
     """Return *record*'s payload as the current normalizer builds it, or ``None`` if it cannot.
 
@@ -200,7 +200,7 @@ class ReplayEvents:
     def __init__(
         self,
         *,
-        events: EventStore,
+        events: EventLog,
         clock: Clock,
         inbox: EventInbox | None = None,
         normalizers: Mapping[Channel, Normalizer] = NORMALIZERS,

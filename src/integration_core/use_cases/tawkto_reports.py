@@ -24,7 +24,7 @@ from integration_core.errors import InvalidInput, NotFound
 from integration_core.events import EventRecord, EventType
 from integration_core.ids import TenantId
 from integration_core.paging import MAX_LIMIT
-from integration_core.ports import Clock, EventStore, IntegrationStore
+from integration_core.ports import Clock, EventLog, IntegrationStore
 from integration_core.use_cases.tawkto_config import tawkto_integration
 
 MAX_EVENTS: Final = 50_000
@@ -90,7 +90,7 @@ class TawkToReports:
         self,
         *,
         integrations: IntegrationStore,
-        events: EventStore,
+        events: EventLog,
         clock: Clock,
         max_events: int = MAX_EVENTS,
     ) -> None:

@@ -43,7 +43,7 @@ from integration_core.ports import (
     ChannelSetup,
     Clock,
     CredentialStore,
-    EventStore,
+    EventLog,
     IntegrationStore,
 )
 from integration_core.rotation import RotationClaim, RotationCriteria, RotationState
@@ -169,7 +169,7 @@ class RotateTokens:
         *,
         integrations: IntegrationStore,
         credentials: CredentialStore,
-        events: EventStore,
+        events: EventLog,
         setups: Mapping[Channel, ChannelSetup],
         clock: Clock,
         policy: RotationPolicy,
