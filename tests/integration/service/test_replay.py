@@ -17,11 +17,11 @@ from integration_core.events import DeliveryStatus, EventRecord, EventType
 from integration_core.ids import TenantId, new_id
 from integration_core.normalize import PlatformEvent
 from integration_core.testing import FrozenClock, InMemoryEventStore
+from integration_core.use_cases.replay import ReplayResult, Selection, replay
 from integration_core.webhooks import InboundEvent
 from integration_service.cli import main
 from integration_service.container import Container, engine_of, resolve, shutdown
 from integration_service.migration import migrate_until_done
-from integration_core.use_cases.replay import ReplayResult, Selection, replay
 from integration_service.settings import Settings
 
 ACME = TenantId("acme")
