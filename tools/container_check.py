@@ -210,7 +210,11 @@ def base_key(pip_conf: str) -> str:
 def _debootstrap(rootfs: Path, pip_conf: str) -> None:
     if shutil.which("debootstrap") is None:
         raise CheckFailed("debootstrap not found: apt-get install debootstrap")
-    run("debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(rootfs), MIRROR)
+    # Hundreds of lines when all is well: shown only when it fails.
+    run(
+        "debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(rootfs), MIRROR,
+        capture=True,
+    )  # fmt: skip
     for marker in rootfs.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
         marker.unlink()
     for link, target in (("usr/bin/python", "python3"), ("usr/bin/pip", "pip3")):
