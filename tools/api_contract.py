@@ -7,8 +7,10 @@ Mercado Pago) on 127.0.0.1, a ``serve`` subprocess on a fresh SQLite file wired 
 the documented ``*_BASE_URL`` variables, mints a token with every scope through the real
 ``integration-service token`` command, then runs ``schemathesis run docs/openapi.yaml`` with
 ``tools/schemathesis.toml`` (every check, a fixed seed, a bounded number of examples). The
-token reaches schemathesis through the environment, never argv. Exits with schemathesis' code;
-the service's output is printed when it fails to start or schemathesis finds anything.
+token reaches schemathesis through the environment, never argv. Then it proves the check can
+fail: a copy of the document with one planted looseness must be reported. Exits non-zero if
+schemathesis finds anything or misses the planted looseness; the service's output is printed
+when it fails to start or anything fails.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,6 +197,36 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+def _schemathesis(schema: Path, url: str, argv: list[str], env: dict[str, str]) -> int:
+    command = [
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG),
+        "run", str(schema), "--url", url, *argv,
+    ]  # fmt: skip
+    _say("api_contract: " + " ".join(command))
+    return subprocess.run(command, env=env, cwd=ROOT, check=False).returncode  # noqa: S603
+
+
+def _planted_looseness_is_caught(workdir: Path, url: str, env: dict[str, str]) -> int:
+    """Prove the check can fail: a copy of the document that lets the test message be empty.
+
+    The service refuses an empty ``to`` (400), so schemathesis must report the document as
+    looser than the API; if it passes, the check is blind and the run fails.
+    """
+    document = yaml.safe_load(SCHEMA.read_text())
+    operation = document["paths"]["/api/v1/integrations/{id}/test-message"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    body["properties"]["to"].pop("minLength")
+    loosened = workdir / "openapi-loosened.yaml"
+    loosened.write_text(yaml.safe_dump(document, sort_keys=False))
+    _say("api_contract: self-test: a planted looseness (test-message `to` may be empty)")
+    argv = ["--checks", "all", "--include-operation-id", "sendTestMessage", "--phases", "coverage"]
+    if _schemathesis(loosened, url, argv, env) == 0:
+        _say("api_contract: FAILED: schemathesis did not notice the planted looseness")
+        return 1
+    _say("api_contract: the planted looseness was caught, as it must be")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     """Run the contract check; return schemathesis' exit code."""
     script = _console_script()
@@ -220,12 +253,10 @@ def main(argv: list[str]) -> int:
                 "API_CONTRACT_PROPERTY": PROPERTY,
                 "API_CONTRACT_URL": f"http://127.0.0.1:{port}",
             }
-            command = [
-                sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG),
-                "run", str(SCHEMA), "--url", f"http://127.0.0.1:{port}", *argv,
-            ]  # fmt: skip
-            _say("api_contract: " + " ".join(command))
-            code = subprocess.run(command, env=run_env, cwd=ROOT, check=False).returncode  # noqa: S603
+            url = f"http://127.0.0.1:{port}"
+            code = _schemathesis(SCHEMA, url, argv, run_env)
+            if code == 0:
+                code = _planted_looseness_is_caught(workdir, url, run_env)
         finally:
             _stop(process)
         if code != 0:
