@@ -32,7 +32,7 @@ _SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=5000",
     "PRAGMA foreign_keys=ON",
     # FULL: the WAL is fsynced at every commit. NORMAL (syncing only at checkpoints) can lose
-    # the last commits on power loss, after their 200 was sent. Measured cost: docs/configuration.md.
+    # the last commits on power loss, after their 200 was sent. Its cost: docs/configuration.md.
     "PRAGMA synchronous=FULL",
 )
 
