@@ -20,7 +20,13 @@ Result = TypeVar("Result")
 
 
 class GroupCommitter(Generic[Item, Result]):
-    """Run *write* over batches of up to *max_batch* submitted items, one batch at a time.
+    """Run *write* over batches of up to *max_batch* submitted items, up to *concurrency*
+    batches at a time.
+
+    With more than one, a batch can fill while another commits: the wait for a commit is a
+    network round trip and an fsync, not CPU, so a second connection overlaps them (PostgreSQL
+    then flushes both commits' WAL together). Callers of one batch hear back together; batches
+    may finish in any order.
 
     *write* gets the items in submission order and returns one result per item. If it raises
     for a batch of several, nothing of it was committed and each item is written again alone,
@@ -34,18 +40,22 @@ class GroupCommitter(Generic[Item, Result]):
         write: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]],
         *,
         max_batch: int = 256,
+        concurrency: int = 1,
     ) -> None:
         self._write = write
         self._max_batch = max_batch
+        self._concurrency = concurrency
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._flushers: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Item) -> Result:
         """Write *item* with whatever else is waiting; return once its batch committed."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
+        if len(self._flushers) < self._concurrency:
+            flusher = asyncio.create_task(self._flush())
+            self._flushers.add(flusher)
+            flusher.add_done_callback(self._flushers.discard)
         # A caller that gives up (client gone) cancels only its own future: the batch is the
         # flusher's task, and a cancelled future is skipped when the batch settles.
         return await future
