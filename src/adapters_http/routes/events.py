@@ -35,6 +35,7 @@ class _Flag(enum.StrEnum):
     TRUE = "true"
     FALSE = "false"
 
+
 # Our own output: unstructuring needs no extra-key policy. Built once; converters are immutable
 # once their hooks are registered.
 _CONVERTER: Final = make_converter()
