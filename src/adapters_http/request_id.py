@@ -7,12 +7,13 @@ response a handler prepared itself (a stream) or one built after an error carrie
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+
+from integration_core.ids import random_bytes
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"
 REQUEST_ID: Final = web.RequestKey("request_id", str)
@@ -23,7 +24,7 @@ _SANE_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 def new_request_id() -> str:
     """Return a fresh, unguessable request id: 32 hex characters (128 random bits)."""
-    return os.urandom(16).hex()
+    return random_bytes(16).hex()
 
 
 def accept_request_id(candidate: str | None) -> str:

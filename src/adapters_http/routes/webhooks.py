@@ -96,7 +96,11 @@ async def receive_delivery(request: web.Request) -> web.Response:
     except InvalidSignature:
         await count_unverified(request)
         raise
-    return web.json_response({"received": True, "delivery_id": accepted.delivery_id})
+    # Built by hand: the id is ours (``in_`` and base32), so nothing needs escaping.
+    return web.Response(
+        body=b'{"received":true,"delivery_id":"' + accepted.delivery_id.encode() + b'"}',
+        content_type="application/json",
+    )
 
 
 def add_webhook_routes(app: web.Application) -> None:
