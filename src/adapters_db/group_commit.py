@@ -53,14 +53,22 @@ class GroupCommitter(Generic[Item, Result]):
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
         if len(self._flushers) < self._concurrency:
-            flusher = asyncio.create_task(self._flush())
-            self._flushers.add(flusher)
-            flusher.add_done_callback(self._flushers.discard)
+            self._flushers.add(asyncio.create_task(self._flush()))
         # A caller that gives up (client gone) cancels only its own future: the batch is the
         # flusher's task, and a cancelled future is skipped when the batch settles.
         return await future
 
     async def _flush(self) -> None:
+        try:
+            await self._drain()
+        finally:
+            # In the same step as the last check of the queue: a submit that comes after sees
+            # this flusher gone and starts another (a done callback would run too late).
+            task = asyncio.current_task()
+            if task is not None:
+                self._flushers.discard(task)
+
+    async def _drain(self) -> None:
         while self._waiting:
             batch = self._waiting[: self._max_batch]
             del self._waiting[: self._max_batch]

@@ -105,3 +105,39 @@ async def test_batches_are_capped_and_a_cancelled_caller_does_not_cancel_the_bat
     assert [r for i, r in enumerate(results) if i != 1] == [0, 2, 3, 4, 5, 6]
     assert sum(sizes) == 7
     assert max(sizes) <= 3
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+async def test_a_submit_right_after_a_batch_settled_is_never_stranded(concurrency: int) -> None:
+    async def write(items: Sequence[int]) -> list[int]:
+        await asyncio.sleep(0)
+        return [i * 2 for i in items]
+
+    committer: GroupCommitter[int, int] = GroupCommitter(write, concurrency=concurrency)
+    # Each caller submits again the moment it is answered, while the flusher that answered
+    # it is finishing: the new item must start a flusher of its own, not wait forever.
+    for n in range(50):
+        assert await asyncio.wait_for(committer.submit(n), timeout=1) == 2 * n
+
+
+async def test_two_batches_are_in_flight_at_once_with_concurrency_two() -> None:
+    in_flight = 0
+    most = 0
+    release = asyncio.Event()
+
+    async def write(items: Sequence[int]) -> list[int]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await release.wait()
+        in_flight -= 1
+        return list(items)
+
+    committer: GroupCommitter[int, int] = GroupCommitter(write, concurrency=2)
+    first = asyncio.create_task(committer.submit(0))
+    await asyncio.sleep(0.01)  # its batch is committing
+    later = [asyncio.create_task(committer.submit(i)) for i in (1, 2)]
+    await asyncio.sleep(0.01)  # they fill a second batch meanwhile, not a queue behind it
+    assert most == 2
+    release.set()
+    assert await asyncio.gather(first, *later) == [0, 1, 2]
