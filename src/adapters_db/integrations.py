@@ -39,9 +39,14 @@ from integration_core.rotation import RotationClaim, RotationCriteria, RotationS
 class SqlIntegrationStore:
     """Keep integrations in PostgreSQL or SQLite; every read for a caller is tenant-scoped."""
 
-    def __init__(self, *, engine: AsyncEngine) -> None:
+    def __init__(
+        self, *, engine: AsyncEngine, on_change: Callable[[str], None] | None = None
+    ) -> None:
         self._engine = engine
         self._writer = for_writing(engine)
+        self.on_change = on_change
+        """Called with the id of every integration this store adds, changes, rotates or
+        deletes, once committed: the routing and secrets caches of this process forget it."""
 
     async def add(self, integration: Integration) -> None:
         """Store a new integration; :class:`IntegrationExists` if its account is taken."""
@@ -49,6 +54,7 @@ class SqlIntegrationStore:
             async with self._writer.begin() as conn:
                 await conn.execute(insert(integrations).values(_integration_to_row(integration)))
                 await _record_status(conn, integration)
+        self._changed(integration.id)
 
     async def get(self, tenant_id: TenantId, integration_id: str) -> Integration:
         """Return the tenant's integration; :class:`NotFound` if absent or another tenant's."""
@@ -124,6 +130,7 @@ class SqlIntegrationStore:
                 await conn.execute(stmt)
                 if before != integration.status.value:
                     await _record_status(conn, integration)
+        self._changed(integration.id)
 
     async def modify(
         self,
@@ -172,7 +179,8 @@ class SqlIntegrationStore:
                 )
                 if "status" in values:
                     await _record_status(conn, result)
-                return result
+        self._changed(integration_id)
+        return result
 
     async def status_history(
         self, tenant_id: TenantId, integration_id: str
@@ -202,6 +210,7 @@ class SqlIntegrationStore:
                 deleted = (await conn.execute(stmt)).rowcount
         if deleted == 0:
             raise NotFound(f"integration {integration_id} was not found")
+        self._changed(integration_id)
 
     async def expiring_before(self, moment: datetime) -> Sequence[Integration]:
         """Return integrations of any tenant whose token expires before *moment*, soonest first."""
@@ -337,7 +346,12 @@ class SqlIntegrationStore:
                 await conn.execute(stmt)
                 if moves and before == claim.integration.status.value:
                     await _record_status(conn, integration)
+        self._changed(integration.id)
         return True
+
+    def _changed(self, integration_id: str) -> None:
+        if self.on_change is not None:
+            self.on_change(integration_id)
 
     async def _one_or_none(self, stmt: Executable) -> Integration | None:
         with storage_errors():

@@ -32,7 +32,7 @@ from integration_core.channels import Channel
 from integration_core.clock import SystemClock
 from integration_core.own_secrets import OwnSecrets, WatchedCredentials
 from integration_core.ports import CredentialStore
-from integration_core.routing_cache import CachingIntegrationStore
+from integration_core.routing_cache import CachingDirectory, notify_all
 from integration_core.use_cases.health import CheckHealth
 from integration_core.use_cases.intake import ReceiveWebhook
 from integration_core.use_cases.integrations import (
@@ -105,26 +105,26 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     registry = providers.Singleton(metrics_registry)
 
-    # Webhook routing looks an integration up per delivery; a few seconds of caching takes that
-    # query off the hot path (changes made in this process apply at once).
-    sql_integrations = providers.Singleton(SqlIntegrationStore, engine=engine)
+    # Lookups that every split delivery and signature check makes read through caches over
+    # their own store object; writes go through `integrations`, which tells both caches.
+    lookups = providers.Singleton(SqlIntegrationStore, engine=engine)
     stored_credentials = providers.Resource(credential_store, settings=settings, engine=engine)
     # Integrations' own webhook secrets in memory: a signature is checked without I/O. It
     # forgets an integration the moment this process changes it or its secrets.
     own_secrets = providers.Singleton(
-        OwnSecrets,
-        find=sql_integrations.provided.find,
-        credentials=stored_credentials,
-        clock=clock,
+        OwnSecrets, find=lookups.provided.find, credentials=stored_credentials, clock=clock
     )
     credentials = providers.Singleton(
         watched_credentials, inner=stored_credentials, own_secrets=own_secrets
     )
+    # Webhook routing: a few seconds of caching takes the lookup off the hot path.
+    directory = providers.Singleton(CachingDirectory, directory=lookups, clock=clock)
     integrations = providers.Singleton(
-        CachingIntegrationStore,
-        store=sql_integrations,
-        clock=clock,
-        on_change=own_secrets.provided.forget,
+        SqlIntegrationStore,
+        engine=engine,
+        on_change=providers.Callable(
+            notify_all, directory.provided.forget, own_secrets.provided.forget
+        ),
     )
     # The doorbell of this process's forwarding workers: the event store rings it after a
     # commit that queued an event (a split, a token or payment event, a replay).
@@ -167,7 +167,7 @@ class Container(containers.DeclarativeContainer):
     split_deliveries = providers.Singleton(
         SplitDeliveries,
         inbox=inbox,
-        directory=integrations,
+        directory=directory,
         own_secrets=own_secrets,
         clock=clock,
         batch_size=settings.provided.messaging.batch_size,

@@ -21,10 +21,13 @@ from integration_core.ports.stores import (
     EventLog,
     EventStore,
     IdempotencyStore,
+    IntegrationChanges,
+    IntegrationDirectory,
     IntegrationStore,
     Outbox,
     PaymentNotificationStore,
     PaymentStore,
+    RotationLeases,
 )
 
 __all__ = [
@@ -36,6 +39,8 @@ __all__ = [
     "EventStore",
     "HealthProbe",
     "IdempotencyStore",
+    "IntegrationChanges",
+    "IntegrationDirectory",
     "IntegrationStore",
     "MerchantOrderLookup",
     "MessageForwarder",
@@ -43,5 +48,6 @@ __all__ = [
     "PaymentGateway",
     "PaymentNotificationStore",
     "PaymentStore",
+    "RotationLeases",
     "WebhookVerifier",
 ]

@@ -38,20 +38,8 @@ from integration_core.webhooks import InboundEvent
 # --------------------------------------------------------------------------- stores
 
 
-class IntegrationStore(Protocol):
-    """Keep integrations; every read for a caller is scoped by tenant."""
-
-    async def add(self, integration: Integration) -> None:
-        """Store a new integration.
-
-        Raises :class:`IntegrationExists` when its channel and external id are already connected
-        (by any tenant), since that pair routes webhooks.
-        """
-        ...
-
-    async def get(self, tenant_id: TenantId, integration_id: str) -> Integration:
-        """Return the tenant's integration; :class:`NotFound` if absent or another tenant's."""
-        ...
+class IntegrationDirectory(Protocol):
+    """Find integrations of any tenant: webhook routing, handshakes, shared platform objects."""
 
     async def find(self, integration_id: str) -> Integration | None:
         """Return any tenant's integration by id (webhook routing only), or ``None``."""
@@ -67,6 +55,22 @@ class IntegrationStore(Protocol):
         Finds who else uses a platform object shared between accounts (a WhatsApp business
         account, a Facebook Page) before undoing its webhook subscription.
         """
+        ...
+
+
+class IntegrationChanges(Protocol):
+    """Keep integrations and their status history; every read for a caller is tenant-scoped."""
+
+    async def add(self, integration: Integration) -> None:
+        """Store a new integration.
+
+        Raises :class:`IntegrationExists` when its channel and external id are already connected
+        (by any tenant), since that pair routes webhooks.
+        """
+        ...
+
+    async def get(self, tenant_id: TenantId, integration_id: str) -> Integration:
+        """Return the tenant's integration; :class:`NotFound` if absent or another tenant's."""
         ...
 
     async def list(
@@ -113,6 +117,10 @@ class IntegrationStore(Protocol):
         """Return how many active integrations each channel has."""
         ...
 
+
+class RotationLeases(Protocol):
+    """Lease integrations to one token rotator at a time, across replicas."""
+
     async def claim_for_rotation(self, criteria: RotationCriteria) -> Sequence[RotationClaim]:
         """Lease the integrations *criteria* finds due for token rotation, to its owner.
 
@@ -140,6 +148,12 @@ class IntegrationStore(Protocol):
         an operator set meanwhile (say ``disabled``) wins; then *state*.
         """
         ...
+
+
+class IntegrationStore(IntegrationChanges, IntegrationDirectory, RotationLeases, Protocol):
+    """All three roles, as the SQL store and its fake implement them; a use case asks for the
+    narrowest it needs. The store is given ``on_change``, called with the id of every
+    integration it adds, changes, rotates or deletes (caches forget it)."""
 
 
 class EventLog(Protocol):

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from integration_core import ports
     from integration_core.channels import Channel
-    from integration_core.routing_cache import CachingIntegrationStore
+    from integration_core.routing_cache import CachingDirectory
     from integration_core.testing.clock import FrozenClock
     from integration_core.testing.credentials import InMemoryCredentialStore
     from integration_core.testing.forwarding import RecordingForwarder
     from integration_core.testing.idempotency import InMemoryIdempotencyStore
+    from integration_core.testing.inbox import InMemoryEventInbox
     from integration_core.testing.integrations import InMemoryIntegrationStore
     from integration_core.testing.notifications import InMemoryPaymentNotificationStore
     from integration_core.testing.platforms import (
@@ -31,8 +32,11 @@ if TYPE_CHECKING:
     def _conforms() -> None:
         _clock: ports.Clock = FrozenClock()
         _integrations: ports.IntegrationStore = InMemoryIntegrationStore()
-        _cached: ports.IntegrationStore = CachingIntegrationStore(store=_integrations, clock=_clock)
+        _cached: ports.IntegrationDirectory = CachingDirectory(
+            directory=_integrations, clock=_clock
+        )
         _events: ports.EventStore = InMemoryEventStore()
+        _inbox: ports.EventInbox = InMemoryEventInbox(InMemoryEventStore())
         _payments: ports.PaymentStore = InMemoryPaymentStore()
         _credentials: ports.CredentialStore = InMemoryCredentialStore()
         _idempotency: ports.IdempotencyStore = InMemoryIdempotencyStore()

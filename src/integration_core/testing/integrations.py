@@ -23,7 +23,9 @@ class InMemoryIntegrationStore:
 
     available: bool = True
 
-    def __init__(self) -> None:
+    def __init__(self, *, on_change: Callable[[str], None] | None = None) -> None:
+        self.on_change = on_change
+        """Called with the id of every integration added, changed, rotated or deleted."""
         self._items: dict[str, Integration] = {}
         self._history: dict[str, list[StatusChange]] = {}
         self._leases = InMemoryRotationLeases()
@@ -39,6 +41,7 @@ class InMemoryIntegrationStore:
         self._items[integration.id] = integration
         self._history[integration.id] = []
         self._record(integration)
+        self._changed(integration.id)
 
     async def get(self, tenant_id: TenantId, integration_id: str) -> Integration:
         """Return the tenant's integration."""
@@ -113,6 +116,7 @@ class InMemoryIntegrationStore:
         if result.status is not current.status:
             self._record(result)
         self._items[integration_id] = result
+        self._changed(integration_id)
         return result
 
     async def update(self, integration: Integration) -> None:
@@ -130,6 +134,7 @@ class InMemoryIntegrationStore:
         self._items[integration.id] = integration
         if integration.status is not current.status:
             self._record(integration)
+        self._changed(integration.id)
 
     async def status_history(
         self, tenant_id: TenantId, integration_id: str
@@ -144,6 +149,7 @@ class InMemoryIntegrationStore:
         del self._items[integration_id]
         del self._history[integration_id]
         self._leases.forget(integration_id)
+        self._changed(integration_id)
 
     async def expiring_before(self, moment: datetime) -> Sequence[Integration]:
         """Return integrations whose token expires before *moment*, soonest first."""
@@ -189,11 +195,17 @@ class InMemoryIntegrationStore:
         after = self._items[claim.integration.id] if released else None
         if before is not None and after is not None and after.status is not before.status:
             self._record(after)
+        if released:
+            self._changed(claim.integration.id)
         return released
 
     def _record(self, integration: Integration) -> None:
         change = StatusChange(status=integration.status, at=integration.status_changed_at)
         self._history[integration.id].append(change)
+
+    def _changed(self, integration_id: str) -> None:
+        if self.on_change is not None:
+            self.on_change(integration_id)
 
     def _check(self) -> None:
         if not self.available:

@@ -31,7 +31,7 @@ from integration_core.events import DeliveryStatus, EventRecord
 from integration_core.ids import new_id
 from integration_core.normalize import NORMALIZERS, Normalizer, PlatformEvent, RouteBy
 from integration_core.own_secrets import OwnSecrets
-from integration_core.ports import Clock, EventInbox, IntegrationStore
+from integration_core.ports import Clock, EventInbox, IntegrationDirectory
 from integration_core.webhooks import InboundEvent
 
 BUSINESS_ACCOUNT_KEY: Final = "business_account_id"
@@ -73,7 +73,7 @@ class SplitDeliveries:
         self,
         *,
         inbox: EventInbox,
-        directory: IntegrationStore,
+        directory: IntegrationDirectory,
         own_secrets: OwnSecrets,
         clock: Clock,
         batch_size: int = 100,
@@ -164,7 +164,7 @@ class _Router:
 
     def __init__(
         self,
-        directory: IntegrationStore,
+        directory: IntegrationDirectory,
         own: OwnSecrets,
         delivery: InboundEvent,
         payload: Any,

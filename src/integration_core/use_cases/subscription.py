@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
 from integration_core.errors import InvalidSignature
-from integration_core.ports import IntegrationStore
+from integration_core.ports import IntegrationDirectory
 from integration_core.signatures import meta
 from integration_core.verify_tokens import VERIFY_TOKEN_DIGEST, token_digest
 
@@ -24,7 +24,7 @@ async def verify_subscription(
     query: Mapping[str, str],
     *,
     verify_tokens: Sequence[Secret],
-    integrations: IntegrationStore,
+    integrations: IntegrationDirectory,
     integration_id: str | None = None,
 ) -> str:
     """Return the ``hub.challenge`` to echo if *query* carries a verify token of *channel*.

@@ -29,7 +29,7 @@ from adapters_http.webhook_paths import WEBHOOK_CHANNELS
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
 from integration_core.own_secrets import OwnSecrets, WatchedCredentials
-from integration_core.routing_cache import CachingIntegrationStore
+from integration_core.routing_cache import CachingDirectory, notify_all
 from integration_core.signatures import (
     MetaWebhookVerifier,
     StandardWebhooksVerifier,
@@ -124,7 +124,8 @@ async def make_rate_limiter() -> AsyncIterator[Callable[..., RateLimiter]]:
 # the splitting worker a ``worker``/``all`` process runs (see :func:`drain_spool`).
 SPLITTERS: dict[int, tuple[SplitDeliveries, SplitMetrics]] = {}
 # The webhook secrets cache of each integration store made here, by id(store).
-SECRETS_OF: dict[int, OwnSecrets] = {}
+# (The store itself is kept too: an id is reused once its object is gone.)
+SECRETS_OF: dict[int, tuple[Any, OwnSecrets, CachingDirectory]] = {}
 
 
 async def drain_spool(services: HttpServices) -> list[SplitReport]:
@@ -166,16 +167,16 @@ def make_services(
         meta = MetaWebhookVerifier()
         # A test on a real database passes its own inbox (SqlEventInbox) with its stores.
         inbox = overrides.pop("inbox", None) or InMemoryEventInbox(events)
-        if id(integrations) in SECRETS_OF:  # services made again over one store share its cache
-            own_secrets = SECRETS_OF[id(integrations)]
+        known = SECRETS_OF.get(id(integrations))
+        if known is not None and known[0] is integrations:  # made again over one store
+            _, own_secrets, directory = known
         else:
             own_secrets = OwnSecrets(find=integrations.find, credentials=credentials, clock=clock)
             credentials.listen(own_secrets.forget)
-            # As the container wires it: changes through the store make the cache forget.
-            integrations = CachingIntegrationStore(
-                store=integrations, clock=clock, on_change=own_secrets.forget
-            )
-            SECRETS_OF[id(integrations)] = own_secrets
+            directory = CachingDirectory(directory=integrations, clock=clock)
+            # As the container wires it: changes through the store make both caches forget.
+            integrations.on_change = notify_all(directory.forget, own_secrets.forget)
+            SECRETS_OF[id(integrations)] = (integrations, own_secrets, directory)
         intake = ReceiveWebhook(
             inbox=inbox,
             own_secrets=own_secrets,
@@ -211,7 +212,7 @@ def make_services(
             fields["rate_limiter"] = make_rate_limiter()
         services = HttpServices(**fields)
         splitter = SplitDeliveries(
-            inbox=inbox, directory=fields["integrations"], own_secrets=own_secrets, clock=clock
+            inbox=inbox, directory=directory, own_secrets=own_secrets, clock=clock
         )
         metrics = SplitMetrics(registry=fields["registry"], channels=WEBHOOK_CHANNELS)
         SPLITTERS[id(services)] = (splitter, metrics)

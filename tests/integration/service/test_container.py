@@ -19,7 +19,7 @@ from adapters_http.auth import JwtAuthenticator
 from adapters_http.rate_limit import RateLimiter
 from adapters_http.services import HttpServices
 from integration_core.clock import SystemClock
-from integration_core.routing_cache import CachingIntegrationStore
+from integration_core.routing_cache import CachingDirectory
 from integration_core.use_cases.health import HealthStatus
 from integration_core.use_cases.intake import ReceiveWebhook
 from integration_service import __version__
@@ -46,8 +46,8 @@ async def test_the_container_builds_http_services_on_sqlite(tmp_path: Path) -> N
         services = await build_services(container)
 
         assert isinstance(services, HttpServices)
-        assert isinstance(services.integrations, CachingIntegrationStore), "routing cache"
-        assert isinstance(await resolve(container.sql_integrations), SqlIntegrationStore)
+        assert isinstance(services.integrations, SqlIntegrationStore)
+        assert isinstance(await resolve(container.directory), CachingDirectory), "routing cache"
         assert isinstance(services.events, SqlEventStore)
         wakeup = await resolve(container.wakeup)
         assert services.events.on_queued == wakeup.ring, "wakes this process's workers"

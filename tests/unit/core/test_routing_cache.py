@@ -1,16 +1,16 @@
-"""The routing cache saves queries, expires, and never hides a change made through it."""
+"""The routing cache saves queries, expires, and never hides a change the store reports."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import attrs
 
 from integration_core.channels import Channel, Integration, IntegrationStatus
 from integration_core.errors import StorageUnavailable
 from integration_core.ids import TenantId
-from integration_core.routing_cache import CachingIntegrationStore
+from integration_core.routing_cache import CachingDirectory, notify_all
 from integration_core.testing import FrozenClock, InMemoryIntegrationStore
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -49,10 +49,12 @@ def _integration() -> Integration:
     )
 
 
-def _cache() -> tuple[CachingIntegrationStore, CountingStore, FrozenClock]:
+def _cache() -> tuple[CachingDirectory, CountingStore, FrozenClock]:
     clock = FrozenClock(AT)
     store = CountingStore()
-    return CachingIntegrationStore(store=store, clock=clock), store, clock
+    cache = CachingDirectory(directory=store, clock=clock)
+    store.on_change = cache.forget  # as the composition root gives it
+    return cache, store, clock
 
 
 async def test_repeated_lookups_hit_the_store_once_until_the_ttl() -> None:
@@ -91,28 +93,39 @@ async def test_concurrent_misses_share_one_lookup_and_its_failure() -> None:
 async def test_a_miss_is_remembered_only_briefly() -> None:
     cache, store, clock = _cache()
     assert await cache.find_by_external_id(Channel.WHATSAPP, "111") is None
-    await store.add(_integration())  # another replica connects the account
+    store.on_change = None  # another replica connects the account: nobody tells this cache
+    await store.add(_integration())
     assert await cache.find_by_external_id(Channel.WHATSAPP, "111") is None
     clock.advance(seconds=1)
     assert await cache.find_by_external_id(Channel.WHATSAPP, "111") == _integration()
 
 
-async def test_changes_made_through_the_cache_apply_at_once() -> None:
-    cache, _, _ = _cache()
+async def test_changes_the_store_reports_apply_at_once() -> None:
+    cache, store, _ = _cache()
     assert await cache.find_by_external_id(Channel.WHATSAPP, "111") is None
-    await cache.add(_integration())
+    await store.add(_integration())
     assert await cache.find_by_external_id(Channel.WHATSAPP, "111") == _integration()
     disabled = attrs.evolve(_integration(), status=IntegrationStatus.DISABLED)
-    await cache.update(disabled)
+    await store.update(disabled)
     assert await cache.find_by_external_id(Channel.WHATSAPP, "111") == disabled
-    await cache.delete(T1, "int_1")
+    moved = await store.modify(T1, "int_1", lambda i: attrs.evolve(i, external_id="222"))
+    assert await cache.find_by_external_id(Channel.WHATSAPP, "111") is None
+    assert await cache.find("int_1") == moved
+    await store.delete(T1, "int_1")
     assert await cache.find("int_1") is None
 
 
-async def test_other_methods_go_straight_to_the_store() -> None:
-    cache, _, _ = _cache()
-    await cache.add(_integration())
-    assert await cache.get(T1, "int_1") == _integration()
-    assert await cache.list(T1) == [_integration()]
-    assert await cache.count_by_channel() == {Channel.WHATSAPP: 1}
-    assert await cache.expiring_before(AT + timedelta(days=1)) == []
+async def test_one_change_callback_tells_every_listener() -> None:
+    heard: list[str] = []
+    store = InMemoryIntegrationStore(on_change=notify_all(heard.append, heard.append))
+    await store.add(_integration())
+    await store.delete(T1, "int_1")
+    assert heard == ["int_1", "int_1", "int_1", "int_1"]
+
+
+async def test_lookups_by_config_are_never_cached() -> None:
+    cache, store, _ = _cache()
+    await store.add(attrs.evolve(_integration(), config={"business_account_id": "waba"}))
+    assert [i.id for i in await cache.find_by_config("business_account_id", "waba")] == ["int_1"]
+    await store.delete(T1, "int_1")
+    assert await cache.find_by_config("business_account_id", "waba") == []
