@@ -417,3 +417,26 @@ async def test_a_statuses_only_delivery_is_200(
 
     assert response.status == 200
     assert (await response.json())["received"] == 1
+
+
+async def test_a_played_status_signed_with_the_own_secret_is_200_and_forwarded(
+    make_client: Any, make_services: Any, credentials: Any
+) -> None:
+    # Issue 13: the own secret used to be tried only after normalizing, and a state the
+    # normalizer did not know gave nothing to route by: 401 for a genuine delivery.
+    services = make_services(webhook_secrets={})
+    client = await make_client(services)
+    own = await seed(
+        services, credentials, integration(1, Channel.WHATSAPP, "111"), app_secret="own-secret"
+    )
+    body = encode(whatsapp([whatsapp_change("111", statuses=[status("wamid.V", "played")])]))
+
+    response = await client.post(
+        f"{WHATSAPP}/{own.id}", data=body, headers=meta_headers(body, Secret("own-secret"))
+    )
+
+    assert response.status == 200
+    [event] = await events_of(services, "tenant-1")
+    assert event.type is EventType.MESSAGE_STATUS
+    assert event.data["status"]["state"] == "played"
+    assert event.status is DeliveryStatus.PENDING
