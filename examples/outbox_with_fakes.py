@@ -27,11 +27,16 @@ async def drain_once(*, events: EventStore, forwarder: MessageForwarder, clock: 
         except DeliveryFailed as exc:
             retry_at = clock.now() + timedelta(seconds=5)
             failed = Settlement.failed(
-                record.id, error=exc.message, retry_at=retry_at, at=clock.now()
+                record.id,
+                error=exc.message,
+                retry_at=retry_at,
+                at=clock.now(),
+                lease_token=record.lease_token,  # only the claim that holds it may settle it
             )
             await events.settle([failed])
         else:
-            await events.settle([Settlement.delivered(record.id, at=clock.now())])
+            done = Settlement.delivered(record.id, at=clock.now(), lease_token=record.lease_token)
+            await events.settle([done])
             delivered += 1
     return delivered
 
