@@ -1,11 +1,14 @@
 """Every port of the hexagon, as ``typing.Protocol``: import them all from here.
 
-Two modules a reader can scan: :mod:`.stores` (what we keep) and :mod:`.external` (what we
-call or are called by: time, the platforms, the messaging service, health probes). Adapters
+Four modules a reader can scan: :mod:`.integrations` and :mod:`.events` (what we keep of
+integrations and events, one Protocol per role), :mod:`.stores` (payments, notifications,
+credentials, idempotency) and :mod:`.external` (what we call or are called by: time, the
+platforms, the messaging service, health probes). Adapters
 implement the Protocols structurally (no inheritance); ``integration_core.testing`` ships an
 in-memory fake of each, and ``tests/contract`` runs one suite over every implementation.
 """
 
+from integration_core.ports.events import EventInbox, EventLog, EventStore, Outbox
 from integration_core.ports.external import (
     ChannelSetup,
     Clock,
@@ -15,19 +18,17 @@ from integration_core.ports.external import (
     PaymentGateway,
     WebhookVerifier,
 )
-from integration_core.ports.stores import (
-    CredentialStore,
-    EventInbox,
-    EventLog,
-    EventStore,
-    IdempotencyStore,
+from integration_core.ports.integrations import (
     IntegrationChanges,
     IntegrationDirectory,
     IntegrationStore,
-    Outbox,
+    RotationLeases,
+)
+from integration_core.ports.stores import (
+    CredentialStore,
+    IdempotencyStore,
     PaymentNotificationStore,
     PaymentStore,
-    RotationLeases,
 )
 
 __all__ = [
