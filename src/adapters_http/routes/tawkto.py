@@ -26,9 +26,9 @@ from integration_core.channels import IntegrationStatus
 from integration_core.credentials import Secret
 from integration_core.errors import InvalidInput
 from integration_core.serialization import format_datetime, make_converter
+from integration_core.tawkto_claims import PROPERTY_VERIFIED, PROVEN
 from integration_core.use_cases.onboarding import IntegrationView
 from integration_core.use_cases.tawkto_config import (
-    PROPERTY_VERIFIED,
     WIDGET_ID,
     TawkToConfigChange,
 )
@@ -61,7 +61,7 @@ def _config_body(found: IntegrationView) -> dict[str, object]:
         "widget_id": integration.config.get(WIDGET_ID),
         "enabled": integration.status is not IntegrationStatus.DISABLED,
         "status": str(integration.status),
-        "property_verified": None if verified is None else verified == "true",
+        "property_verified": None if verified is None else verified == PROVEN,
         "webhook_url": integration.webhook_url,
         "secrets_masked": dict(found.secrets_masked),
         "updated_at": format_datetime(integration.updated_at),

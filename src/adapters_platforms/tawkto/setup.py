@@ -23,10 +23,10 @@ from adapters_platforms.tawkto.client import TawkToClient
 from integration_core.channels import Channel, Integration, RefreshedToken, ValidatedAccount
 from integration_core.credentials import Secret
 from integration_core.errors import Conflict, InvalidCredentials
+from integration_core.tawkto_claims import PROPERTY_VERIFIED
 
 API_KEY = "api_key"
 PROPERTY_ID = "property_id"
-PROPERTY_VERIFIED = "property_verified"
 
 
 class TawkToSetup:

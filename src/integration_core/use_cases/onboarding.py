@@ -26,6 +26,7 @@ from integration_core.errors import (
 from integration_core.ids import TenantId, new_id
 from integration_core.ports import ChannelSetup, Clock, CredentialStore, IntegrationStore
 from integration_core.signatures import standard_webhooks, telegram
+from integration_core.tawkto_claims import PROPERTY_VERIFIED, SUPERSEDED
 from integration_core.verify_tokens import (
     VERIFY_TOKEN_DIGEST,
     VERIFY_TOKEN_FIELD,
@@ -92,10 +93,6 @@ SETUP_FIELDS: Mapping[Channel, SetupFields] = {
     ),
 }
 
-PROPERTY_VERIFIED = "property_verified"
-"""Tawk.to config: ``"true"`` once an API key of the tenant saw the property, else ``"false"``."""
-SUPERSEDED = "superseded"
-"""``property_verified`` of an unproven Tawk.to claim a proven setup took the property from."""
 SUPERSEDED_PREFIX = "superseded:"
 
 # The credential that holds the token a platform refreshes (and send/refresh calls use).

@@ -32,10 +32,10 @@ from integration_core.ids import new_id
 from integration_core.normalize import NORMALIZERS, Normalizer, PlatformEvent, RouteBy
 from integration_core.own_secrets import OwnSecrets
 from integration_core.ports import Clock, EventInbox, IntegrationDirectory
+from integration_core.tawkto_claims import claim_proven
 from integration_core.webhooks import InboundEvent
 
 BUSINESS_ACCOUNT_KEY: Final = "business_account_id"
-PROPERTY_VERIFIED: Final = "property_verified"
 """The config key of a WhatsApp integration that names its business account (WABA)."""
 
 
@@ -225,11 +225,10 @@ def _claim_proven(target: Integration) -> bool:
     """Tell whether a platform-wide secret speaks for *target* although it has its own secret.
 
     Tawk.to: the operator's platform-wide webhook delivers every property it is set up on; a
-    property's chats go to the integration whose claim on it was proven at setup (its API key
-    can see the property). ``"false"`` marks a claim that was not; integrations set up before
-    claims were checked carry no mark and keep receiving.
+    property's chats go to the integration whose claim on it was proven (see
+    :mod:`integration_core.tawkto_claims`).
     """
-    return target.channel is Channel.TAWKTO and target.config.get(PROPERTY_VERIFIED) != "false"
+    return target.channel is Channel.TAWKTO and claim_proven(target.config)
 
 
 def _record(delivery: InboundEvent, item: PlatformEvent, target: Integration) -> EventRecord:

@@ -18,12 +18,12 @@ from integration_core.credentials import Secret
 from integration_core.errors import InvalidCredentials, InvalidInput, NotFound
 from integration_core.ids import TenantId
 from integration_core.ports import ChannelSetup, Clock, CredentialStore, IntegrationStore
+from integration_core.tawkto_claims import PROPERTY_VERIFIED
 from integration_core.use_cases.integrations import UpdateIntegration
 from integration_core.use_cases.onboarding import IntegrationView, put_credential, view
 
 WIDGET_ID = "widget_id"
 PROPERTY_ID = "property_id"
-PROPERTY_VERIFIED = "property_verified"
 API_KEY = "api_key"
 WEBHOOK_SECRET = "webhook_secret"  # noqa: S105 - a credential's name, not a secret
 _NO_TAWKTO = "there is no Tawk.to integration for this tenant"

@@ -20,9 +20,11 @@ from integration_core.own_secrets import OwnSecrets
 from integration_core.signatures import (
     MetaWebhookVerifier,
     StandardWebhooksVerifier,
+    TawkToWebhookVerifier,
     TelegramWebhookVerifier,
     meta,
     standard_webhooks,
+    tawkto,
 )
 from integration_core.testing import (
     FrozenClock,
@@ -393,3 +395,39 @@ async def test_admit_runs_only_for_verified_deliveries_and_can_refuse_them() -> 
         await world.accept(Channel.WHATSAPP, _signed(body), admit=admit)
     assert admitted == [body]
     assert (await world.events.stats()).pending == 0, "a refused delivery stores nothing"
+
+
+@pytest.mark.parametrize(
+    ("mark", "receives"),
+    [(None, True), ("true", True), ("false", False), ("superseded", False)],
+    ids=["set-up-before-claims", "proven", "unproven", "superseded"],
+)
+async def test_platform_wide_tawkto_deliveries_reach_only_proven_claims(
+    mark: str | None, receives: bool
+) -> None:
+    world = World()
+    world.accept = ReceiveWebhook(
+        inbox=world.inbox,
+        own_secrets=world.own,
+        clock=world.clock,
+        verifiers={Channel.TAWKTO: TawkToWebhookVerifier()},
+        secrets={Channel.TAWKTO: (Secret("operator-tawk-secret"),)},
+    )
+    config = {} if mark is None else {"property_verified": mark}
+    claim = _integration(6, Channel.TAWKTO, "prop-1", config=config)
+    await world.add(claim, ("webhook_secret", "tenant-own-secret"))
+    body = json.dumps(
+        {
+            "event": "chat:start",
+            "chatId": "c-1",
+            "time": "2026-06-01T12:00:00Z",
+            "property": {"id": "prop-1"},
+            "visitor": {"name": "Ana"},
+        }
+    ).encode()
+    headers = {tawkto.HEADER: tawkto.sign(Secret("operator-tawk-secret"), body)}
+
+    result = await world.intake(Channel.TAWKTO, WebhookRequest(body=body, headers=headers))
+
+    assert result.stored == 1
+    assert len((await world.events.list(claim.tenant_id)).items) == int(receives)
