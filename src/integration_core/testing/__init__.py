@@ -13,16 +13,14 @@ from integration_core.testing.idempotency import InMemoryIdempotencyStore
 from integration_core.testing.inbox import InMemoryEventInbox
 from integration_core.testing.integrations import InMemoryIntegrationStore
 from integration_core.testing.notifications import InMemoryPaymentNotificationStore
+from integration_core.testing.payments import InMemoryPaymentStore
 from integration_core.testing.platforms import (
     FakeChannelSetup,
     FakePaymentGateway,
     FakeProbe,
     SharedSecretVerifier,
 )
-from integration_core.testing.stores import (
-    InMemoryEventStore,
-    InMemoryPaymentStore,
-)
+from integration_core.testing.stores import InMemoryEventStore
 
 __all__ = [
     "FakeChannelSetup",

@@ -18,16 +18,14 @@ if TYPE_CHECKING:
     from integration_core.testing.inbox import InMemoryEventInbox
     from integration_core.testing.integrations import InMemoryIntegrationStore
     from integration_core.testing.notifications import InMemoryPaymentNotificationStore
+    from integration_core.testing.payments import InMemoryPaymentStore
     from integration_core.testing.platforms import (
         FakeChannelSetup,
         FakePaymentGateway,
         FakeProbe,
         SharedSecretVerifier,
     )
-    from integration_core.testing.stores import (
-        InMemoryEventStore,
-        InMemoryPaymentStore,
-    )
+    from integration_core.testing.stores import InMemoryEventStore
 
     def _conforms() -> None:
         _clock: ports.Clock = FrozenClock()

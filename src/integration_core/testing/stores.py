@@ -1,4 +1,4 @@
-"""In-memory stores with the same behaviour as the database adapters.
+"""The in-memory event store, with the same behaviour as the database adapter.
 
 ``tests/contract`` runs the same suites over these and over SQLite and PostgreSQL, so a test that
 swaps them in is testing what production does. Each store can be told to fail, to exercise the
@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from integration_core.channels import Channel
-from integration_core.errors import Conflict, NotFound, StorageUnavailable
+from integration_core.errors import NotFound
 from integration_core.events import (
     DeliveryStatus,
     EventRecord,
@@ -24,21 +24,13 @@ from integration_core.events import (
     new_lease_token,
     queued_any,
 )
-from integration_core.ids import TenantId, new_id
+from integration_core.ids import TenantId
 from integration_core.paging import Page, check_limit, decode_cursor, encode_cursor
-from integration_core.payments import Payment, PaymentState, ProviderRefund, Refund
+from integration_core.testing._outage import OutageSwitch
 from integration_core.webhooks import InboundEvent
 
 
-class _Switch:
-    available: bool = True
-
-    def _check(self) -> None:
-        if not self.available:
-            raise StorageUnavailable()
-
-
-class InMemoryEventStore(_Switch):
+class InMemoryEventStore(OutageSwitch):
     """Keep inbound deliveries and events in dicts, with leases like the SQL outbox."""
 
     def __init__(self, *, on_queued: Callable[[], None] | None = None) -> None:
@@ -222,214 +214,3 @@ class InMemoryEventStore(_Switch):
         dead = sum(1 for e in self._events.values() if e.status is DeliveryStatus.DEAD)
         oldest = min((e.received_at for e in pending), default=None)
         return QueueStats(pending=len(pending), dead=dead, oldest_pending_at=oldest)
-
-
-class InMemoryPaymentStore(_Switch):
-    """Keep payments (with their refunds) in a dict."""
-
-    def __init__(self) -> None:
-        self._items: dict[str, Payment] = {}
-
-    async def add(self, payment: Payment) -> None:
-        """Store a new payment."""
-        self._check()
-        if payment.id in self._items or (
-            payment.provider_payment_id is not None
-            and await self.find_by_provider_id(payment.provider_payment_id) is not None
-        ):
-            raise Conflict(f"payment {payment.id} already exists")
-        for refund in payment.refunds:
-            if refund.provider_refund_id is not None and self._refund_by_provider_id(
-                refund.provider_refund_id
-            ):
-                raise Conflict(f"refund {refund.provider_refund_id} is already stored")
-        self._items[payment.id] = payment
-
-    async def get(self, tenant_id: TenantId, payment_id: str) -> Payment:
-        """Return the tenant's payment by our id or the provider's."""
-        self._check()
-        found = self._items.get(payment_id) or next(
-            (p for p in self._items.values() if p.provider_payment_id == payment_id), None
-        )
-        if found is None or found.tenant_id != tenant_id:
-            raise NotFound(f"payment {payment_id} was not found")
-        return found
-
-    async def find_by_provider_id(self, provider_payment_id: str) -> Payment | None:
-        """Return any tenant's payment by the provider's id."""
-        self._check()
-        return next(
-            (p for p in self._items.values() if p.provider_payment_id == provider_payment_id),
-            None,
-        )
-
-    async def find(self, payment_id: str) -> Payment | None:
-        """Return any tenant's payment by our id."""
-        self._check()
-        return self._items.get(payment_id)
-
-    async def update(self, payment: Payment) -> None:
-        """Replace a stored payment."""
-        self._check()
-        current = self._items.get(payment.id)
-        if current is None or current.tenant_id != payment.tenant_id:
-            raise NotFound(f"payment {payment.id} was not found")
-        self._items[payment.id] = payment
-
-    def _owned(self, tenant_id: TenantId, payment_id: str) -> Payment:
-        self._check()
-        found = self._items.get(payment_id)
-        if found is None or found.tenant_id != tenant_id:
-            raise NotFound(f"payment {payment_id} was not found")
-        return found
-
-    def _refund_by_provider_id(self, provider_refund_id: str) -> tuple[Payment, Refund] | None:
-        for payment in self._items.values():
-            for refund in payment.refunds:
-                if refund.provider_refund_id == provider_refund_id:
-                    return payment, refund
-        return None
-
-    async def set_checkout(
-        self,
-        tenant_id: TenantId,
-        payment_id: str,
-        *,
-        preference_id: str,
-        checkout_url: str,
-        at: datetime,
-    ) -> None:
-        """Store the hosted checkout opened for a payment."""
-        payment = self._owned(tenant_id, payment_id)
-        self._items[payment_id] = attrs.evolve(
-            payment, preference_id=preference_id, checkout_url=checkout_url, updated_at=at
-        )
-
-    async def change_state(
-        self,
-        tenant_id: TenantId,
-        payment_id: str,
-        *,
-        expected: PaymentState,
-        new: PaymentState,
-        at: datetime,
-    ) -> bool:
-        """Write *new* if the stored state is still *expected*."""
-        payment = self._owned(tenant_id, payment_id)
-        if payment.state != expected:
-            return False
-        if new.provider_payment_id is not None and any(
-            p.provider_payment_id == new.provider_payment_id and p.id != payment_id
-            for p in self._items.values()
-        ):
-            raise Conflict(f"provider payment {new.provider_payment_id} is another payment's")
-        self._items[payment_id] = attrs.evolve(
-            payment,
-            provider_payment_id=new.provider_payment_id,
-            status=new.status,
-            status_detail=new.status_detail,
-            provider_updated_at=new.provider_updated_at,
-            updated_at=at,
-        )
-        return True
-
-    async def reserve_refund(self, tenant_id: TenantId, payment_id: str, refund: Refund) -> Payment:
-        """Append the pending *refund* if the balance allows it."""
-        payment = self._owned(tenant_id, payment_id)
-        if payment.refund(refund.id) is not None:
-            return payment
-        payment.check_refund(refund.amount)
-        payment = attrs.evolve(payment, refunds=(*payment.refunds, refund))
-        self._items[payment_id] = payment
-        return payment
-
-    async def settle_refund(
-        self,
-        tenant_id: TenantId,
-        payment_id: str,
-        refund_id: str,
-        seen: ProviderRefund,
-        *,
-        at: datetime,
-    ) -> Refund:
-        """Complete the pending refund with the provider's answer."""
-        payment = self._owned(tenant_id, payment_id)
-        known = self._refund_by_provider_id(seen.provider_refund_id)
-        if known is not None and known[1].id != refund_id:
-            others = tuple(r for r in payment.refunds if r.id != refund_id or not r.pending)
-            self._items[payment_id] = attrs.evolve(payment, refunds=others)
-            return known[1]
-        held = payment.refund(refund_id)
-        done = Refund(
-            id=refund_id,
-            amount=seen.amount,
-            status=seen.status,
-            provider_refund_id=seen.provider_refund_id,
-            provider_key=held.provider_key if held else None,
-            created_at=held.created_at if held else at,
-        )
-        if held is None:
-            refunds = (*payment.refunds, done)
-        else:
-            refunds = tuple(done if r.id == refund_id else r for r in payment.refunds)
-        self._items[payment_id] = attrs.evolve(payment, refunds=refunds)
-        return done
-
-    async def release_refund(self, tenant_id: TenantId, payment_id: str, refund_id: str) -> None:
-        """Drop the refund *refund_id* if still pending."""
-        payment = self._owned(tenant_id, payment_id)
-        kept = tuple(r for r in payment.refunds if r.id != refund_id or not r.pending)
-        self._items[payment_id] = attrs.evolve(payment, refunds=kept)
-
-    async def record_refunds(
-        self,
-        tenant_id: TenantId,
-        payment_id: str,
-        seen: Sequence[ProviderRefund],
-        *,
-        at: datetime,
-        pending_before: datetime,
-    ) -> None:
-        """Append the provider's refunds we lack, update known ones, drop stale pending."""
-        payment = self._owned(tenant_id, payment_id)
-        refunds = list(payment.refunds)
-        for refund in seen:
-            known = self._refund_by_provider_id(refund.provider_refund_id)
-            if known is None:
-                refunds.append(
-                    Refund(
-                        id=new_id("ref"),
-                        amount=refund.amount,
-                        status=refund.status,
-                        provider_refund_id=refund.provider_refund_id,
-                        created_at=at,
-                    )
-                )
-                continue
-            owner, held = known
-            if owner.id == payment_id and held.status != refund.status:
-                refunds = [
-                    attrs.evolve(r, status=refund.status) if r is held else r for r in refunds
-                ]
-        kept = tuple(r for r in refunds if not (r.pending and r.created_at < pending_before))
-        self._items[payment_id] = attrs.evolve(payment, refunds=kept)
-
-    async def list(
-        self, tenant_id: TenantId, *, limit: int = 50, cursor: str | None = None
-    ) -> Page[Payment]:
-        """Return the tenant's payments, newest (highest id) first."""
-        self._check()
-        check_limit(limit)
-        after_id = decode_cursor(cursor) if cursor else None
-        found = sorted(
-            (
-                p
-                for p in self._items.values()
-                if p.tenant_id == tenant_id and (after_id is None or p.id < after_id)
-            ),
-            key=lambda p: p.id,
-            reverse=True,
-        )
-        items = tuple(found[:limit])
-        more = len(found) > limit
-        return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
