@@ -36,6 +36,8 @@ from integration_core.tawkto_claims import claim_proven
 from integration_core.webhooks import InboundEvent
 
 BUSINESS_ACCOUNT_KEY: Final = "business_account_id"
+UNVOUCHED: Final = "unvouched:"
+"""Dedupe-key prefix of an item an integration owns but the delivery's signer cannot speak for."""
 """The config key of a WhatsApp integration that names its business account (WABA)."""
 
 
@@ -43,7 +45,7 @@ BUSINESS_ACCOUNT_KEY: Final = "business_account_id"
 class SplitOutcome:
     """What became of one delivery's events: *stored* new, *duplicates* already stored,
     *ignored* (new but never forwarded: unrouted, not vouched for, or disabled integration),
-    *unroutable* (a subset of ignored: no integration owns them)."""
+    *unroutable* (a subset of ignored: no integration owns them at all)."""
 
     channel: Channel
     stored: int = 0
@@ -256,7 +258,7 @@ def _ignored(delivery: InboundEvent, item: PlatformEvent, *, unrouted: bool) -> 
     dedupe key of its own signer, so it never stands in for the genuine delivery of the item.
     """
     account = item.routing_key or "unrouted"
-    prefix = "" if unrouted else f"unvouched:{delivery.verified_by or 'platform'}:"
+    prefix = "" if unrouted else f"{UNVOUCHED}{delivery.verified_by or 'platform'}:"
     return EventRecord(
         id=new_id("evt"),
         channel=delivery.channel,
@@ -288,7 +290,9 @@ def _outcome(channel: Channel, records: Sequence[EventRecord], new: Sequence[boo
         stored=len(fresh),
         duplicates=len(records) - len(fresh),
         ignored=sum(1 for r in fresh if r.status is DeliveryStatus.IGNORED),
-        unroutable=sum(1 for r in fresh if r.integration_id is None),
+        unroutable=sum(
+            1 for r in fresh if r.integration_id is None and not r.dedupe_key.startswith(UNVOUCHED)
+        ),
     )
 
 

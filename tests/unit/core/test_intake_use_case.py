@@ -194,8 +194,9 @@ async def test_an_integrations_own_secret_speaks_only_for_it() -> None:
     with pytest.raises(InvalidSignature):  # a shared route knows only platform-wide secrets
         await world.accept(Channel.WHATSAPP, signed)
     result = await world.intake(Channel.WHATSAPP, signed, integration_id=mine.id)
-    # The other item is kept and counted, attributed to nobody, never forwarded.
-    assert (result.stored, result.ignored) == (2, 1)
+    # The other item is kept and counted, attributed to nobody, never forwarded; it is ignored
+    # (someone owns it), not unroutable.
+    assert (result.stored, result.ignored, result.unroutable) == (2, 1, 0)
     assert len((await world.events.list(mine.tenant_id)).items) == 1
     assert (await world.events.list(theirs.tenant_id)).items == ()
     assert (await world.events.stats()).pending == 1
