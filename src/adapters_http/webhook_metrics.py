@@ -1,7 +1,7 @@
 """Prometheus metrics of webhook intake (the request side), per channel.
 
 What became of the events of accepted deliveries is counted where they are split
-(:mod:`integration_service.split_metrics`).
+(:mod:`adapters_observability.split_metrics`).
 
 The names and label values are a contract with the alert rules: change them only together.
 Every series a channel can have starts at 0, so ``rate()`` and ``increase()`` work before the

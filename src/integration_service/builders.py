@@ -6,18 +6,20 @@ container, this module may know every concrete class (it is the composition root
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any, Final
 
 import aiohttp
-import prometheus_client
-from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters_db.credentials import SqlCredentialStore
 from adapters_db.engine import create_engine
 from adapters_http.auth import JwtAuthenticator
+from adapters_http.errors import DOMAIN_ERRORS
 from adapters_http.rate_limit import SCOPE_IP, SCOPE_TENANT, SCOPE_WEBHOOK, Rate, RateLimiter
 from adapters_http.services import HttpSettings
+from adapters_observability.setup_metrics import CONNECTED, SetupMetrics
 from adapters_platforms.http import client_session
 from adapters_platforms.mercadopago import MercadoPagoGateway, MercadoPagoSetup
 from adapters_platforms.messaging import HttpMessageForwarder, MessagingServiceProbe
@@ -32,7 +34,9 @@ from adapters_platforms.tawkto import TawkToSetup
 from adapters_platforms.telegram import TelegramClient, TelegramSetup
 from adapters_platforms.vault import VaultCredentialStore, VaultProbe
 from integration_core.channels import Channel
-from integration_core.errors import ConfigurationError
+from integration_core.credentials import Secret
+from integration_core.errors import ConfigurationError, IntegrationServiceError
+from integration_core.ids import TenantId
 from integration_core.ports import (
     ChannelSetup,
     Clock,
@@ -49,6 +53,7 @@ from integration_core.signatures import (
     TelegramWebhookVerifier,
 )
 from integration_core.use_cases.forwarding import ForwardEvents, RetryPolicy
+from integration_core.use_cases.onboarding import ConnectedIntegration, ConnectIntegration
 from integration_core.webhook_urls import WebhookUrls
 from integration_service import __version__
 from integration_service.migration import MigrationProbe
@@ -232,22 +237,6 @@ def credential_store(settings: Settings, engine: AsyncEngine) -> Iterator[Creden
         store.close()
 
 
-def metrics_registry() -> prometheus_client.CollectorRegistry:
-    """Return a fresh registry with process, platform and GC metrics (never the global one).
-
-    A registry per container lets tests build several apps in one process without
-    "Duplicated timeseries" errors.
-    """
-    # A ``*_created`` series beside every counter doubles what Prometheus stores for nothing
-    # our alerts use (process-wide, so it is set where the composition root builds metrics).
-    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call] # untyped upstream
-    registry = prometheus_client.CollectorRegistry(auto_describe=True)
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)
-    return registry
-
-
 def authenticator(settings: Settings, clock: Clock) -> JwtAuthenticator:
     """Verify management tokens with ``JWT_SECRET`` and ``JWT_LEEWAY_SECONDS``."""
     return JwtAuthenticator(
@@ -270,3 +259,50 @@ def http_settings(settings: Settings) -> HttpSettings:
         max_body_bytes=settings.server.max_body_bytes,
         trust_proxy_headers=settings.server.trust_proxy_headers,
     )
+
+
+UNEXPECTED: Final = "internal_error"
+
+
+def outcome_of(error: Exception | None) -> str:
+    """Return the outcome label for a setup that raised *error* (``None``: it connected)."""
+    if error is None:
+        return CONNECTED
+    if isinstance(error, IntegrationServiceError):
+        for cls in type(error).__mro__:  # the most specific class in the table wins
+            if issubclass(cls, IntegrationServiceError) and cls in DOMAIN_ERRORS:
+                return DOMAIN_ERRORS[cls].code
+    return UNEXPECTED
+
+
+class MeasuredConnectIntegration(ConnectIntegration):
+    """:class:`ConnectIntegration` that counts and times every setup it runs.
+
+    A subclass rather than a wrapper because the HTTP services and
+    :class:`~integration_core.use_cases.setup_idempotency.ConnectIntegrationOnce` take a
+    ``ConnectIntegration``; it changes nothing but the measuring.
+    """
+
+    def __init__(self, *, metrics: SetupMetrics, **use_case: Any) -> None:
+        super().__init__(**use_case)
+        self._metrics = metrics
+
+    async def __call__(
+        self,
+        tenant_id: TenantId,
+        channel: Channel,
+        *,
+        credentials: Mapping[str, Secret],
+        config: Mapping[str, str],
+    ) -> ConnectedIntegration:
+        """Run the setup; record its outcome and duration whatever happens (not cancellation)."""
+        started = time.perf_counter()
+        try:
+            connected = await super().__call__(
+                tenant_id, channel, credentials=credentials, config=config
+            )
+        except Exception as exc:
+            self._metrics.observe(channel, outcome_of(exc), time.perf_counter() - started)
+            raise
+        self._metrics.observe(channel, CONNECTED, time.perf_counter() - started)
+        return connected

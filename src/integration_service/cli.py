@@ -161,8 +161,8 @@ async def _rotate_tokens_once(settings: Settings) -> RotationReport:
     Here, not in ``token_rotation``: the container imports that module (for the rotation
     policy), so opening the container there made the two import each other.
     """
+    from adapters_observability.logging import configure_logging  # noqa: PLC0415 - as in _serve
     from integration_service.container import Container, resolve, shutdown  # noqa: PLC0415 - as in _serve
-    from integration_service.logging import configure_logging  # noqa: PLC0415 - as in _serve
     from integration_service.token_rotation import log_report  # noqa: PLC0415 - as in _serve
 
     configure_logging(settings.log_level, stream="stderr")

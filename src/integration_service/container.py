@@ -28,6 +28,12 @@ from adapters_db.payment_notifications import SqlPaymentNotificationStore
 from adapters_db.payments import SqlPaymentStore
 from adapters_http.services import HttpServices
 from adapters_http.webhook_paths import WEBHOOK_CHANNELS
+from adapters_observability.forward_metrics import ForwardMetrics
+from adapters_observability.pool_metrics import PoolMetrics
+from adapters_observability.registry import metrics_registry
+from adapters_observability.rotation_metrics import TokenRotationMetrics
+from adapters_observability.setup_metrics import SetupMetrics
+from adapters_observability.split_metrics import SplitMetrics
 from integration_core.channels import Channel
 from integration_core.clock import SystemClock
 from integration_core.own_secrets import OwnSecrets, WatchedCredentials
@@ -50,6 +56,7 @@ from integration_core.use_cases.tawkto_config import GetTawkToConfig, UpdateTawk
 from integration_core.use_cases.tawkto_reports import TawkToReports
 from integration_core.use_cases.token_rotation import RotateTokens
 from integration_service.builders import (
+    MeasuredConnectIntegration,
     authenticator,
     channel_setups,
     credential_store,
@@ -59,18 +66,12 @@ from integration_service.builders import (
     http_session,
     http_settings,
     message_forwarder,
-    metrics_registry,
     migration_probe,
     rate_limiter,
     webhook_verifiers,
 )
-from integration_service.forward_metrics import ForwardMetrics
 from integration_service.payment_wiring import PaymentWiring
-from integration_service.pool_metrics import PoolMetrics
-from integration_service.rotation_metrics import TokenRotationMetrics
 from integration_service.settings import Settings
-from integration_service.setup_metrics import MeasuredConnectIntegration, SetupMetrics
-from integration_service.split_metrics import SplitMetrics
 from integration_service.token_rotation import rotation_policy
 from integration_service.wakeup import Wakeup
 

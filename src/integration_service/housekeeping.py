@@ -13,10 +13,10 @@ import contextlib
 from datetime import timedelta
 from typing import Final
 
+from adapters_observability.logging import get_logger
 from integration_core.errors import StorageUnavailable
 from integration_core.ports import Clock, IdempotencyStore
 from integration_core.use_cases.setup_idempotency import KEPT_FOR
-from integration_service.logging import get_logger
 
 _LOGGER: Final = "integration_service.housekeeping"
 PURGE_INTERVAL_SECONDS: Final = 3600.0

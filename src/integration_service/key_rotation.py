@@ -8,8 +8,8 @@ separate transactions, so it is safe to interrupt and run again, alongside runni
 from __future__ import annotations
 
 from adapters_db.credentials import SqlCredentialStore
+from adapters_observability.logging import configure_logging
 from integration_service.container import Container, resolve, shutdown
-from integration_service.logging import configure_logging
 from integration_service.settings import Settings
 
 

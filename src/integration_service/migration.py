@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters_db.engine import create_engine
 from adapters_db.migrate import current_revision, head_revision, migrate
+from adapters_observability.logging import configure_logging, get_logger
 from integration_core.errors import StorageUnavailable
-from integration_service.logging import configure_logging, get_logger
 from integration_service.settings import Settings
 
 _LOGGER = "integration_service.migration"

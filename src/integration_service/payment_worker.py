@@ -9,41 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter
-
+from adapters_observability.logging import get_logger
+from adapters_observability.payment_metrics import NotificationMetrics
 from integration_core.errors import StorageUnavailable
-from integration_core.use_cases.payment_notifications import (
-    Outcome,
-    Processed,
-    ProcessPaymentNotifications,
-)
-from integration_service.logging import get_logger
+from integration_core.use_cases.payment_notifications import ProcessPaymentNotifications
 from integration_service.workers import Backoff
 
 _LOGGER: Final = "integration_service.payment_worker"
-
-
-class NotificationMetrics:
-    """Notifications by processing outcome, on *registry*."""
-
-    def __init__(self, *, registry: CollectorRegistry) -> None:
-        self.processed = Counter(
-            "integration_payment_notifications_total",
-            "Mercado Pago notifications processed, by outcome (updated, unchanged, stale, "
-            "linked, mismatch, retry, unknown, failed).",
-            ("outcome",),
-            registry=registry,
-        )
-        for outcome in Outcome:
-            self.processed.labels(outcome=outcome.value)
-
-    def observe(self, processed: Iterable[Processed]) -> None:
-        """Count each processed notification by its outcome."""
-        for item in processed:
-            self.processed.labels(outcome=item.outcome.value).inc()
 
 
 class NotificationWorker:

@@ -6,9 +6,9 @@ the same use case).
 
 from __future__ import annotations
 
+from adapters_observability.logging import configure_logging
 from integration_core.use_cases.replay import ReplayResult, Selection
 from integration_service.container import Container, resolve, shutdown
-from integration_service.logging import configure_logging
 from integration_service.settings import Settings
 
 __all__ = ["ReplayResult", "Selection", "run_replay"]

@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import enum
 
+from adapters_observability.logging import get_logger
+from adapters_observability.payment_metrics import NotificationMetrics
 from integration_core.use_cases.forwarding import ForwardEvents
 from integration_service.container import Container, engine_of, resolve
 from integration_service.housekeeping import purge_idempotency_records
-from integration_service.logging import get_logger
 from integration_service.migration import wait_for_schema
-from integration_service.payment_worker import NotificationMetrics, NotificationWorker
+from integration_service.payment_worker import NotificationWorker
 from integration_service.settings import Settings
 from integration_service.token_rotation import TokenRotationScheduler
 from integration_service.workers import (

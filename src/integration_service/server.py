@@ -20,6 +20,7 @@ from aiohttp import web
 
 from adapters_http.app import create_app
 from adapters_http.services import HttpServices
+from adapters_observability.logging import configure_logging, get_logger
 from integration_service.container import (
     Container,
     build_services,
@@ -27,7 +28,6 @@ from integration_service.container import (
     resolve,
     shutdown,
 )
-from integration_service.logging import configure_logging, get_logger
 from integration_service.migration import migrate_until_done
 from integration_service.ops_app import create_ops_app
 from integration_service.roles import Role, start_workers

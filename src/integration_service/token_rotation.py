@@ -14,6 +14,8 @@ import contextlib
 from datetime import timedelta
 from typing import Final
 
+from adapters_observability.logging import get_logger
+from adapters_observability.rotation_metrics import TokenRotationMetrics
 from integration_core.errors import CredentialsUnavailable, StorageUnavailable
 from integration_core.ports import Clock, IntegrationStore
 from integration_core.use_cases.token_rotation import (
@@ -23,8 +25,6 @@ from integration_core.use_cases.token_rotation import (
     RotationReport,
     RotationResult,
 )
-from integration_service.logging import get_logger
-from integration_service.rotation_metrics import TokenRotationMetrics
 from integration_service.settings import Settings
 
 _LOGGER: Final = "integration_service.token_rotation"

@@ -16,13 +16,13 @@ import contextlib
 from collections.abc import Coroutine
 from typing import Any, Final
 
+from adapters_observability.forward_metrics import ForwardMetrics
+from adapters_observability.logging import get_logger
+from adapters_observability.split_metrics import SplitMetrics
 from integration_core.errors import StorageUnavailable
 from integration_core.ports import Clock, EventInbox, Outbox
 from integration_core.use_cases.forwarding import ForwardEvents, Outcome
 from integration_core.use_cases.splitting import SplitDeliveries
-from integration_service.forward_metrics import ForwardMetrics
-from integration_service.logging import get_logger
-from integration_service.split_metrics import SplitMetrics
 from integration_service.wakeup import Wakeup
 
 _LOGGER: Final = "integration_service.workers"

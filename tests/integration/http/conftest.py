@@ -26,6 +26,7 @@ from adapters_http import (
 )
 from adapters_http.access_log import ACCESS_LOGGER
 from adapters_http.webhook_paths import WEBHOOK_CHANNELS
+from adapters_observability.split_metrics import SplitMetrics
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
 from integration_core.own_secrets import OwnSecrets, WatchedCredentials
@@ -48,7 +49,6 @@ from integration_core.testing import (
 from integration_core.use_cases.health import CheckHealth
 from integration_core.use_cases.intake import ReceiveWebhook
 from integration_core.use_cases.splitting import SplitDeliveries, SplitReport
-from integration_service.split_metrics import SplitMetrics
 
 # 64 bytes: PyJWT warns about HMAC keys shorter than the hash (tests also sign with HS512).
 JWT_SECRET = Secret("test-jwt-secret-" + "0123456789abcdef" * 3)

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters_db.engine import create_engine
-from integration_service.pool_metrics import PoolMetrics
+from adapters_observability.pool_metrics import PoolMetrics
 
 NAMES = ("size", "checked_out", "overflow", "waiting")
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import prometheus_client
 import pytest
 
+from adapters_observability.rotation_metrics import TokenRotationMetrics
 from integration_core.channels import Channel, Integration, IntegrationStatus, RefreshedToken
 from integration_core.credentials import CredentialRef, Secret
 from integration_core.ids import TenantId, new_id
@@ -20,7 +21,6 @@ from integration_core.testing import (
     InMemoryIntegrationStore,
 )
 from integration_core.use_cases.token_rotation import RotateTokens, RotationPolicy
-from integration_service.rotation_metrics import TokenRotationMetrics
 from integration_service.token_rotation import TokenRotationScheduler, summary
 from integration_service.workers import Workers
 

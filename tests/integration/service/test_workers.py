@@ -21,6 +21,7 @@ from standardwebhooks.webhooks import Webhook
 from structlog.testing import capture_logs
 
 from adapters_db import SqlEventStore
+from adapters_observability.forward_metrics import ForwardMetrics
 from adapters_platforms.messaging import HttpMessageForwarder
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
@@ -36,7 +37,6 @@ from integration_core.ids import TenantId, new_id
 from integration_core.ports import EventStore
 from integration_core.testing import FrozenClock, InMemoryEventStore, RecordingForwarder
 from integration_core.use_cases.forwarding import ForwardEvents, Outcome, RetryPolicy
-from integration_service.forward_metrics import ForwardMetrics
 from integration_service.wakeup import Wakeup
 from integration_service.workers import Backoff, ForwardingWorker, Workers, refresh_outbox_gauges
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import structlog
 
-from integration_service.logging import configure_logging, get_logger
-from integration_service.redaction import REDACTED, is_sensitive_key, redact, redact_text
+from adapters_observability.logging import configure_logging, get_logger
+from adapters_observability.redaction import REDACTED, is_sensitive_key, redact, redact_text
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0ZW5hbnRfaWQiOiJ0MSJ9."

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integration_service.redaction import REDACTED, redact, redact_text
+from adapters_observability.redaction import REDACTED, redact, redact_text
 
 SIZE = 64 * 1024
 BOUND_64_KB = 0.050  # seconds

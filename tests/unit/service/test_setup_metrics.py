@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import CollectorRegistry
 
+from adapters_observability.setup_metrics import SetupMetrics
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
 from integration_core.errors import (
@@ -22,11 +23,7 @@ from integration_core.testing import (
     InMemoryCredentialStore,
     InMemoryIntegrationStore,
 )
-from integration_service.setup_metrics import (
-    MeasuredConnectIntegration,
-    SetupMetrics,
-    outcome_of,
-)
+from integration_service.builders import MeasuredConnectIntegration, outcome_of
 
 TENANT = TenantId("tenant-metrics")
 

@@ -3,7 +3,7 @@
 structlog renders our events; aiohttp, SQLAlchemy, Alembic and anything else on stdlib
 :mod:`logging` go through the same processors via :class:`structlog.stdlib.ProcessorFormatter`,
 so one log pipeline sees one format, and the redaction processor
-(:mod:`integration_service.redaction`) masks secrets in all of it.
+(:mod:`adapters_observability.redaction`) masks secrets in all of it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Literal
 import structlog
 from structlog.typing import Processor
 
-from integration_service.redaction import redact_event
+from adapters_observability.redaction import redact_event
 
 _LEVELS = {
     "debug": logging.DEBUG,
