@@ -18,7 +18,6 @@ Middlewares run outermost first; the order is deliberate:
 from __future__ import annotations
 
 import psutil
-import structlog
 from aiohttp import web
 
 from adapters_http.access_log import access_log_middleware
@@ -31,7 +30,7 @@ from adapters_http.request_id import request_id_middleware, stamp_request_id
 from adapters_http.routes import add_routes
 from adapters_http.runtime import PROCESS
 from adapters_http.services import SERVICES, HttpServices
-from adapters_http.webhook_deliveries import WEBHOOK_LOGGER, webhook_deliveries_middleware
+from adapters_http.webhook_deliveries import webhook_deliveries_middleware
 
 __all__ = ["SERVICES", "create_app"]
 
@@ -40,8 +39,6 @@ def create_app(services: HttpServices) -> web.Application:
     """Return the HTTP application serving *services*.
 
     The metrics are registered on ``services.registry``, so build one application per registry.
-    Without ``services.receive_webhook`` the application still serves, answering every webhook
-    delivery ``503`` (and logging an error now), so a wiring mistake costs retries, not events.
     Resources in *services* (the rate limiter's Redis pool, stores) belong to the composition
     root, which closes them; the application only borrows them.
     """
@@ -63,10 +60,4 @@ def create_app(services: HttpServices) -> web.Application:
     app[PROCESS] = psutil.Process()
     app.on_response_prepare.append(stamp_request_id)
     add_routes(app)
-    if services.receive_webhook is None:
-        # Loud at start-up rather than at the first delivery: every webhook will answer 503.
-        structlog.get_logger(WEBHOOK_LOGGER).error(
-            "webhook_intake_not_configured",
-            detail="every webhook delivery is answered 503 until the intake is wired",
-        )
     return app

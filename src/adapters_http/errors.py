@@ -100,23 +100,6 @@ class VerificationFailed(HttpError):
     code = "verification_failed"
 
 
-class WebhooksUnavailable(HttpError):
-    """Refuse a webhook delivery this instance has no intake for; the platform retries it."""
-
-    status = 503
-    code = "webhooks_unavailable"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, headers={hdrs.RETRY_AFTER: str(STORAGE_RETRY_AFTER_SECONDS)})
-
-
-class ManagementUnavailable(HttpError):
-    """Refuse a management call this instance has no use case wired for (a wiring mistake)."""
-
-    status = 503
-    code = "service_unavailable"
-
-
 class NotReady(HttpError):
     """Refuse traffic while a critical dependency is down (readiness probe)."""
 

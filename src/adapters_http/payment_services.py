@@ -16,10 +16,10 @@ from integration_core.use_cases.seller_accounts import SellerAccounts
 
 @attrs.frozen(kw_only=True)
 class PaymentServices:
-    """The payment use cases; *receive_notification* ``None`` answers notifications ``503``."""
+    """The payment use cases of the API and the notification endpoint."""
 
     create: CreatePayment
     get: GetPayment
     refund: RefundPayment
     sellers: SellerAccounts
-    receive_notification: ReceivePaymentNotification | None = None
+    receive_notification: ReceivePaymentNotification

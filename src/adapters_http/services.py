@@ -1,8 +1,9 @@
 """Everything the HTTP adapter needs, handed over by the composition root in one value.
 
 Handlers read ``request.app[SERVICES]``; nothing is looked up from module globals. To give the
-next routes a new dependency, add a field here (with a default if existing callers should not
-change) rather than a new ``AppKey``.
+next routes a new dependency, add a required field here rather than a new ``AppKey``: every
+field is required, so no route carries a "not wired" branch, and a test fills the ones it does
+not care about with in-memory fakes (``tests/integration/http/conftest.py``, ``make_services``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from adapters_http.payment_services import PaymentServices
 from adapters_http.rate_limit import RateLimiter
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
-from integration_core.ports import Clock, EventLog, IntegrationStore, PaymentStore
+from integration_core.ports import Clock, EventLog, IntegrationStore
 from integration_core.use_cases.health import CheckHealth
 from integration_core.use_cases.intake import ReceiveWebhook
 from integration_core.use_cases.integrations import (
@@ -59,18 +60,15 @@ class HttpSettings:
 
 @attrs.frozen(kw_only=True)
 class HttpServices:
-    """The dependencies of every route, middleware and guard of the HTTP adapter.
+    """The dependencies of every route, middleware and guard of the HTTP adapter; all required.
 
-    *receive_webhook* is the webhook intake; ``None`` (the default, so an app without webhooks
-    is easy to build) answers every webhook delivery ``503`` so the platforms keep retrying
-    until a correctly wired instance takes them: the composition root always passes it.
-    *verify_tokens* are each Meta channel's ``*_VERIFY_TOKEN`` (several allow a rotation); a
-    channel without one accepts only its integrations' own verify tokens (fail closed).
-    The integration use cases (*connect_integration* ... *refresh_integration_token*) back the
-    integrations API; one left ``None`` answers its routes ``503 service_unavailable``.
-    *payment_services* backs the payments API and Mercado Pago notifications (``None``: 503).
-    *connect_integration_once* honours a setup's ``Idempotency-Key``; without it the header is
-    refused (``503``) rather than silently ignored.
+    *receive_webhook* is the webhook intake. *verify_tokens* are each Meta channel's
+    ``*_VERIFY_TOKEN`` (several allow a rotation); a channel without one accepts only its
+    integrations' own verify tokens (fail closed). The integration use cases
+    (*connect_integration* ... *refresh_integration_token*) back the integrations API;
+    *connect_integration_once* honours a setup's ``Idempotency-Key``. *payment_services* backs
+    the payments API and Mercado Pago notifications: an instance without Mercado Pago still
+    passes one, whose seller lookup answers ``503 payments_not_configured``.
     """
 
     settings: HttpSettings
@@ -81,21 +79,20 @@ class HttpServices:
     registry: prometheus_client.CollectorRegistry
     integrations: IntegrationStore
     events: EventLog
-    payments: PaymentStore
-    receive_webhook: ReceiveWebhook | None = None
-    verify_tokens: Mapping[Channel, tuple[Secret, ...]] = attrs.field(factory=dict)
-    connect_integration: ConnectIntegration | None = None
-    connect_integration_once: ConnectIntegrationOnce | None = None
-    list_integrations: ListIntegrations | None = None
-    get_integration: GetIntegration | None = None
-    update_integration: UpdateIntegration | None = None
-    disconnect_integration: DisconnectIntegration | None = None
-    send_test_message: SendTestMessage | None = None
-    refresh_integration_token: RefreshIntegrationToken | None = None
-    get_tawkto_config: GetTawkToConfig | None = None
-    update_tawkto_config: UpdateTawkToConfig | None = None
-    tawkto_reports: TawkToReports | None = None
-    payment_services: PaymentServices | None = None
+    receive_webhook: ReceiveWebhook
+    verify_tokens: Mapping[Channel, tuple[Secret, ...]]
+    connect_integration: ConnectIntegration
+    connect_integration_once: ConnectIntegrationOnce
+    list_integrations: ListIntegrations
+    get_integration: GetIntegration
+    update_integration: UpdateIntegration
+    disconnect_integration: DisconnectIntegration
+    send_test_message: SendTestMessage
+    refresh_integration_token: RefreshIntegrationToken
+    get_tawkto_config: GetTawkToConfig
+    update_tawkto_config: UpdateTawkToConfig
+    tawkto_reports: TawkToReports
+    payment_services: PaymentServices
 
 
 SERVICES: Final = web.AppKey("services", HttpServices)

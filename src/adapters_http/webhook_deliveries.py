@@ -21,7 +21,6 @@ from adapters_http.access_log import bounded
 from adapters_http.errors import (
     PayloadTooLarge,
     RateLimited,
-    WebhooksUnavailable,
     problem_for,
 )
 from adapters_http.metrics import METRICS
@@ -45,10 +44,9 @@ _REASONS: Final[tuple[tuple[type[Exception], Reason], ...]] = (
     (PayloadTooLarge, "too_large"),
     (web.HTTPRequestEntityTooLarge, "too_large"),
     (RateLimited, "rate_limited"),
-    # The platform retries all three: the event could not be stored (or verified) right now.
+    # The platform retries both: the event could not be stored (or verified) right now.
     (StorageUnavailable, "storage_unavailable"),
     (CredentialsUnavailable, "storage_unavailable"),
-    (WebhooksUnavailable, "storage_unavailable"),
 )
 
 

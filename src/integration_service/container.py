@@ -279,7 +279,6 @@ class Container(containers.DeclarativeContainer):
         registry=registry,
         integrations=integrations,
         events=events,
-        payments=payments,
         receive_webhook=receive_webhook,
         verify_tokens=settings.provided.platforms.verify_tokens,
         connect_integration=connect_integration,

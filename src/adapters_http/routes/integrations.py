@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import attrs
 from aiohttp import hdrs, web
 
 from adapters_http.auth import Principal
-from adapters_http.errors import ManagementUnavailable
 from adapters_http.guard import require
 from adapters_http.json_body import read_json
 from adapters_http.rate_limit import SCOPE_TENANT
@@ -38,8 +37,6 @@ from integration_core.use_cases.onboarding import (
     IntegrationView,
     check_setup_body,
 )
-
-T = TypeVar("T")
 
 INTEGRATIONS_PATH: Final = "/api/v1/integrations"
 _ID: Final = "{id:int_[0-9a-z]+}"
@@ -131,12 +128,6 @@ async def _caller(request: web.Request, scope: str) -> Principal:
     return principal
 
 
-def _wired(value: T | None) -> T:
-    if value is None:
-        raise ManagementUnavailable("Integration management is not configured on this instance.")
-    return value
-
-
 def _services(request: web.Request) -> HttpServices:
     return request.app[SERVICES]
 
@@ -182,7 +173,7 @@ def split_setup_body(
 async def list_integrations(request: web.Request) -> web.Response:
     """List the tenant's integrations and the channels this service can connect."""
     principal = await _caller(request, "integrations:read")
-    found = await _wired(_services(request).list_integrations)(principal.tenant_id)
+    found = await _services(request).list_integrations(principal.tenant_id)
     return web.json_response(
         {"data": [_view_body(v) for v in found], "channels": [str(c) for c in SETUP_CHANNELS]},
         headers=_NO_STORE,
@@ -201,10 +192,10 @@ async def setup_integration(request: web.Request) -> web.Response:
     secrets, config = split_setup_body(channel, body)
     replayed = False
     if key is None:
-        connect = _wired(_services(request).connect_integration)
+        connect = _services(request).connect_integration
         connected = await connect(principal.tenant_id, channel, credentials=secrets, config=config)
     else:
-        once = _wired(_services(request).connect_integration_once)
+        once = _services(request).connect_integration_once
         result = await once(
             principal.tenant_id, channel, credentials=secrets, config=config, idempotency_key=key
         )
@@ -238,7 +229,7 @@ async def show_integration(request: web.Request) -> web.Response:
     The ``ETag`` names the stored state; a ``PATCH`` with it as ``If-Match`` applies only to it.
     """
     principal = await _caller(request, "integrations:read")
-    get = _wired(_services(request).get_integration)
+    get = _services(request).get_integration
     found = await get(principal.tenant_id, request.match_info["id"])
     headers = {**_NO_STORE, hdrs.ETAG: integration_etag(found.integration)}
     return web.json_response(_view_body(found), headers=headers)
@@ -250,7 +241,7 @@ async def update_integration(request: web.Request) -> web.Response:
     With ``If-Match``, ``412 precondition_failed`` if the integration changed since that ETag.
     """
     principal = await _caller(request, "integrations:write")
-    update = _wired(_services(request).update_integration)
+    update = _services(request).update_integration
     if_match = _if_match(request)
     body = await read_json(request, _INPUT, UpdateBody)
     found = await update(
@@ -267,7 +258,7 @@ async def update_integration(request: web.Request) -> web.Response:
 async def delete_integration(request: web.Request) -> web.Response:
     """Disconnect an integration and forget its secrets; ``204``."""
     principal = await _caller(request, "integrations:write")
-    disconnect = _wired(_services(request).disconnect_integration)
+    disconnect = _services(request).disconnect_integration
     await disconnect(principal.tenant_id, request.match_info["id"])
     return web.Response(status=204)
 
@@ -275,7 +266,7 @@ async def delete_integration(request: web.Request) -> web.Response:
 async def send_test_message(request: web.Request) -> web.Response:
     """Send a test message through an integration; the platform's message id."""
     principal = await _caller(request, "integrations:write")
-    send = _wired(_services(request).send_test_message)
+    send = _services(request).send_test_message
     body = await read_json(request, _INPUT, TestMessageBody)
     message_id = await send(
         principal.tenant_id, request.match_info["id"], to=body.to, text=body.text
@@ -286,7 +277,7 @@ async def send_test_message(request: web.Request) -> web.Response:
 async def refresh_token(request: web.Request) -> web.Response:
     """Exchange an integration's token for a fresh one; the integration."""
     principal = await _caller(request, "integrations:write")
-    refresh = _wired(_services(request).refresh_integration_token)
+    refresh = _services(request).refresh_integration_token
     found = await refresh(principal.tenant_id, request.match_info["id"])
     return web.json_response(_view_body(found), headers=_NO_STORE)
 

@@ -16,7 +16,6 @@ from aiohttp import hdrs, web
 
 from adapters_http.auth import Principal
 from adapters_http.body_limit import read_body
-from adapters_http.errors import ManagementUnavailable, WebhooksUnavailable
 from adapters_http.guard import require
 from adapters_http.json_body import read_json
 from adapters_http.payment_metrics import PAYMENT_METRICS, PaymentMetrics
@@ -131,10 +130,7 @@ def payment_body(payment: Payment) -> dict[str, object]:
 
 
 def _services(request: web.Request) -> PaymentServices:
-    found = request.app[SERVICES].payment_services
-    if found is None:
-        raise ManagementUnavailable("Payments are not configured on this instance.")
-    return found
+    return request.app[SERVICES].payment_services
 
 
 def _metrics(request: web.Request) -> PaymentMetrics:
@@ -253,10 +249,7 @@ async def receive_notification(request: web.Request) -> web.Response:
     A legacy IPN is stored once per resource and window (``MP_IPN_WINDOW``), and not at all
     while ``MP_IPN_ENABLED`` is off (still ``200``, so Mercado Pago stops sending it again).
     """
-    services = request.app[SERVICES].payment_services
-    receive = services.receive_notification if services is not None else None
-    if receive is None:
-        raise WebhooksUnavailable("Mercado Pago notifications are not configured here.")
+    receive = _services(request).receive_notification
     body = await read_body(request)
     delivery = WebhookRequest(body=body, headers=dict(request.headers), query=dict(request.query))
     metrics = _metrics(request)

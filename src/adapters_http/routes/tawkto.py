@@ -14,7 +14,6 @@ from typing import Any, Final
 from aiohttp import hdrs, web
 
 from adapters_http.auth import Principal
-from adapters_http.errors import ManagementUnavailable
 from adapters_http.guard import require
 from adapters_http.json_body import read_json
 from adapters_http.query import QueryReader
@@ -95,8 +94,6 @@ async def get_config(request: web.Request) -> web.Response:
     """Show the tenant's Tawk.to configuration."""
     principal = await _caller(request, "integrations:read")
     get = request.app[SERVICES].get_tawkto_config
-    if get is None:
-        raise ManagementUnavailable("Tawk.to configuration is not configured on this instance.")
     query = QueryReader(request.query)
     property_id = query.text("property_id")
     query.finish()
@@ -108,8 +105,6 @@ async def put_config(request: web.Request) -> web.Response:
     """Change the tenant's Tawk.to configuration; the configuration as it is now."""
     principal = await _caller(request, "integrations:write")
     update = request.app[SERVICES].update_tawkto_config
-    if update is None:
-        raise ManagementUnavailable("Tawk.to configuration is not configured on this instance.")
     query = QueryReader(request.query)
     property_id = query.text("property_id")
     query.finish()
@@ -173,8 +168,6 @@ async def get_analytics(request: web.Request) -> web.Response:
     """Report the tenant's Tawk.to chats and tickets of a window (default: the last 30 days)."""
     principal = await _caller(request, "integrations:read")
     reports = request.app[SERVICES].tawkto_reports
-    if reports is None:
-        raise ManagementUnavailable("Tawk.to reports are not configured on this instance.")
     query = QueryReader(request.query)
     start, end = query.timestamp("from"), query.timestamp("to")
     property_id = query.text("property_id")
@@ -193,8 +186,6 @@ async def get_sessions(request: web.Request) -> web.Response:
     """List the tenant's active Tawk.to chats (started within ``hours``, default 24)."""
     principal = await _caller(request, "integrations:read")
     reports = request.app[SERVICES].tawkto_reports
-    if reports is None:
-        raise ManagementUnavailable("Tawk.to reports are not configured on this instance.")
     query = QueryReader(request.query)
     hours = query.integer("hours", default=24, low=1, high=168)
     property_id = query.text("property_id")

@@ -25,30 +25,52 @@ from adapters_http import (
     issue_token,
 )
 from adapters_http.access_log import ACCESS_LOGGER
+from adapters_http.payment_services import PaymentServices
 from adapters_http.webhook_paths import WEBHOOK_CHANNELS
 from adapters_observability.split_metrics import SplitMetrics
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
 from integration_core.own_secrets import OwnSecrets, WatchedCredentials
+from integration_core.ports import CredentialStore, EventStore, IntegrationStore
 from integration_core.routing_cache import CachingDirectory, notify_all
 from integration_core.signatures import (
+    MercadoPagoWebhookVerifier,
     MetaWebhookVerifier,
     StandardWebhooksVerifier,
     TawkToWebhookVerifier,
     TelegramWebhookVerifier,
 )
 from integration_core.testing import (
+    FakePaymentGateway,
     FakeProbe,
     FrozenClock,
     InMemoryCredentialStore,
     InMemoryEventInbox,
     InMemoryEventStore,
+    InMemoryIdempotencyStore,
     InMemoryIntegrationStore,
+    InMemoryPaymentNotificationStore,
     InMemoryPaymentStore,
 )
 from integration_core.use_cases.health import CheckHealth
 from integration_core.use_cases.intake import ReceiveWebhook
+from integration_core.use_cases.integrations import (
+    DisconnectIntegration,
+    GetIntegration,
+    ListIntegrations,
+    RefreshIntegrationToken,
+    SendTestMessage,
+    UpdateIntegration,
+)
+from integration_core.use_cases.onboarding import ConnectIntegration
+from integration_core.use_cases.payment_notifications import ReceivePaymentNotification
+from integration_core.use_cases.payment_refunds import RefundPayment
+from integration_core.use_cases.payments import CreatePayment, GetPayment
+from integration_core.use_cases.seller_accounts import SellerAccounts
+from integration_core.use_cases.setup_idempotency import ConnectIntegrationOnce
 from integration_core.use_cases.splitting import SplitDeliveries, SplitReport
+from integration_core.use_cases.tawkto_config import GetTawkToConfig, UpdateTawkToConfig
+from integration_core.use_cases.tawkto_reports import TawkToReports
 
 # 64 bytes: PyJWT warns about HMAC keys shorter than the hash (tests also sign with HS512).
 JWT_SECRET = Secret("test-jwt-secret-" + "0123456789abcdef" * 3)
@@ -139,6 +161,60 @@ async def drain_spool(services: HttpServices) -> list[SplitReport]:
     return reports
 
 
+def in_memory_use_cases(
+    *,
+    integrations: IntegrationStore,
+    events: EventStore,
+    credentials: CredentialStore,
+    clock: FrozenClock,
+    connect: ConnectIntegration | None = None,
+) -> dict[str, Any]:
+    """Return every use case of HttpServices over the given stores, no platform behind them.
+
+    No channel can be connected (no channel setups), and payments are as on an instance
+    without Mercado Pago: no seller account (``503 payments_not_configured``) and no
+    notification secret (every notification ``401``). *connect* is the setup use case the
+    idempotent one wraps (a test's own, when it passes one).
+    """
+    stores: dict[str, Any] = {"integrations": integrations, "credentials": credentials}
+    connect = connect or ConnectIntegration(
+        **stores, setups={}, clock=clock, base_url="https://hooks.example.com"
+    )
+    payments, gateway = InMemoryPaymentStore(), FakePaymentGateway()
+    return {
+        "connect_integration": connect,
+        "connect_integration_once": ConnectIntegrationOnce(
+            connect=connect,
+            idempotency=InMemoryIdempotencyStore(),
+            credentials=credentials,
+            clock=clock,
+        ),
+        "list_integrations": ListIntegrations(**stores),
+        "get_integration": GetIntegration(**stores),
+        "update_integration": UpdateIntegration(**stores, clock=clock),
+        "disconnect_integration": DisconnectIntegration(**stores, setups={}),
+        "send_test_message": SendTestMessage(**stores, setups={}),
+        "refresh_integration_token": RefreshIntegrationToken(
+            **stores, events=events, setups={}, clock=clock
+        ),
+        "get_tawkto_config": GetTawkToConfig(**stores),
+        "update_tawkto_config": UpdateTawkToConfig(**stores, setups={}, clock=clock),
+        "tawkto_reports": TawkToReports(integrations=integrations, events=events, clock=clock),
+        "payment_services": PaymentServices(
+            create=CreatePayment(payments=payments, gateway=gateway, clock=clock),
+            get=GetPayment(payments=payments),
+            refund=RefundPayment(payments=payments, gateway=gateway, events=events, clock=clock),
+            sellers=SellerAccounts(**stores, service_account=False),
+            receive_notification=ReceivePaymentNotification(
+                notifications=InMemoryPaymentNotificationStore(),
+                verifier=MercadoPagoWebhookVerifier(clock=clock),
+                secrets=(),
+                clock=clock,
+            ),
+        ),
+    }
+
+
 @pytest.fixture
 def make_services(
     clock: FrozenClock,
@@ -148,12 +224,13 @@ def make_services(
 ) -> MakeServices:
     """Return ``make(**overrides)`` building HttpServices over in-memory fakes.
 
-    Besides HttpServices' own fields, *probes* replaces the health probes, *settings* may be
-    a dict of HttpSettings fields, *webhook_secrets* replaces the platform-wide webhook
-    secrets (default :data:`WEBHOOK_SECRETS`), and *inbox* the in-memory spool. The webhook
-    intake is the real :class:`ReceiveWebhook` with the real verifiers, over the same stores as
-    the services and the ``credentials`` fixture, so a test seeds integrations and their
-    secrets there.
+    Every field is filled (the use cases by :func:`in_memory_use_cases`, over the same stores);
+    a test passes the ones it cares about. Besides HttpServices' own fields, *probes* replaces
+    the health probes, *settings* may be a dict of HttpSettings fields, *webhook_secrets*
+    replaces the platform-wide webhook secrets (default :data:`WEBHOOK_SECRETS`), and *inbox*
+    the in-memory spool. The webhook intake is the real :class:`ReceiveWebhook` with the real
+    verifiers, over the same stores as the services and the ``credentials`` fixture, so a test
+    seeds integrations and their secrets there.
     """
 
     def make(**overrides: Any) -> HttpServices:
@@ -199,7 +276,6 @@ def make_services(
             "registry": CollectorRegistry(),
             "integrations": integrations,
             "events": events,
-            "payments": InMemoryPaymentStore(),
             "receive_webhook": intake,
             "verify_tokens": {
                 Channel.WHATSAPP: (VERIFY_TOKEN,),
@@ -207,6 +283,15 @@ def make_services(
                 Channel.INSTAGRAM: (VERIFY_TOKEN,),
             },
         }
+        fields.update(
+            in_memory_use_cases(
+                integrations=integrations,
+                events=events,
+                credentials=credentials,
+                clock=clock,
+                connect=overrides.get("connect_integration"),
+            )
+        )
         fields.update(overrides)
         if "rate_limiter" not in fields:
             fields["rate_limiter"] = make_rate_limiter()

@@ -505,14 +505,3 @@ async def test_refresh_token_of_a_channel_without_refresh_is_409(
 
     assert response.status == 409
     assert (await response.json())["error"]["code"] == "conflict"
-
-
-async def test_routes_answer_503_when_management_is_not_wired(
-    make_client: MakeClient, write: dict[str, str]
-) -> None:
-    client = await make_client()
-
-    response = await client.get(f"{ROOT}/channels", headers=write)
-
-    assert response.status == 503
-    assert (await response.json())["error"]["code"] == "service_unavailable"

@@ -115,7 +115,6 @@ async def world(  # noqa: PLR0917 - pytest hands fixtures in by name
             make_services(
                 integrations=integrations,
                 events=events,
-                payments=payments,
                 payment_services=services,
                 connect_integration=connect,
             )
@@ -260,14 +259,3 @@ async def test_notifications_refused_or_recorded(world: World) -> None:
     ignored = await world.client.post(NOTIFY, params=other, json={}, headers=_signed("x1"))
     assert (await ignored.json())["ignored"] == 1
     assert len(world.inbox.items) == 2
-
-
-async def test_notifications_without_an_intake_are_503(
-    make_services: MakeServices, make_client: Callable[..., Awaitable[Client]]
-) -> None:
-    client = await make_client(make_services())
-    response = await client.post(NOTIFY, params={"topic": "payment", "id": "1"})
-    assert (response.status, (await response.json())["error"]["code"]) == (
-        503,
-        "webhooks_unavailable",
-    )

@@ -17,7 +17,6 @@ from .conftest import META_APP_SECRET, drain_spool
 from .http_webhook_support import (
     WEBHOOKS,
     encode,
-    events_of,
     integration,
     meta_headers,
     metric,
@@ -227,22 +226,3 @@ async def test_a_telegram_token_never_reaches_the_log(
 
     assert [e["reason"] for e in logs if e["event"] == "webhook_rejected"] == ["invalid_signature"]
     assert "super-secret-token-value" not in repr(logs)
-
-
-async def test_without_an_intake_every_delivery_is_503_and_retried(
-    make_client: Any, make_services: Any
-) -> None:
-    services = make_services(receive_webhook=None)
-    with capture_logs() as logs:
-        client = await make_client(services)
-    body = encode(whatsapp([whatsapp_change("111", messages=[text_message("wamid.N")])]))
-
-    response = await client.post(WHATSAPP, data=body, headers=meta_headers(body))
-
-    assert response.status == 503
-    assert (await response.json())["error"]["code"] == "webhooks_unavailable"
-    assert int(response.headers["Retry-After"]) >= 1
-    assert [e["log_level"] for e in logs if e["event"] == "webhook_intake_not_configured"] == [
-        "error"
-    ]
-    assert await events_of(services, "tenant-1") == []

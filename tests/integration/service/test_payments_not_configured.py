@@ -63,7 +63,8 @@ async def test_a_payment_without_any_mercadopago_account_is_503_naming_the_varia
     assert created.status == 503, body
     assert body["code"] == "payments_not_configured"
     assert "MP_ACCESS_TOKEN" in body["message"]
-    assert (await services.payments.list(TenantId("acme"))).items == ()
+    payments = await resolve(container.payments)
+    assert (await payments.list(TenantId("acme"))).items == ()
     # A refund of an unknown payment is still 404: nothing leaks whether payments exist.
     assert refund.status == 404
     metrics = await (await client.get("/metrics")).text()
