@@ -23,8 +23,8 @@ from integration_core.clock import SystemClock
 from integration_core.errors import ConfigurationError
 from integration_core.ids import TenantId
 from integration_service import __version__
-from integration_service.durations import InvalidDuration, parse_duration
 from integration_service.settings import Settings
+from integration_service.settings.env import InvalidDuration, parse_duration
 
 if TYPE_CHECKING:
     from integration_core.use_cases.token_rotation import RotationReport

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from integration_service import devkeys
-from integration_service.keys import decode_key, decode_signing_secret
+from integration_service.settings import keys as devkeys
+from integration_service.settings.keys import decode_key, decode_signing_secret
 
 
 def test_keys_are_generated_once_with_mode_0600_and_reused(tmp_path: Path) -> None:

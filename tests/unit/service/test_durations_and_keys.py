@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from integration_core.errors import ConfigurationError
-from integration_service.durations import InvalidDuration, format_duration, parse_duration
-from integration_service.keys import InvalidKey, decode_key, decode_signing_secret
 from integration_service.settings import Settings
+from integration_service.settings.env import InvalidDuration, format_duration, parse_duration
+from integration_service.settings.keys import InvalidKey, decode_key, decode_signing_secret
 
 SIGNING = "whsec_" + base64.b64encode(b"s" * 32).decode()
 

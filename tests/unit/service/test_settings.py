@@ -8,8 +8,8 @@ from pathlib import Path
 
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
-from integration_service.keys import decode_signing_secret
 from integration_service.settings import CredentialStoreKind, Environment
+from integration_service.settings.keys import decode_signing_secret
 
 from .settings_support import KEY, PROD, SIGNING, load, problems_of
 
