@@ -34,7 +34,7 @@ _SNIPPET = 200
 class Answer:
     """One HTTP answer from a platform: *status*, lower-cased *headers*, parsed JSON *data*.
 
-    *data* is ``None`` when the body is not JSON; *text* keeps the start of the body then.
+    *data* is ``None`` when the body is empty or not JSON; *text* keeps a body that is not JSON.
     """
 
     status: int
@@ -85,13 +85,16 @@ class Failure:
 
     *kind* is one of :class:`InvalidCredentials`, :class:`PermissionMissing`,
     :class:`PlatformRateLimited` (with *retry_after* when the platform said how long),
-    :class:`PlatformUnavailable` or :class:`InvalidInput` (the platform rejected the request
-    itself: an unknown recipient, a bad parameter).
+    :class:`PlatformUnavailable`, :class:`InvalidInput` (the platform rejected the request
+    itself: an unknown recipient, a bad parameter; *problems* lists the platform's causes),
+    :class:`NotFound` (the resource looked up does not exist) or :class:`PlatformError` (an
+    answer that makes no sense).
     """
 
     kind: type[IntegrationServiceError]
     message: str
     retry_after: float | None = None
+    problems: tuple[str, ...] = ()
 
 
 FailureReader = Callable[[Answer], Failure | None]

@@ -1,18 +1,24 @@
 """Perform one JSON call to a platform: timeout, safe retries, and domain errors without secrets.
 
-Every platform client sends its requests through :class:`PlatformCaller`, so the rules live in
-one place:
+Every platform client (Meta Graph, Instagram, Telegram, Tawk.to, Mercado Pago) sends its requests
+through :class:`PlatformCaller`, so the rules live in one place:
 
-- each attempt has its own timeout (:attr:`RetryPolicy.timeout_seconds`);
+- each attempt has its own timeout (:attr:`CallRetries.timeout_seconds`);
 - a call is retried (tenacity: exponential backoff with jitter) only when that is safe: on a
   connection that failed before the request was sent (any method), on throttling (the platform
   refused the request, so nothing happened; its ``Retry-After`` is honoured), and on 5xx,
-  timeouts or a dropped connection only for idempotent calls. Sending a message is not
-  idempotent: after a 5xx we cannot know whether it went out, and a second try could deliver
-  it twice, so the error goes to the caller instead;
+  timeouts or a dropped connection only for calls safe to repeat: idempotent ones, and those
+  carrying an idempotency key (Mercado Pago answers a repeat under the same
+  ``X-Idempotency-Key`` with the first result instead of charging twice). Sending a message is
+  not idempotent: after a 5xx we cannot know whether it went out, and a second try could
+  deliver it twice, so the error goes to the caller instead;
+- the body is encoded once (by the platform's *dumps*: Mercado Pago's keeps amounts exact), so
+  every attempt sends the very same bytes;
 - a refusal becomes :class:`InvalidCredentials`, :class:`PermissionMissing`,
-  :class:`InvalidInput`, :class:`PlatformRateLimited` or :class:`PlatformUnavailable`, with the
-  platform's own message for operators, scrubbed of the call's secrets;
+  :class:`InvalidInput`, :class:`NotFound`, :class:`PlatformRateLimited`,
+  :class:`PlatformUnavailable` or :class:`PlatformError`, as the platform's *read_failure* says
+  (a request may bring its own reader), with the platform's own message for operators, scrubbed
+  of the call's secrets;
 - nothing logged or raised carries the URL: Telegram's has the bot token in its path.
 """
 
@@ -32,6 +38,7 @@ from tenacity import (
     retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from adapters_platforms.answers import Answer, Failure, FailureReader
@@ -39,25 +46,32 @@ from adapters_platforms.http import TRANSPORT_ERRORS
 from adapters_platforms.redaction import scrub
 from integration_core.errors import (
     IntegrationServiceError,
+    InvalidInput,
     PlatformRateLimited,
     PlatformUnavailable,
 )
 
 PLATFORM_LOGGER: Final = "integration_service.platforms"
+IDEMPOTENCY_HEADER: Final = "X-Idempotency-Key"
 _IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Failures that happen before a single byte of the request left: retrying cannot duplicate it.
 _NOT_SENT: Final = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+# Messages travel to logs and API responses: a platform's essay is cut (after scrubbing, so a
+# secret is never cut in half and left unrecognised).
+_MAX_MESSAGE: Final = 500
 
 
 @attrs.frozen(kw_only=True)
-class RetryPolicy:
-    """How long one attempt may take and how failed attempts are retried.
+class CallRetries:
+    """How long one attempt of a platform call may take and how failed attempts are retried.
 
-    *attempts* counts the first try. Waits grow from *initial_backoff* (doubling, plus up to
-    *jitter* seconds, at most *max_backoff*); a platform's own ``Retry-After`` replaces the
-    backoff, unless it is longer than *max_retry_after*: then the call fails at once with
-    :class:`PlatformRateLimited` carrying it, rather than hold a request open for minutes.
-    *sleep* is injectable so tests need not wait.
+    *attempts* counts the first try. Waits grow from *initial_backoff* (doubling, at most
+    *max_backoff*) plus up to *jitter* seconds; with *full_jitter* each wait is drawn at random
+    below that bound instead, so many clients failing together do not retry together. A
+    platform's own ``Retry-After`` replaces the backoff, unless it is longer than
+    *max_retry_after*: then the call fails at once with :class:`PlatformRateLimited` carrying
+    it, rather than hold a request open for minutes. *sleep* is injectable so tests need not
+    wait.
     """
 
     attempts: int = 3
@@ -65,6 +79,7 @@ class RetryPolicy:
     initial_backoff: float = 0.5
     max_backoff: float = 4.0
     jitter: float = 0.5
+    full_jitter: bool = False
     max_retry_after: float = 10.0
     sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, eq=False)
 
@@ -75,7 +90,11 @@ class Request:
 
     *url* and *params* may hold secrets (Telegram's path, Meta's ``input_token``): they are
     never shown. *secrets* lists every secret value the call carries, to scrub from messages.
-    *idempotent* defaults from the method; mark a POST that is safe to repeat explicitly.
+    *json* is the body, encoded by the caller's *dumps*. *idempotency_key* is sent as
+    ``X-Idempotency-Key`` on every attempt. *idempotent* defaults from the method (or ``True``
+    with an idempotency key); mark a POST that is safe to repeat explicitly. *read_failure*
+    reads this call's refusals instead of the platform's reader (Mercado Pago's 404 names the
+    resource looked up; its refused OAuth grant means the seller must authorize again).
     """
 
     method: str
@@ -84,7 +103,9 @@ class Request:
     params: Mapping[str, str] = attrs.field(factory=dict, repr=False)
     json: Any = attrs.field(default=None, repr=False)
     headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    idempotency_key: str | None = None
     idempotent: bool | None = None
+    read_failure: FailureReader | None = attrs.field(default=None, eq=False, repr=False)
     secrets: tuple[str, ...] = attrs.field(default=(), repr=False)
 
     @property
@@ -92,6 +113,8 @@ class Request:
         """Tell whether sending this request twice has the effect of sending it once."""
         if self.idempotent is not None:
             return self.idempotent
+        if self.idempotency_key is not None:
+            return True
         return self.method.upper() in _IDEMPOTENT_METHODS
 
 
@@ -108,11 +131,16 @@ def _is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, _AttemptFailed) and exc.retryable
 
 
+def _dumps(document: Any) -> bytes:
+    return json.dumps(document).encode()
+
+
 class PlatformCaller:
     """Send :class:`Request` objects for one *platform* over the shared *session*.
 
     *read_failure* is the platform's dialect: it turns an answer into ``None`` (success) or the
-    :class:`Failure` it means.
+    :class:`Failure` it means. *dumps* encodes a request's JSON body and *loads* decodes an
+    answer (raising :class:`ValueError` when it is not JSON); both default to :mod:`json`.
     """
 
     def __init__(
@@ -121,17 +149,27 @@ class PlatformCaller:
         session: aiohttp.ClientSession,
         platform: str,
         read_failure: FailureReader,
-        retry: RetryPolicy | None = None,
+        retry: CallRetries | None = None,
+        dumps: Callable[[Any], bytes] = _dumps,
+        loads: Callable[[bytes], Any] = json.loads,
     ) -> None:
         self._session = session
         self._platform = platform
         self._read_failure = read_failure
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or CallRetries()
+        self._dumps = dumps
+        self._loads = loads
         self._timeout = aiohttp.ClientTimeout(total=self._retry.timeout_seconds)
-        self._backoff = wait_exponential_jitter(
-            multiplier=self._retry.initial_backoff,
-            max=self._retry.max_backoff,
-            jitter=self._retry.jitter,
+        self._backoff: Callable[[RetryCallState], float] = (
+            wait_random_exponential(
+                multiplier=self._retry.initial_backoff, max=self._retry.max_backoff
+            )
+            if self._retry.full_jitter
+            else wait_exponential_jitter(
+                multiplier=self._retry.initial_backoff,
+                max=self._retry.max_backoff,
+                jitter=self._retry.jitter,
+            )
         )
         self._log = structlog.get_logger(PLATFORM_LOGGER)
 
@@ -148,8 +186,10 @@ class PlatformCaller:
             before_sleep=lambda state: self._log_retry(request, state),
             reraise=True,
         )
+        # Encoded once: every attempt sends the very same bytes (under the same idempotency key).
+        body = None if request.json is None else self._dumps(request.json)
         try:
-            return await retrying(self._attempt, request)
+            return await retrying(self._attempt, request, body)
         except _AttemptFailed as failed:
             error = self._error(request, failed.failure)
             # An outage or throttling is ours to watch; a refusal is the caller's to handle.
@@ -166,28 +206,38 @@ class PlatformCaller:
             # Not chained: aiohttp's exceptions print the request URL, which can hold a token.
             raise error from None
 
-    async def _attempt(self, request: Request) -> Answer:
+    async def _attempt(self, request: Request, body: bytes | None) -> Answer:
         try:
             async with self._session.request(
                 request.method,
                 request.url,
                 params=dict(request.params) or None,
-                json=request.json,
-                headers=dict(request.headers) or None,
+                data=body,
+                headers=_headers(request, with_body=body is not None) or None,
                 timeout=self._timeout,
                 allow_redirects=False,
             ) as response:
-                body = await response.read()
-                answer = _answer(response.status, response.headers, body)
+                raw = await response.read()
+                answer = self._answer(response.status, response.headers, raw)
         except TRANSPORT_ERRORS as exc:
             raise _AttemptFailed(
                 Failure(kind=PlatformUnavailable, message=_transport_message(exc)),
                 retryable=isinstance(exc, _NOT_SENT) or request.safe_to_repeat,
             ) from None
-        failure = self._read_failure(answer)
+        failure = (request.read_failure or self._read_failure)(answer)
         if failure is None:
             return answer
         raise _AttemptFailed(failure, retryable=self._retryable(request, failure))
+
+    def _answer(self, status: int, headers: Mapping[str, str], body: bytes) -> Answer:
+        lowered = {key.lower(): value for key, value in headers.items()}
+        if not body.strip():
+            return Answer(status=status, headers=lowered)
+        try:
+            data = self._loads(body)
+        except ValueError:
+            return Answer(status=status, headers=lowered, text=body.decode("utf-8", "replace"))
+        return Answer(status=status, headers=lowered, data=data)
 
     def _retryable(self, request: Request, failure: Failure) -> bool:
         if failure.kind is PlatformRateLimited:
@@ -204,10 +254,17 @@ class PlatformCaller:
         return float(self._backoff(state))
 
     def _error(self, request: Request, failure: Failure) -> IntegrationServiceError:
-        message = scrub(f"{self._platform} {request.label}: {failure.message}", request.secrets)
+        message = self._scrub(f"{self._platform} {request.label}: {failure.message}", request)
         if issubclass(failure.kind, PlatformRateLimited):
             return failure.kind(message, retry_after=failure.retry_after)
+        if issubclass(failure.kind, InvalidInput):
+            problems = tuple(self._scrub(problem, request) for problem in failure.problems)
+            return failure.kind(message, problems=problems)
         return failure.kind(message)
+
+    @staticmethod
+    def _scrub(text: str, request: Request) -> str:
+        return scrub(text, request.secrets)[:_MAX_MESSAGE]
 
     def _log_retry(self, request: Request, state: RetryCallState) -> None:
         outcome = state.outcome
@@ -223,21 +280,19 @@ class PlatformCaller:
         )
 
 
-def _answer(status: int, headers: Mapping[str, str], body: bytes) -> Answer:
-    lowered = {key.lower(): value for key, value in headers.items()}
-    text = body.decode("utf-8", "replace")
-    data: Any = None
-    if body.strip():
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-    return Answer(status=status, headers=lowered, data=data, text=text if data is None else "")
+def _headers(request: Request, *, with_body: bool) -> dict[str, str]:
+    headers = dict(request.headers)
+    if with_body:
+        headers.setdefault("Content-Type", "application/json")
+    if request.idempotency_key is not None:
+        headers[IDEMPOTENCY_HEADER] = request.idempotency_key
+    return headers
 
 
 def _transport_message(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return "timed out waiting for an answer"
     detail = str(exc)
     name = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    if isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ConnectionTimeoutError):
+        # Sent, but no answer in time: whether it took effect is unknown.
+        return f"timed out waiting for an answer: could not be reached ({name})"
     return f"could not be reached ({name})"

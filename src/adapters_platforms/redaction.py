@@ -1,10 +1,10 @@
 """Strip secrets from text about a platform call before it reaches an exception or a log line.
 
 Platforms echo what they were sent ("Malformed access token EAAB..."), Telegram puts the bot
-token in the URL path and Meta puts tokens in query strings (``input_token``, ``client_secret``,
-``fb_exchange_token``), so every message built from a platform's answer or from a transport
-error passes through :func:`scrub` with the exact secrets of that call. The patterns are the net
-under it, for a secret we were not told about.
+token in the URL path, Meta puts tokens in query strings (``input_token``, ``client_secret``,
+``fb_exchange_token``) and Mercado Pago quotes tokens in its messages, so every message built
+from a platform's answer or from a transport error passes through :func:`scrub` with the exact
+secrets of that call. The patterns are the net under it, for a secret we were not told about.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ _PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=|-]+"), rf"\1 {REDACTED}"),
     # Meta user, page and system-user tokens; Instagram Login tokens.
     (re.compile(r"\b(?:EAA|IGAA|IGQ)[A-Za-z0-9_-]{16,}"), REDACTED),
+    # Mercado Pago access tokens (production and test) and refresh tokens.
+    (re.compile(r"\b(?:APP_USR|TEST|TG)-[A-Za-z0-9_-]{6,}"), REDACTED),
 )
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import attrs
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,7 +23,7 @@ from tests.fakes.fake_mercadopago import OURS, FakeMercadoPago
 from adapters_db import SqlEventStore, SqlPaymentStore
 from adapters_db.payment_notifications import SqlPaymentNotificationStore
 from adapters_platforms.http import client_session
-from adapters_platforms.mercadopago import Backoff, MercadoPagoGateway
+from adapters_platforms.mercadopago import DEFAULT_RETRIES, MercadoPagoGateway
 from integration_core.clock import SystemClock
 from integration_core.credentials import Secret
 from integration_core.ids import TenantId
@@ -71,9 +72,12 @@ class PaymentsWorld:
             session=self._session,
             base_url=self._base_url,
             access_token=Secret(OURS),
-            backoff=Backoff(initial=0.001),
-            timeout_seconds=timeout_seconds,
-            retries=retries,
+            retry=attrs.evolve(
+                DEFAULT_RETRIES,
+                initial_backoff=0.001,
+                timeout_seconds=timeout_seconds,
+                attempts=retries + 1,
+            ),
             clock=self.clock,
         )
 

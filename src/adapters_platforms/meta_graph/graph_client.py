@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from adapters_platforms.calls import PlatformCaller, Request, RetryPolicy
+from adapters_platforms.calls import CallRetries, PlatformCaller, Request
 from adapters_platforms.meta_graph import values
 from adapters_platforms.meta_graph.errors import read_meta_failure
 from integration_core.channels import RefreshedToken
@@ -69,7 +69,7 @@ class MetaGraphClient:
         version: str = "v26.0",
         app_id: str | None = None,
         app_secret: Secret | None = None,
-        retry: RetryPolicy | None = None,
+        retry: CallRetries | None = None,
         clock: Clock | None = None,
     ) -> None:
         self._version = version.strip("/")

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from adapters_platforms.calls import PlatformCaller, RetryPolicy
+from adapters_platforms.calls import CallRetries, PlatformCaller
 from adapters_platforms.meta_graph import values
 from adapters_platforms.meta_graph.errors import read_meta_failure
 from adapters_platforms.meta_graph.graph_client import graph_request
@@ -33,7 +33,7 @@ class InstagramGraphClient:
         session: aiohttp.ClientSession,
         base_url: str = "https://graph.instagram.com",
         version: str | None = None,
-        retry: RetryPolicy | None = None,
+        retry: CallRetries | None = None,
         clock: Clock | None = None,
     ) -> None:
         self._prefix = f"/{version.strip('/')}" if version else ""

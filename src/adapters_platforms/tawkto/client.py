@@ -24,7 +24,7 @@ import aiohttp
 import attrs
 
 from adapters_platforms.answers import Answer, Failure, status_failure, text_field
-from adapters_platforms.calls import PlatformCaller, Request, RetryPolicy
+from adapters_platforms.calls import CallRetries, PlatformCaller, Request
 from integration_core.credentials import Secret
 from integration_core.errors import PlatformError
 
@@ -66,7 +66,7 @@ class TawkToClient:
         session: aiohttp.ClientSession,
         base_url: str = "https://api.tawk.to/v1",
         api_key: Secret,
-        retry: RetryPolicy | None = None,
+        retry: CallRetries | None = None,
     ) -> None:
         self._base_url = api_root(base_url)
         self._api_key = api_key

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import aiohttp
 
 from adapters_platforms import inputs
-from adapters_platforms.calls import RetryPolicy
+from adapters_platforms.calls import CallRetries
 from adapters_platforms.tawkto.client import TawkToClient
 from integration_core.channels import Channel, Integration, RefreshedToken, ValidatedAccount
 from integration_core.credentials import Secret
@@ -39,7 +39,7 @@ class TawkToSetup:
         *,
         session: aiohttp.ClientSession,
         base_url: str = "https://api.tawk.to/v1",
-        retry: RetryPolicy | None = None,
+        retry: CallRetries | None = None,
     ) -> None:
         self._session = session
         self._base_url = base_url

@@ -14,7 +14,7 @@ import aiohttp
 import attrs
 
 from adapters_platforms.answers import Answer, Failure, int_field, status_failure, text_field
-from adapters_platforms.calls import PlatformCaller, Request, RetryPolicy
+from adapters_platforms.calls import CallRetries, PlatformCaller, Request
 from integration_core.credentials import Secret
 from integration_core.errors import (
     IntegrationServiceError,
@@ -101,7 +101,7 @@ class TelegramClient:
         *,
         session: aiohttp.ClientSession,
         base_url: str = "https://api.telegram.org",
-        retry: RetryPolicy | None = None,
+        retry: CallRetries | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._caller = PlatformCaller(

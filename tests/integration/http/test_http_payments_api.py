@@ -18,7 +18,7 @@ from tests.fakes.fake_mercadopago import OURS, FakeMercadoPago
 
 from adapters_http.payment_services import PaymentServices
 from adapters_platforms.http import client_session
-from adapters_platforms.mercadopago import Backoff, MercadoPagoGateway, MercadoPagoSetup
+from adapters_platforms.mercadopago import DEFAULT_RETRIES, MercadoPagoGateway, MercadoPagoSetup
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
 from integration_core.signatures.mercadopago import MercadoPagoWebhookVerifier, sign
@@ -85,7 +85,7 @@ async def world(  # noqa: PLR0917 - pytest hands fixtures in by name
             session=session,
             base_url=base_url,
             access_token=Secret(OURS),
-            backoff=Backoff(initial=0.001),
+            retry=attrs.evolve(DEFAULT_RETRIES, initial_backoff=0.001),
             clock=clock,
         )
         integrations = InMemoryIntegrationStore()

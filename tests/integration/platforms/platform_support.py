@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters_platforms.calls import RetryPolicy
+from adapters_platforms.calls import CallRetries
 from integration_core.channels import Channel, Integration, IntegrationStatus
 from integration_core.ids import TenantId
 
@@ -29,9 +29,9 @@ class RecordingSleep:
 
 def fast_retry(
     sleep: RecordingSleep | None = None, *, attempts: int = 3, timeout: float = 2.0
-) -> RetryPolicy:
+) -> CallRetries:
     """Return a retry policy whose waits are recorded by *sleep* instead of slept."""
-    return RetryPolicy(
+    return CallRetries(
         attempts=attempts,
         timeout_seconds=timeout,
         initial_backoff=0.01,

@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from tests.fakes.fake_mercadopago import OURS, FakeMercadoPago
 
 from adapters_platforms.http import client_session
-from adapters_platforms.mercadopago import Backoff, MercadoPagoGateway
+from adapters_platforms.mercadopago import DEFAULT_RETRIES, MercadoPagoGateway
 from integration_core.credentials import Secret
 from integration_core.errors import (
     InvalidCredentials,
@@ -28,7 +29,7 @@ from integration_core.payments import CardPaymentRequest
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 Build = Callable[..., MercadoPagoGateway]
-FAST = Backoff(initial=0.001, maximum=0.005, max_retry_after=5)
+FAST = attrs.evolve(DEFAULT_RETRIES, initial_backoff=0.001, max_backoff=0.005, max_retry_after=5)
 
 
 @pytest.fixture
@@ -44,8 +45,7 @@ async def build(fake: FakeMercadoPago, aiohttp_server: ServerFactory) -> AsyncIt
         def make(**options: Any) -> MercadoPagoGateway:
             settings: dict[str, Any] = {
                 "access_token": Secret(OURS),
-                "backoff": FAST,
-                "retries": 3,
+                "retry": attrs.evolve(FAST, attempts=4),
             } | options
             return MercadoPagoGateway(session=session, base_url=base_url, **settings)
 
@@ -91,7 +91,7 @@ async def test_429_after_all_retries_is_rate_limited_with_retry_after(
 ) -> None:
     fake.fail_next(3, status=429, retry_after="0")
     with pytest.raises(PlatformRateLimited) as caught:
-        await build(retries=2).get_payment("1")
+        await build(retry=attrs.evolve(FAST, attempts=3)).get_payment("1")
 
     assert caught.value.retry_after == 0
     assert len(fake.requests) == 3
@@ -122,7 +122,9 @@ async def test_a_timed_out_charge_is_retried_and_charges_once(
 ) -> None:
     # Mercado Pago makes the payment but answers too late; the retry gets the same payment.
     fake.delay_next(1, seconds=0.5)
-    payment = await build(timeout_seconds=0.2).create_payment(_card(), idempotency_key="key-1")
+    payment = await build(retry=attrs.evolve(FAST, timeout_seconds=0.2)).create_payment(
+        _card(), idempotency_key="key-1"
+    )
 
     assert _keys(fake) == ["key-1", "key-1"]
     assert list(fake.payments) == [payment.provider_payment_id]
@@ -133,7 +135,7 @@ async def test_timeouts_after_all_retries_are_unavailable(
 ) -> None:
     fake.delay_next(2, seconds=0.5)
     with pytest.raises(PlatformUnavailable, match=r"could not be reached \(.*Timeout.*\)"):
-        await build(timeout_seconds=0.1, retries=1).get_payment("1")
+        await build(retry=attrs.evolve(FAST, timeout_seconds=0.1, attempts=2)).get_payment("1")
 
     assert len(fake.requests) == 2
 
@@ -141,7 +143,7 @@ async def test_timeouts_after_all_retries_are_unavailable(
 async def test_a_refused_connection_is_unavailable() -> None:
     async with client_session() as session:
         gateway = MercadoPagoGateway(
-            session=session, base_url="http://127.0.0.1:9", access_token=Secret(OURS), backoff=FAST
+            session=session, base_url="http://127.0.0.1:9", access_token=Secret(OURS), retry=FAST
         )
         with pytest.raises(PlatformUnavailable, match="could not be reached"):
             await gateway.get_payment("1")
@@ -202,9 +204,36 @@ async def test_an_html_error_page_still_maps_by_status(aiohttp_server: ServerFac
             session=session,
             base_url=str(server.make_url("")),
             access_token=Secret(OURS),
-            retries=1,
-            backoff=FAST,
+            retry=attrs.evolve(FAST, attempts=2),
         )
         with pytest.raises(PlatformUnavailable, match="answered 504: HTTP 504"):
             await gateway.get_payment("1")
     assert len(calls) == 2
+
+
+async def test_messages_and_causes_reach_the_caller_without_any_secret(
+    aiohttp_server: ServerFactory,
+) -> None:
+    token = "our-secret-token-value"
+    body = {
+        "message": f"bad token {token} and APP_USR-99999999-abcdef",
+        "error": "bad_request",
+        "cause": [{"code": 4020, "description": "card card-tok was used"}, {"code": 3}],
+    }
+
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response(body, status=400)
+
+    app = web.Application()
+    app.router.add_post("/v1/payments", refuse)
+    base_url = str((await aiohttp_server(app)).make_url(""))
+    with pytest.raises(InvalidInput) as caught:
+        async with client_session() as session:
+            await MercadoPagoGateway(
+                session=session, base_url=base_url, access_token=Secret(token)
+            ).create_payment(_card(), idempotency_key="key-1")
+
+    assert caught.value.message == (
+        "Mercado Pago POST /v1/payments: refused the request: bad token [REDACTED] and [REDACTED]"
+    )
+    assert caught.value.problems == ("4020: card [REDACTED] was used", "3")

@@ -11,13 +11,14 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from tests.fakes.fake_mercadopago import OURS, FakeMercadoPago
 
 from adapters_platforms.http import client_session
-from adapters_platforms.mercadopago import Backoff, BackUrls, MercadoPagoGateway
+from adapters_platforms.mercadopago import DEFAULT_RETRIES, BackUrls, MercadoPagoGateway
 from integration_core.credentials import Secret
 from integration_core.errors import ConfigurationError, InvalidInput, NotFound
 from integration_core.payments import CardPaymentRequest, CheckoutItem, CheckoutRequest
@@ -40,7 +41,7 @@ async def build(fake: FakeMercadoPago, aiohttp_server: ServerFactory) -> AsyncIt
         def make(**options: Any) -> MercadoPagoGateway:
             settings: dict[str, Any] = {
                 "access_token": Secret(OURS),
-                "backoff": Backoff(initial=0.001),
+                "retry": attrs.evolve(DEFAULT_RETRIES, initial_backoff=0.001),
             } | options
             return MercadoPagoGateway(session=session, base_url=base_url, **settings)
 

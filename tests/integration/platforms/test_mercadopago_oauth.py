@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from tests.fakes.fake_mercadopago import CLIENT_ID, CLIENT_SECRET, OURS, FakeMercadoPago
 
 from adapters_platforms.http import client_session
-from adapters_platforms.mercadopago import Backoff, MercadoPagoGateway
+from adapters_platforms.mercadopago import DEFAULT_RETRIES, MercadoPagoGateway
 from integration_core.credentials import Secret
 from integration_core.errors import ConfigurationError, InvalidCredentials, NotFound
 from integration_core.testing import FrozenClock
@@ -37,7 +38,7 @@ async def build(fake: FakeMercadoPago, aiohttp_server: ServerFactory) -> AsyncIt
                 "access_token": Secret(OURS),
                 "client_id": CLIENT_ID,
                 "client_secret": Secret(CLIENT_SECRET),
-                "backoff": Backoff(initial=0.001),
+                "retry": attrs.evolve(DEFAULT_RETRIES, initial_backoff=0.001),
                 "clock": CLOCK,
             } | options
             return MercadoPagoGateway(session=session, base_url=base_url, **settings)

@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 
+import attrs
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from tests.fakes.fake_mercadopago import CLIENT_ID, CLIENT_SECRET, OURS, FakeMercadoPago
 
 from adapters_platforms.http import client_session
-from adapters_platforms.mercadopago import Backoff, MercadoPagoGateway, MercadoPagoSetup
+from adapters_platforms.mercadopago import DEFAULT_RETRIES, MercadoPagoGateway, MercadoPagoSetup
 from integration_core.channels import Channel
 from integration_core.credentials import Secret
 from integration_core.errors import Conflict, InvalidCredentials, InvalidInput, NotFound
@@ -41,7 +42,7 @@ async def gateway(
             access_token=Secret(OURS),
             client_id=CLIENT_ID,
             client_secret=Secret(CLIENT_SECRET),
-            backoff=Backoff(initial=0.001),
+            retry=attrs.evolve(DEFAULT_RETRIES, initial_backoff=0.001),
         )
 
 

@@ -1,4 +1,4 @@
-"""The Mercado Pago adapter's pure parts: exact JSON amounts and the error table (no server)."""
+"""The Mercado Pago adapter's pure parts: exact JSON amounts and the error reader (no server)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters_platforms.answers import Answer, Failure, retry_after_seconds
 from adapters_platforms.mercadopago import errors, resources, wire
-from integration_core.credentials import Secret
 from integration_core.errors import (
-    IntegrationServiceError,
     InvalidCredentials,
     InvalidInput,
     NotFound,
@@ -22,6 +21,7 @@ from integration_core.errors import (
     PlatformRateLimited,
     PlatformUnavailable,
 )
+from integration_core.testing import FrozenClock
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 # Any digits at any scale a currency could use, including exponents like 1E+2 and -0.
@@ -69,9 +69,11 @@ def test_floats_and_non_numbers_are_refused() -> None:
     assert wire.amount("10.5", "amount") == Decimal("10.5")
 
 
-def _error(status: int, body: object = None, **options: Any) -> IntegrationServiceError:
-    settings = {"subject": None, "oauth": False, "secrets": (), "wait": None} | options
-    return errors.translate(status, body, **settings)
+def _failure(status: int, body: object = None, **options: Any) -> Failure:
+    headers = {"retry-after": options.pop("retry_after")} if "retry_after" in options else {}
+    failure = errors.read_failure(Answer(status=status, headers=headers, data=body), **options)
+    assert failure is not None
+    return failure
 
 
 @pytest.mark.parametrize(
@@ -83,45 +85,57 @@ def _error(status: int, body: object = None, **options: Any) -> IntegrationServi
         (404, {}, InvalidInput),
         (400, {}, InvalidInput),
         (409, {}, InvalidInput),
-        (429, {"wait": 3.0}, PlatformRateLimited),
+        (429, {"retry_after": "3"}, PlatformRateLimited),
         (500, {}, PlatformUnavailable),
         (503, {}, PlatformUnavailable),
         (302, {}, PlatformError),
     ],
 )
 def test_status_table(status: int, options: dict[str, Any], expected: type[Exception]) -> None:
-    assert type(_error(status, **options)) is expected
+    assert _failure(status, **options).kind is expected
 
 
 def test_oauth_grant_refusals_mean_the_seller_must_authorize_again() -> None:
     for status in (400, 404):
-        refused = _error(status, {"error": "invalid_grant", "message": "x"}, oauth=True)
-        assert isinstance(refused, InvalidCredentials)
-    assert isinstance(_error(400, {"error": "invalid_grant"}), InvalidInput)  # not OAuth
+        refused = _failure(status, {"error": "invalid_grant", "message": "x"}, oauth=True)
+        assert refused.kind is InvalidCredentials
+    assert _failure(400, {"error": "invalid_grant"}).kind is InvalidInput  # not OAuth
 
 
-def test_messages_keep_mercado_pagos_words_and_causes_but_no_secret() -> None:
-    token = Secret("our-secret-token-value")
+def test_success_is_json_or_nothing() -> None:
+    assert errors.read_failure(Answer(status=200, data={"id": 1})) is None
+    assert errors.read_failure(Answer(status=204)) is None
+    not_json = errors.read_failure(Answer(status=200, text="<html>hello</html>"))
+    assert not_json is not None
+    assert (not_json.kind, not_json.message) == (
+        PlatformError,
+        "answered 200 with a body that is not JSON",
+    )
+
+
+def test_messages_keep_mercado_pagos_words_and_causes() -> None:
     body = {
-        "message": "bad token our-secret-token-value and APP_USR-99999999-abcdef",
+        "message": "bad token APP_USR-99999999-abcdef",
         "error": "bad_request",
         "cause": [{"code": 4020, "description": "notification_url must be https"}, {"code": 3}],
     }
-    refused = _error(400, body, secrets=(token,))
+    refused = _failure(400, body)
 
-    assert isinstance(refused, InvalidInput)
-    assert refused.message == "Mercado Pago refused the request: bad token ****alue and ****"
+    assert refused.kind is InvalidInput
+    # The caller masks secrets: see test_mercadopago_failures.py.
+    assert refused.message == "refused the request: bad token APP_USR-99999999-abcdef"
     assert refused.problems == ("4020: notification_url must be https", "3")
-    cause_object = _error(400, {"cause": {"description": "one cause"}})
-    assert isinstance(cause_object, InvalidInput)
+    cause_object = _failure(400, {"cause": {"description": "one cause"}})
     assert cause_object.problems == ("one cause",)
-    assert _error(400).message == "Mercado Pago refused the request: HTTP 400"
+    assert _failure(400).message == "refused the request: HTTP 400"
 
 
 def test_rate_limits_carry_retry_after() -> None:
-    limited = _error(429, wait=7.0)
-    assert isinstance(limited, PlatformRateLimited)
+    limited = _failure(429, retry_after="7")
+    assert limited.kind is PlatformRateLimited
     assert limited.retry_after == 7.0
+    dated = _failure(429, retry_after="Thu, 01 Jan 2026 00:00:30 GMT", clock=FrozenClock(NOW))
+    assert dated.retry_after == 30.0
 
 
 @pytest.mark.parametrize(
@@ -138,7 +152,7 @@ def test_rate_limits_carry_retry_after() -> None:
     ],
 )
 def test_retry_after_reads_seconds_and_dates(header: str | None, seconds: float | None) -> None:
-    assert errors.retry_after(header, now=NOW) == seconds
+    assert retry_after_seconds(header, now=NOW) == seconds
 
 
 def test_answers_are_read_liberally_but_not_blindly() -> None:
