@@ -52,7 +52,7 @@ async def test_the_container_builds_http_services_on_sqlite(tmp_path: Path) -> N
         wakeup = await resolve(container.wakeup)
         assert services.events.on_queued == wakeup.ring, "wakes this process's workers"
         assert isinstance(services.receive_webhook, ReceiveWebhook)
-        assert isinstance(services.payments, SqlPaymentStore)
+        assert isinstance(await resolve(container.payments), SqlPaymentStore)
         assert isinstance(services.authenticator, JwtAuthenticator)
         assert isinstance(services.rate_limiter, RateLimiter)
         assert not services.rate_limiter.shared
