@@ -7,10 +7,16 @@ message or a failed assertion cannot leak it; code that needs the value calls :m
 from __future__ import annotations
 
 import hmac
+from typing import TYPE_CHECKING
 
 import attrs
 
+from integration_core.errors import NotFound
 from integration_core.ids import TenantId
+
+if TYPE_CHECKING:
+    from integration_core.channels import Integration
+    from integration_core.ports import CredentialStore
 
 
 def mask(value: str) -> str:
@@ -62,3 +68,21 @@ class CredentialRef:
 
     def __str__(self) -> str:
         return f"{self.tenant_id}/{self.integration_id}/{self.name}"
+
+    @classmethod
+    def of(cls, integration: Integration, name: str) -> CredentialRef:
+        """Return where *integration* keeps its secret *name*."""
+        return cls(tenant_id=integration.tenant_id, integration_id=integration.id, name=name)
+
+
+async def read_credential(
+    store: CredentialStore, integration: Integration, name: str
+) -> Secret | None:
+    """Return *integration*'s secret *name* from *store*, or ``None`` when it has none.
+
+    An unreachable store still raises (:class:`CredentialsUnavailable`): that is not absence.
+    """
+    try:
+        return await store.get(CredentialRef.of(integration, name))
+    except NotFound:
+        return None

@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from integration_core.channels import Integration
-from integration_core.credentials import CredentialRef, Secret
-from integration_core.errors import NotFound
+from integration_core.credentials import CredentialRef, Secret, read_credential
 from integration_core.ids import TenantId
 from integration_core.ports import Clock, CredentialStore
 from integration_core.webhooks import INTEGRATION_WEBHOOK_SECRET
@@ -93,14 +92,7 @@ class OwnSecrets:
         name = INTEGRATION_WEBHOOK_SECRET.get(integration.channel)
         if name is None:
             return Vouchee(integration, None)
-        ref = CredentialRef(
-            tenant_id=integration.tenant_id, integration_id=integration.id, name=name
-        )
-        try:
-            secret = await self._credentials.get(ref)
-        except NotFound:
-            secret = None
-        return Vouchee(integration, secret)
+        return Vouchee(integration, await read_credential(self._credentials, integration, name))
 
 
 class WatchedCredentials:

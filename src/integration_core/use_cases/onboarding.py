@@ -16,12 +16,11 @@ from datetime import datetime
 import attrs
 
 from integration_core.channels import Channel, Integration, IntegrationStatus, StatusChange
-from integration_core.credentials import CredentialRef, Secret, mask
+from integration_core.credentials import CredentialRef, Secret, mask, read_credential
 from integration_core.errors import (
     IntegrationExists,
     IntegrationServiceError,
     InvalidInput,
-    NotFound,
 )
 from integration_core.ids import TenantId, new_id
 from integration_core.ports import ChannelSetup, Clock, CredentialStore, IntegrationStore
@@ -221,7 +220,7 @@ class ConnectIntegration:
         await self._integrations.add(integration)
         try:
             for name, value in secrets.items():
-                await self._credentials.put(_ref(integration, name), value)
+                await self._credentials.put(CredentialRef.of(integration, name), value)
             if setup is not None:
                 await setup.register_webhook(integration=integration, credentials=secrets)
         except Exception:
@@ -294,10 +293,6 @@ def check_setup_body(
 # --------------------------------------------------------------------------- shared helpers
 
 
-def _ref(integration: Integration, name: str) -> CredentialRef:
-    return CredentialRef(tenant_id=integration.tenant_id, integration_id=integration.id, name=name)
-
-
 def _all_secret_names(channel: Channel) -> frozenset[str]:
     names = set(SETUP_FIELDS[channel].secret_names) | {REFRESH_TOKEN_FIELD}
     if channel.is_meta:
@@ -314,8 +309,8 @@ async def load_credentials(store: CredentialStore, integration: Integration) -> 
     """
     found: dict[str, Secret] = {}
     for name in sorted(_all_secret_names(integration.channel)):
-        with contextlib.suppress(NotFound):
-            found[name] = await store.get(_ref(integration, name))
+        if (secret := await read_credential(store, integration, name)) is not None:
+            found[name] = secret
     return found
 
 
@@ -332,4 +327,4 @@ async def put_credential(
     store: CredentialStore, integration: Integration, name: str, value: Secret
 ) -> None:
     """Store or replace one secret of *integration*."""
-    await store.put(_ref(integration, name), value)
+    await store.put(CredentialRef.of(integration, name), value)

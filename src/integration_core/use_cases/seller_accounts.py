@@ -11,8 +11,8 @@ from __future__ import annotations
 import attrs
 
 from integration_core.channels import Channel, Integration
-from integration_core.credentials import CredentialRef, Secret
-from integration_core.errors import NotFound, PaymentsNotConfigured
+from integration_core.credentials import Secret, read_credential
+from integration_core.errors import PaymentsNotConfigured
 from integration_core.ids import TenantId
 from integration_core.ports import CredentialStore, IntegrationStore
 from integration_core.use_cases.payment_updates import MERCADOPAGO_INTEGRATION_ID
@@ -80,12 +80,8 @@ class SellerAccounts:
         return await self._account(found) or SERVICE_ACCOUNT
 
     async def _account(self, integration: Integration) -> SellerAccount | None:
-        ref = CredentialRef(
-            tenant_id=integration.tenant_id, integration_id=integration.id, name=ACCESS_TOKEN
-        )
-        try:
-            token = await self._credentials.get(ref)
-        except NotFound:
+        token = await read_credential(self._credentials, integration, ACCESS_TOKEN)
+        if token is None:
             return None
         return SellerAccount(
             integration_id=integration.id, tenant_id=integration.tenant_id, access_token=token

@@ -27,12 +27,11 @@ from typing import Any, Final
 import attrs
 
 from integration_core.channels import Channel, Integration
-from integration_core.credentials import CredentialRef, Secret
+from integration_core.credentials import Secret, read_credential
 from integration_core.errors import (
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
     IntegrationServiceError,
-    NotFound,
 )
 from integration_core.idempotency import IdempotencyRecord, check_key, fingerprint
 from integration_core.ids import TenantId
@@ -142,21 +141,14 @@ class ConnectIntegrationOnce:
         integration = connected.integration
         # The secrets handed out once at creation are read back, never kept in the record.
         if integration.channel is Channel.WEBCHAT:
-            secret = await self._read_back(integration, INTEGRATION_WEBHOOK_SECRET[Channel.WEBCHAT])
+            secret = await read_credential(
+                self._credentials, integration, INTEGRATION_WEBHOOK_SECRET[Channel.WEBCHAT]
+            )
             return attrs.evolve(connected, signing_secret=secret)
         if integration.channel.is_meta:
-            secret = await self._read_back(integration, VERIFY_TOKEN_FIELD)
+            secret = await read_credential(self._credentials, integration, VERIFY_TOKEN_FIELD)
             return attrs.evolve(connected, verify_token=secret)
         return connected
-
-    async def _read_back(self, integration: Integration, name: str) -> Secret | None:
-        ref = CredentialRef(
-            tenant_id=integration.tenant_id, integration_id=integration.id, name=name
-        )
-        try:
-            return await self._credentials.get(ref)
-        except NotFound:
-            return None
 
 
 def _snapshot(connected: ConnectedIntegration) -> dict[str, Any]:
