@@ -1,8 +1,10 @@
 """The ``integration-service`` command line: serve, migrate, token, replay, rotate-keys/-tokens.
 
-Configuration errors are an operator's everyday mistake, so they get one short message that
-lists every problem and exit code 2, never a traceback. Any other failure prints one line and
-exits 1; ``LOG_LEVEL=debug`` adds the traceback.
+Every command that needs the object graph opens it the one way,
+:func:`~integration_service.container.open_container`; one-shot commands log to stderr, so
+stdout holds only their result for scripts. Configuration errors are an operator's everyday
+mistake, so they get one short message that lists every problem and exit code 2, never a
+traceback. Any other failure prints one line and exits 1; ``LOG_LEVEL=debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from integration_service.settings import Settings
 from integration_service.settings.env import InvalidDuration, parse_duration
 
 if TYPE_CHECKING:
+    from integration_core.use_cases.replay import ReplayResult, Selection
     from integration_core.use_cases.token_rotation import RotationReport
 
 EXIT_OK = 0
@@ -75,11 +78,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
-    from integration_service.migration import migrate_once  # noqa: PLC0415 - as in _serve
-
-    revision = asyncio.run(migrate_once(settings))
+    revision = asyncio.run(_migrate_once(settings))
     print(revision or "(no revision)")  # noqa: T201 - the command's output
     return EXIT_OK
+
+
+async def _migrate_once(settings: Settings) -> str | None:
+    """Upgrade the database to the newest revision and return the revision it is at."""
+    from adapters_db.migrate import current_revision, migrate  # noqa: PLC0415 - as in _serve
+    from integration_service.container import engine_of, open_container  # noqa: PLC0415 - as in _serve
+
+    _log_to_stderr(settings)  # Alembic's progress too
+    async with open_container(settings) as container:
+        engine = await engine_of(container)
+        await migrate(engine)
+        return await current_revision(engine)
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
@@ -108,7 +121,7 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
-    from integration_service.replay import Selection, run_replay  # noqa: PLC0415 - as in _serve
+    from integration_core.use_cases.replay import Selection  # noqa: PLC0415 - as in _serve
 
     selection = Selection(
         tenant_id=None if args.tenant is None else TenantId(args.tenant),
@@ -118,7 +131,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         until=args.until,
         renormalize=args.renormalize,
     )
-    result = asyncio.run(run_replay(settings, selection))
+    result = asyncio.run(_replay_once(settings, selection))
     notes = []
     if result.skipped:
         notes.append(f"skipped {result.skipped} already pending or ignored event(s)")
@@ -134,10 +147,18 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
-    from integration_service.key_rotation import rotate_keys  # noqa: PLC0415 - as in _serve
+async def _replay_once(settings: Settings, selection: Selection) -> ReplayResult:
+    """Replay *selection* with the core's use case (the API's route uses it too); never migrate."""
+    from integration_service.container import open_container, resolve  # noqa: PLC0415 - as in _serve
 
-    moved = asyncio.run(rotate_keys(settings, batch_size=args.batch_size))
+    _log_to_stderr(settings)
+    async with open_container(settings) as container:
+        replay = await resolve(container.replay_events)
+        return await replay(selection)
+
+
+def _rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
+    moved = asyncio.run(_reencrypt(settings, batch_size=args.batch_size))
     if moved is None:
         print("CREDENTIAL_STORE=vault: Vault encrypts with its own keys; nothing to do")  # noqa: T201 - the command's output
     else:
@@ -145,8 +166,27 @@ def _rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+async def _reencrypt(settings: Settings, *, batch_size: int) -> int | None:
+    """Re-encrypt every credential not under the current key; ``None`` when Vault keeps them.
+
+    Rotation is: set the new ``ENCRYPTION_KEY``, move the old one to
+    ``ENCRYPTION_KEYS_PREVIOUS``, restart, run this; once it reports nothing left, the old key
+    can go. It works in batches of separate transactions, so it is safe to interrupt and run
+    again, alongside running services.
+    """
+    from adapters_db.credentials import SqlCredentialStore  # noqa: PLC0415 - as in _serve
+    from integration_service.container import open_container, resolve  # noqa: PLC0415 - as in _serve
+
+    _log_to_stderr(settings)
+    async with open_container(settings) as container:
+        store = await resolve(container.stored_credentials)
+        if not isinstance(store, SqlCredentialStore):
+            return None  # Vault encrypts with keys of its own
+        return await store.reencrypt(batch_size=batch_size)
+
+
 def _rotate_tokens(_args: argparse.Namespace, settings: Settings) -> int:
-    from integration_service.token_rotation import summary  # noqa: PLC0415 - as in _serve
+    from integration_service.loops import summary  # noqa: PLC0415 - as in _serve
 
     report = asyncio.run(_rotate_tokens_once(settings))
     print(summary(report))  # noqa: T201 - the command's output
@@ -156,24 +196,23 @@ def _rotate_tokens(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _rotate_tokens_once(settings: Settings) -> RotationReport:
-    """Run one rotation pass, logging to stderr.
+    """Run one rotation pass, as the scheduler of ``serve`` does, logging each result."""
+    from integration_service.container import open_container, resolve  # noqa: PLC0415 - as in _serve
+    from integration_service.loops import log_report  # noqa: PLC0415 - as in _serve
 
-    Here, not in ``token_rotation``: the container imports that module (for the rotation
-    policy), so opening the container there made the two import each other.
-    """
-    from adapters_observability.logging import configure_logging  # noqa: PLC0415 - as in _serve
-    from integration_service.container import Container, resolve, shutdown  # noqa: PLC0415 - as in _serve
-    from integration_service.token_rotation import log_report  # noqa: PLC0415 - as in _serve
-
-    configure_logging(settings.log_level, stream="stderr")
-    container = Container(settings=settings)
-    try:
+    _log_to_stderr(settings)
+    async with open_container(settings) as container:
         rotate = await resolve(container.rotate_tokens)
         report = await rotate.run_once()
         log_report(report)
         return report
-    finally:
-        await shutdown(container)
+
+
+def _log_to_stderr(settings: Settings) -> None:
+    """Send logs to stderr: stdout holds only the command's result, for scripts."""
+    from adapters_observability.logging import configure_logging  # noqa: PLC0415 - as in _serve
+
+    configure_logging(settings.log_level, stream="stderr")
 
 
 def _check_replay(args: argparse.Namespace) -> None:

@@ -1,19 +1,21 @@
-"""The object graph of the service: with :mod:`.builders`, the only code that knows adapters.
+"""The object graph of the service: with :mod:`.wiring`, the only code that knows adapters.
 
-A dependency-injector :class:`Container` declares the object graph; nothing is injected by
-decorators (no ``@inject``, no ``Provide[...]``): :func:`build_services` asks the container for
-the finished :class:`~adapters_http.services.HttpServices` and hands it to ``create_app``.
-Resources with a lifetime (the database engine, the rate limiter's Redis pool, the outgoing
-HTTP client session) are ``providers.Resource`` async generators, so
-``await container.shutdown_resources()`` closes each of them exactly once. What depends on
-optional configuration (the messaging service) is provided as ``None`` when it is not set, and
-the roles (:mod:`integration_service.roles`) decide what to run from that.
+A dependency-injector :class:`Container` declares the whole graph: the HTTP side, the payments
+wiring and a worker process's background loops. Nothing is injected by decorators (no
+``@inject``, no ``Provide[...]``); every command opens the container one way,
+``async with open_container(settings) as container``, and asks it for what it needs
+(:func:`resolve`). Resources with a lifetime (the database engine, the rate limiter's Redis
+pool, the outgoing HTTP client session) are ``providers.Resource`` async generators, so closing
+the container closes each of them exactly once. What depends on optional configuration (the
+messaging service) is provided as ``None`` when it is not set.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from dependency_injector import containers, providers
@@ -22,13 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters_db.events import SqlEventStore
 from adapters_db.health import DatabaseProbe
 from adapters_db.idempotency import SqlIdempotencyStore
-from adapters_db.inbox import SqlEventInbox
 from adapters_db.integrations import SqlIntegrationStore
 from adapters_db.payment_notifications import SqlPaymentNotificationStore
 from adapters_db.payments import SqlPaymentStore
 from adapters_http.services import HttpServices
 from adapters_http.webhook_paths import WEBHOOK_CHANNELS
 from adapters_observability.forward_metrics import ForwardMetrics
+from adapters_observability.payment_metrics import NotificationMetrics
 from adapters_observability.pool_metrics import PoolMetrics
 from adapters_observability.registry import metrics_registry
 from adapters_observability.rotation_metrics import TokenRotationMetrics
@@ -36,8 +38,7 @@ from adapters_observability.setup_metrics import SetupMetrics
 from adapters_observability.split_metrics import SplitMetrics
 from integration_core.channels import Channel
 from integration_core.clock import SystemClock
-from integration_core.own_secrets import OwnSecrets, WatchedCredentials
-from integration_core.ports import CredentialStore
+from integration_core.own_secrets import OwnSecrets
 from integration_core.routing_cache import CachingDirectory, notify_all
 from integration_core.use_cases.health import CheckHealth
 from integration_core.use_cases.intake import ReceiveWebhook
@@ -49,49 +50,42 @@ from integration_core.use_cases.integrations import (
     SendTestMessage,
     UpdateIntegration,
 )
+from integration_core.use_cases.payment_notifications import ProcessPaymentNotifications
+from integration_core.use_cases.payment_updates import ApplyProviderUpdate
 from integration_core.use_cases.replay import ReplayEvents
 from integration_core.use_cases.setup_idempotency import ConnectIntegrationOnce
 from integration_core.use_cases.splitting import SplitDeliveries
 from integration_core.use_cases.tawkto_config import GetTawkToConfig, UpdateTawkToConfig
 from integration_core.use_cases.tawkto_reports import TawkToReports
 from integration_core.use_cases.token_rotation import RotateTokens
-from integration_service.builders import (
+from integration_service.loops import NotificationWorker, TokenRotationScheduler
+from integration_service.roles import background
+from integration_service.settings import Settings
+from integration_service.wakeup import Wakeup
+from integration_service.wiring import (
     MeasuredConnectIntegration,
     authenticator,
     channel_setups,
     credential_store,
     database_engine,
+    event_inbox,
     forward_events,
     health_probes,
     http_session,
     http_settings,
+    mercadopago_gateway,
     message_forwarder,
     migration_probe,
+    payment_services,
     rate_limiter,
+    rotation_policy,
+    seller_accounts,
+    watched_credentials,
     webhook_verifiers,
 )
-from integration_service.payment_wiring import PaymentWiring
-from integration_service.settings import Settings
-from integration_service.token_rotation import rotation_policy
-from integration_service.wakeup import Wakeup
+from integration_service.workers import SplittingWorker
 
 T = TypeVar("T")
-
-
-async def event_inbox(engine: AsyncEngine) -> AsyncIterator[SqlEventInbox]:
-    """Create the spool of raw deliveries; close its appends' connections at shutdown."""
-    inbox = SqlEventInbox(engine=engine)
-    try:
-        yield inbox
-    finally:
-        await inbox.aclose()
-
-
-def watched_credentials(*, inner: CredentialStore, own_secrets: OwnSecrets) -> WatchedCredentials:
-    """Return *inner* watched, so that every secret written makes *own_secrets* forget it."""
-    watched = WatchedCredentials(inner)
-    watched.listen(own_secrets.forget)
-    return watched
 
 
 class Container(containers.DeclarativeContainer):
@@ -240,16 +234,33 @@ class Container(containers.DeclarativeContainer):
 
     # Mercado Pago payments: the API's use cases and the notification worker's, one gateway.
     payment_notifications = providers.Singleton(SqlPaymentNotificationStore, engine=engine)
-    payment_wiring = providers.Singleton(
-        PaymentWiring,
+    gateway = providers.Singleton(
+        mercadopago_gateway, settings=settings, session=session, clock=clock
+    )
+    sellers = providers.Singleton(
+        seller_accounts, settings=settings, integrations=integrations, credentials=credentials
+    )
+    payment_services = providers.Singleton(
+        payment_services,
         settings=settings,
-        session=session,
-        clock=clock,
+        gateway=gateway,
         payments=payments,
         notifications=payment_notifications,
         events=events,
-        integrations=integrations,
-        credentials=credentials,
+        sellers=sellers,
+        clock=clock,
+    )
+    process_notifications = providers.Singleton(
+        ProcessPaymentNotifications,
+        notifications=payment_notifications,
+        apply=providers.Singleton(
+            ApplyProviderUpdate, payments=payments, gateway=gateway, events=events, clock=clock
+        ),
+        sellers=sellers,
+        clock=clock,
+        orders=gateway,
+        payments=payments,
+        ipn_window=settings.provided.mercadopago.ipn_window,
     )
 
     # The Tawk.to routes of the original service: config is the tenant's Tawk.to integration.
@@ -292,7 +303,49 @@ class Container(containers.DeclarativeContainer):
         get_tawkto_config=get_tawkto_config,
         update_tawkto_config=update_tawkto_config,
         tawkto_reports=tawkto_reports,
-        payment_services=payment_wiring.provided.services,
+        payment_services=payment_services,
+    )
+
+    # The background loops of a worker process (`serve --role worker` or `all`).
+    poll_seconds = providers.Callable(
+        timedelta.total_seconds, settings.provided.messaging.poll_interval
+    )
+    splitter = providers.Singleton(
+        SplittingWorker,
+        split=split_deliveries,
+        poll_interval=poll_seconds,
+        wakeup=spool_wakeup,
+        metrics=split_metrics,
+        inbox=inbox,
+        clock=clock,
+    )
+    notification_worker = providers.Singleton(
+        NotificationWorker,
+        process=process_notifications,
+        metrics=providers.Singleton(NotificationMetrics, registry=registry),
+        poll_interval=poll_seconds,
+    )
+    token_rotation = providers.Singleton(
+        TokenRotationScheduler,
+        rotate=rotate_tokens,
+        integrations=integrations,
+        metrics=rotation_metrics,
+        clock=clock,
+        interval=providers.Callable(timedelta.total_seconds, settings.provided.rotation.interval),
+    )
+    background = providers.Singleton(
+        background,
+        settings=settings,
+        splitter=splitter,
+        forwarder=forwarder,
+        wakeup=wakeup,
+        spool_wakeup=spool_wakeup,
+        forward_metrics=forward_metrics,
+        events=events,
+        clock=clock,
+        notifications=notification_worker,
+        rotation=token_rotation,
+        idempotency=idempotency,
     )
 
 
@@ -302,6 +355,21 @@ async def resolve(provider: providers.Provider[T]) -> T:
     if inspect.isawaitable(value):
         value = await value
     return value  # type: ignore[no-any-return]
+
+
+@contextlib.asynccontextmanager
+async def open_container(settings: Settings) -> AsyncIterator[Container]:
+    """Yield the container of *settings* with its resources open; close them all on the way out.
+
+    The one way every command (``serve`` in each role, ``migrate``, ``replay``, ``rotate-keys``,
+    ``rotate-tokens``) builds the object graph.
+    """
+    container = Container(settings=settings)
+    try:
+        await _maybe_await(container.init_resources())
+        yield container
+    finally:
+        await shutdown(container)
 
 
 async def build_services(container: Container) -> HttpServices:

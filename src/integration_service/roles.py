@@ -1,35 +1,37 @@
-"""What one ``serve`` process runs: the HTTP side, the background workers, or both.
+"""What one ``serve`` process runs: the HTTP side, the background loops, or both.
 
 ``--role api`` takes webhooks (verifies and spools them) and serves the management API;
-``--role worker`` splits spooled deliveries into events, forwards events and rotates tokens
-(and serves only health and metrics); ``all``, the default, does both in one process.
-Any number of each may share one database: claims are leased (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL), so two workers never hold the same event, and intake deduplicates in the
-database, so two api processes never store one twice.
+``--role worker`` splits spooled deliveries into events, forwards events, applies Mercado Pago
+notifications and rotates tokens (and serves only health and metrics); ``all``, the default,
+does both in one process. Any number of each may share one database: claims are leased
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so two workers never hold the same event, and intake
+deduplicates in the database, so two api processes never store one twice. The container builds
+a worker's loops with :func:`background`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import functools
+from collections.abc import Awaitable, Callable
 
-from adapters_observability.logging import get_logger
-from adapters_observability.payment_metrics import NotificationMetrics
-from integration_core.use_cases.forwarding import ForwardEvents
-from integration_service.container import Container, engine_of, resolve
-from integration_service.housekeeping import purge_idempotency_records
-from integration_service.migration import wait_for_schema
-from integration_service.payment_worker import NotificationWorker
-from integration_service.settings import Settings
-from integration_service.token_rotation import TokenRotationScheduler
-from integration_service.workers import (
-    ForwardingWorker,
-    SplittingWorker,
-    Workers,
-    refresh_outbox_gauges,
+import attrs
+
+from adapters_observability.forward_metrics import ForwardMetrics
+from integration_core.ports import Clock, EventStore, IdempotencyStore, MessageForwarder
+from integration_service.loops import (
+    NotificationWorker,
+    TokenRotationScheduler,
+    purge_idempotency_records,
 )
+from integration_service.settings import Settings
+from integration_service.wakeup import Wakeup
+from integration_service.wiring import forward_events
+from integration_service.workers import ForwardingWorker, SplittingWorker, refresh_outbox_gauges
 
-_LOGGER = "integration_service.roles"
+Loop = Callable[[asyncio.Event], Awaitable[None]]
+"""A background loop: runs until the event it is given is set."""
 
 
 class Role(enum.StrEnum):
@@ -50,83 +52,62 @@ class Role(enum.StrEnum):
         return self is not Role.API
 
 
-async def start_workers(container: Container, settings: Settings, workers: Workers) -> None:
-    """Start this process's background work on *workers*: it begins once the schema is ready.
+@attrs.frozen(kw_only=True)
+class Background:
+    """What a ``worker``/``all`` process runs: its loops, and the doorbells to close at stop."""
 
-    Without ``MESSAGING_SERVICE_URL`` nothing is forwarded (events stay pending, as the
-    start-up warning says), but the outbox gauges still run, so the backlog is visible.
+    loops: tuple[Loop, ...]
+    wakeups: tuple[Wakeup, ...]
+    forwarding_workers: int
+
+
+def background(
+    *,
+    settings: Settings,
+    splitter: SplittingWorker,
+    forwarder: MessageForwarder | None,
+    wakeup: Wakeup,
+    spool_wakeup: Wakeup,
+    forward_metrics: ForwardMetrics,
+    events: EventStore,
+    clock: Clock,
+    notifications: NotificationWorker,
+    rotation: TokenRotationScheduler,
+    idempotency: IdempotencyStore,
+) -> Background:
+    """Build every background loop of a worker process.
+
+    One forwarding worker per ``FORWARD_WORKERS``, each with its own use case (so its own
+    concurrency limit), none without ``MESSAGING_SERVICE_URL`` (no *forwarder*); the outbox
+    gauges still run then, so the backlog is visible. Mercado Pago notifications are applied
+    whether or not anything is forwarded.
     """
-    log = get_logger(_LOGGER)
-    messaging = settings.messaging
-    engine = await engine_of(container)
-    probe = await resolve(container.migrations)
-    events = await resolve(container.events)
-    clock = await resolve(container.clock)
-    metrics = await resolve(container.forward_metrics)
-    wakeup = await resolve(container.wakeup)
-    integrations = await resolve(container.integrations)
-    idempotency = await resolve(container.idempotency)
-    rotation = TokenRotationScheduler(
-        rotate=await resolve(container.rotate_tokens),
-        integrations=integrations,
-        metrics=await resolve(container.rotation_metrics),
-        clock=clock,
-        interval=settings.rotation.interval.total_seconds(),
-    )
-    spool_wakeup = await resolve(container.spool_wakeup)
-    workers.wake_on_stop(wakeup)
-    workers.wake_on_stop(spool_wakeup)
-    splitter = SplittingWorker(
-        split=await resolve(container.split_deliveries),
-        poll_interval=messaging.poll_interval.total_seconds(),
-        wakeup=spool_wakeup,
-        metrics=await resolve(container.split_metrics),
-        inbox=await resolve(container.inbox),  # type: ignore[arg-type]  # a Protocol
-        clock=clock,
-    )
+    poll = settings.messaging.poll_interval.total_seconds()
     forwarding: list[ForwardingWorker] = []
-    for number in range(1, messaging.workers + 1):
-        forward: ForwardEvents | None = await resolve(container.forward_events)
+    for number in range(1, settings.messaging.workers + 1):
+        forward = forward_events(settings, events, forwarder, clock)
         if forward is None:
-            log.warning("forwarding_disabled", reason="MESSAGING_SERVICE_URL is not set")
             break
-        forwarding.append(
-            ForwardingWorker(
-                name=f"forward-{number}",
-                forward=forward,
-                batch_size=messaging.batch_size,
-                poll_interval=messaging.poll_interval.total_seconds(),
-                wakeup=wakeup,
-                metrics=metrics,
-            )
+        worker = ForwardingWorker(
+            name=f"forward-{number}",
+            forward=forward,
+            batch_size=settings.messaging.batch_size,
+            poll_interval=poll,
+            wakeup=wakeup,
+            metrics=forward_metrics,
         )
-
-    # Mercado Pago notifications are applied here too, whether or not anything is forwarded.
-    notification_worker = NotificationWorker(
-        process=(await resolve(container.payment_wiring)).processor,
-        metrics=NotificationMetrics(registry=await resolve(container.registry)),
-        poll_interval=messaging.poll_interval.total_seconds(),
+        forwarding.append(worker)
+    loops: list[Loop] = [
+        functools.partial(
+            refresh_outbox_gauges, events=events, metrics=forward_metrics, clock=clock
+        ),
+        splitter.run,
+        splitter.refresh_gauges,
+        *(worker.run for worker in forwarding),
+        notifications.run,
+        rotation.run,
+        functools.partial(purge_idempotency_records, store=idempotency, clock=clock),
+    ]
+    return Background(
+        loops=tuple(loops), wakeups=(wakeup, spool_wakeup), forwarding_workers=len(forwarding)
     )
-
-    async def run() -> None:
-        if not await wait_for_schema(engine, probe, stop=workers.stopping):
-            return
-        log.info(
-            "workers_started",
-            forwarding_workers=len(forwarding),
-            batch_size=messaging.batch_size,
-            poll_interval_seconds=messaging.poll_interval.total_seconds(),
-        )
-        await asyncio.gather(
-            refresh_outbox_gauges(
-                events=events, metrics=metrics, clock=clock, stop=workers.stopping
-            ),
-            splitter.run(workers.stopping),
-            splitter.refresh_gauges(workers.stopping),
-            *(worker.run(workers.stopping) for worker in forwarding),
-            notification_worker.run(workers.stopping),
-            rotation.run(workers.stopping),
-            purge_idempotency_records(store=idempotency, clock=clock, stop=workers.stopping),
-        )
-
-    workers.start("background", run())

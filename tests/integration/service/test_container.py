@@ -30,7 +30,7 @@ from integration_service.container import (
     resolve,
     shutdown,
 )
-from integration_service.migration import migrate_until_done
+from integration_service.server import migrate_until_done
 from integration_service.settings import Settings
 
 ClientFactory = Callable[[Any], Awaitable[TestClient[Any, Any]]]

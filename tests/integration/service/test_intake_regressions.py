@@ -27,7 +27,7 @@ from integration_core.ids import TenantId, new_id
 from integration_core.signatures import meta, telegram
 from integration_core.webhooks import routing_secret_token
 from integration_service.container import Container, build_services, engine_of, resolve, shutdown
-from integration_service.migration import migrate_until_done
+from integration_service.server import migrate_until_done
 from integration_service.settings import Settings
 
 ROOT = "/api/v1/integrations/webhooks"

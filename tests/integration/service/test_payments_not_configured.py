@@ -19,7 +19,7 @@ from adapters_http.auth import issue_token
 from integration_core.credentials import Secret
 from integration_core.ids import TenantId
 from integration_service.container import Container, build_services, engine_of, resolve, shutdown
-from integration_service.migration import migrate_until_done
+from integration_service.server import migrate_until_done
 from integration_service.settings import Settings
 
 ClientFactory = Callable[[Any], Awaitable[TestClient[Any, Any]]]

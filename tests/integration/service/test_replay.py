@@ -21,7 +21,7 @@ from integration_core.use_cases.replay import ReplayResult, Selection, replay
 from integration_core.webhooks import InboundEvent
 from integration_service.cli import main
 from integration_service.container import Container, engine_of, resolve, shutdown
-from integration_service.migration import migrate_until_done
+from integration_service.server import migrate_until_done
 from integration_service.settings import Settings
 
 ACME = TenantId("acme")

@@ -13,7 +13,7 @@ from integration_core.errors import CredentialsUnavailable
 from integration_core.ids import TenantId, new_id
 from integration_service.cli import main
 from integration_service.container import Container, build_services, engine_of, resolve, shutdown
-from integration_service.migration import migrate_until_done
+from integration_service.server import migrate_until_done
 from integration_service.settings import Settings
 
 OLD = base64.b64encode(b"o" * 32).decode()

@@ -21,7 +21,7 @@ from integration_core.testing import (
     InMemoryIntegrationStore,
 )
 from integration_core.use_cases.token_rotation import RotateTokens, RotationPolicy
-from integration_service.token_rotation import TokenRotationScheduler, summary
+from integration_service.loops import TokenRotationScheduler, summary
 from integration_service.workers import Workers
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from adapters_db.credentials import SqlCredentialStore
+from adapters_db.health import MigrationProbe
 from adapters_http.app import create_app
 from adapters_platforms.messaging import HttpMessageForwarder
 from adapters_platforms.vault import VaultCredentialStore
@@ -21,9 +22,13 @@ from integration_core.credentials import CredentialRef, Secret
 from integration_core.ids import TenantId, new_id
 from integration_core.signatures import meta
 from integration_service.container import Container, build_services, engine_of, resolve, shutdown
-from integration_service.migration import MigrationProbe, migrate_until_done, wait_for_schema
-from integration_service.ops_app import create_ops_app
-from integration_service.roles import Role, start_workers
+from integration_service.roles import Role
+from integration_service.server import (
+    create_ops_app,
+    migrate_until_done,
+    start_workers,
+    wait_for_schema,
+)
 from integration_service.settings import Settings
 from integration_service.workers import Workers
 

@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from integration_service.container import Container, build_services, shutdown
-from integration_service.ops_app import create_ops_app
+from integration_service.server import create_ops_app
 from integration_service.settings import Settings
 
 ClientFactory = Callable[[Any], Awaitable[TestClient[Any, Any]]]

@@ -12,7 +12,7 @@ from integration_core.idempotency import IdempotencyRecord
 from integration_core.ids import TenantId
 from integration_core.testing import FrozenClock, InMemoryIdempotencyStore
 from integration_core.use_cases.setup_idempotency import KEPT_FOR
-from integration_service.housekeeping import purge_idempotency_records
+from integration_service.loops import purge_idempotency_records
 
 CLOCK = FrozenClock()
 NOW = CLOCK.now()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from integration_service.token_rotation import rotation_policy
+from integration_service.wiring import rotation_policy
 
 from .settings_support import PROD, load, problems_of
 

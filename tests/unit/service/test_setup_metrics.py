@@ -23,7 +23,7 @@ from integration_core.testing import (
     InMemoryCredentialStore,
     InMemoryIntegrationStore,
 )
-from integration_service.builders import MeasuredConnectIntegration, outcome_of
+from integration_service.wiring import MeasuredConnectIntegration, outcome_of
 
 TENANT = TenantId("tenant-metrics")
 

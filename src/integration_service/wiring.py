@@ -1,7 +1,9 @@
 """Build each adapter from the settings: the recipes the DI container assembles.
 
 Kept apart from :mod:`.container` so the container reads as the object graph alone; like the
-container, this module may know every concrete class (it is the composition root).
+container, this module may know every concrete class (it is the composition root). Here too is
+what only the composition root can write: the setup use case measured with the HTTP adapter's
+error codes, and the list of a worker process's background loops.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters_db.credentials import SqlCredentialStore
 from adapters_db.engine import create_engine
+from adapters_db.health import MigrationProbe
+from adapters_db.inbox import SqlEventInbox
 from adapters_http.auth import JwtAuthenticator
 from adapters_http.errors import DOMAIN_ERRORS
+from adapters_http.payment_services import PaymentServices
 from adapters_http.rate_limit import SCOPE_IP, SCOPE_TENANT, SCOPE_WEBHOOK, Rate, RateLimiter
 from adapters_http.services import HttpSettings
 from adapters_observability.setup_metrics import CONNECTED, SetupMetrics
@@ -37,16 +42,21 @@ from integration_core.channels import Channel
 from integration_core.credentials import Secret
 from integration_core.errors import ConfigurationError, IntegrationServiceError
 from integration_core.ids import TenantId
+from integration_core.own_secrets import OwnSecrets, WatchedCredentials
 from integration_core.ports import (
     ChannelSetup,
     Clock,
     CredentialStore,
     EventStore,
     HealthProbe,
+    IntegrationStore,
     MessageForwarder,
+    PaymentNotificationStore,
+    PaymentStore,
     WebhookVerifier,
 )
 from integration_core.signatures import (
+    MercadoPagoWebhookVerifier,
     MetaWebhookVerifier,
     StandardWebhooksVerifier,
     TawkToWebhookVerifier,
@@ -54,9 +64,13 @@ from integration_core.signatures import (
 )
 from integration_core.use_cases.forwarding import ForwardEvents, RetryPolicy
 from integration_core.use_cases.onboarding import ConnectedIntegration, ConnectIntegration
+from integration_core.use_cases.payment_notifications import ReceivePaymentNotification
+from integration_core.use_cases.payment_refunds import RefundPayment
+from integration_core.use_cases.payments import CreatePayment, GetPayment
+from integration_core.use_cases.seller_accounts import SellerAccounts
+from integration_core.use_cases.token_rotation import RotationPolicy
 from integration_core.webhook_urls import WebhookUrls
 from integration_service import __version__
-from integration_service.migration import MigrationProbe
 from integration_service.settings import CredentialStoreKind, Settings
 
 
@@ -306,3 +320,77 @@ class MeasuredConnectIntegration(ConnectIntegration):
             raise
         self._metrics.observe(channel, CONNECTED, time.perf_counter() - started)
         return connected
+
+
+def rotation_policy(settings: Settings) -> RotationPolicy:
+    """Build the rotation policy from ``TOKEN_REFRESH_MARGIN`` and the ``TOKEN_*`` settings."""
+    rotation = settings.rotation
+    return RotationPolicy(
+        margin=settings.platforms.token_refresh_margin,
+        probe_interval=rotation.probe_interval,
+        cooldown=rotation.cooldown,
+        max_cooldown=rotation.max_cooldown,
+        max_failures=rotation.max_failures,
+    )
+
+
+def seller_accounts(
+    settings: Settings, integrations: IntegrationStore, credentials: CredentialStore
+) -> SellerAccounts:
+    """Find whose Mercado Pago account a payment is on (ours, with ``MP_ACCESS_TOKEN`` set)."""
+    return SellerAccounts(
+        integrations=integrations,
+        credentials=credentials,
+        service_account=settings.mercadopago.access_token is not None,
+    )
+
+
+def payment_services(
+    *,
+    settings: Settings,
+    gateway: MercadoPagoGateway,
+    payments: PaymentStore,
+    notifications: PaymentNotificationStore,
+    events: EventStore,
+    sellers: SellerAccounts,
+    clock: Clock,
+) -> PaymentServices:
+    """Return the payments API's use cases over the one gateway the notification worker shares."""
+    mp = settings.mercadopago
+    return PaymentServices(
+        create=CreatePayment(
+            payments=payments,
+            gateway=gateway,
+            clock=clock,
+            notification_url=payment_notification_url(settings),
+        ),
+        get=GetPayment(payments=payments),
+        refund=RefundPayment(payments=payments, gateway=gateway, events=events, clock=clock),
+        sellers=sellers,
+        receive_notification=ReceivePaymentNotification(
+            notifications=notifications,
+            verifier=MercadoPagoWebhookVerifier(
+                clock=clock, tolerance_seconds=mp.webhook_tolerance_seconds or None
+            ),
+            secrets=mp.webhook_secrets,
+            clock=clock,
+            ipn_enabled=mp.ipn_enabled,
+            ipn_window=mp.ipn_window,
+        ),
+    )
+
+
+async def event_inbox(engine: AsyncEngine) -> AsyncIterator[SqlEventInbox]:
+    """Create the spool of raw deliveries; close its appends' connections at shutdown."""
+    inbox = SqlEventInbox(engine=engine)
+    try:
+        yield inbox
+    finally:
+        await inbox.aclose()
+
+
+def watched_credentials(*, inner: CredentialStore, own_secrets: OwnSecrets) -> WatchedCredentials:
+    """Return *inner* watched, so that every secret written makes *own_secrets* forget it."""
+    watched = WatchedCredentials(inner)
+    watched.listen(own_secrets.forget)
+    return watched
