@@ -18,10 +18,12 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
 from benchmark_support import Database, free_port, integration_for, wait_http, whatsapp_body
 
 from adapters_db.engine import create_engine
@@ -96,6 +98,23 @@ async def _pending(url: str) -> int:
         await engine.dispose()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) process *pid* has used so far."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def _py_spy(pid: int, output: str) -> subprocess.Popen[bytes]:
+    """Record *pid*'s stacks for 10 s (py-spy from PyPI, beside this Python; needs root)."""
+    py_spy = str(Path(sys.executable).with_name("py-spy"))
+    flags = ["--duration", "10", "--rate", "250", "--format", "raw", "--nonblocking"]
+    return subprocess.Popen(
+        [py_spy, "record", "--pid", str(pid), *flags, "--output", output],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def main() -> int:
     """Run the benchmark and print events/s."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -111,6 +130,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=None, help="FORWARD_WORKERS")
     parser.add_argument(
         "--from-spool", action="store_true", help="start from raw deliveries: split, then forward"
+    )
+    parser.add_argument(
+        "--profile", metavar="FILE", help="record the worker with py-spy (raw stacks) meanwhile"
     )
     args = parser.parse_args()
 
@@ -137,32 +159,36 @@ def main() -> int:
         }
         if args.workers is not None:
             env["FORWARD_WORKERS"] = str(args.workers)
+        worker_log = Path(tempfile.mkdtemp(prefix="is-drain-")).joinpath("worker.log").open("wb")
         started = time.monotonic()
-        procs.append(
-            subprocess.Popen(
-                [
-                    "taskset",
-                    "-c",
-                    "0",
-                    sys.executable,
-                    "-m",
-                    "integration_service",
-                    "serve",
-                    "--role",
-                    "worker",
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+        worker = subprocess.Popen(
+            [
+                "taskset",
+                "-c",
+                "0",
+                sys.executable,
+                "-m",
+                "integration_service",
+                "serve",
+                "--role",
+                "worker",
+            ],
+            env=env,
+            stdout=worker_log,
+            stderr=subprocess.STDOUT,
         )
+        procs.append(worker)
         wait_http(f"http://127.0.0.1:{worker_port}/api/v1/ready", ok_only=True)
         ready = time.monotonic()
+        cpu_before = _cpu_seconds(worker.pid)
+        if args.profile:
+            procs.append(_py_spy(worker.pid, args.profile))
         left = args.events
         while left and time.monotonic() - ready < args.timeout:
             time.sleep(0.25)
             left = asyncio.run(_pending(database.url))
         elapsed = time.monotonic() - ready
+        cpu = _cpu_seconds(worker.pid) - cpu_before
         delivered = args.events - left
         print(f"drain benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
         print(
@@ -172,6 +198,7 @@ def main() -> int:
             f"start-up {ready - started:.1f}s not counted"
         )
         print(f"delivered {delivered} in {elapsed:.1f}s: {delivered / elapsed:.0f} events/s")
+        print(f"worker CPU: {cpu * 1e6 / max(delivered, 1):.0f} µs per event")
         return 0 if left == 0 else 1
     finally:
         for proc in procs:

@@ -127,6 +127,11 @@ def main() -> int:  # noqa: PLR0915 - one straight script: start, load, drain, r
         "--no-forged", action="store_true", help="skip the round of forged 1 MiB deliveries"
     )
     parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="record `serve` with py-spy (raw stacks) during the last round of the service",
+    )
+    parser.add_argument(
         "--drain-timeout", type=float, default=120.0, help="seconds to wait for the backlog"
     )
     args = parser.parse_args()
@@ -193,7 +198,9 @@ def main() -> int:  # noqa: PLR0915 - one straight script: start, load, drain, r
                         )
                     )
                 )
-                rows[name].append(_measure(servers[name], port, payloads, args))
+                last = round_no == args.rounds - 1
+                profile = args.profile if name == "ingest" and last else None
+                rows[name].append(_measure(servers[name], port, payloads, args, profile))
         load_ended = time.monotonic()
         acknowledged = sum(int(r["requests"] - r["non_2xx"]) for r in rows["ingest"])
         drained = (
@@ -234,9 +241,14 @@ def main() -> int:  # noqa: PLR0915 - one straight script: start, load, drain, r
 
 
 def _measure(
-    server: psutil.Process, port: int, payloads: Path, args: argparse.Namespace
+    server: psutil.Process,
+    port: int,
+    payloads: Path,
+    args: argparse.Namespace,
+    profile: str | None = None,
 ) -> dict[str, float]:
     before = _cpu_seconds(server)
+    spy = _py_spy(server.pid, profile, args.duration) if profile else None
     result = _wrk(
         f"http://127.0.0.1:{port}{PATH}",
         payloads,
@@ -244,9 +256,22 @@ def _measure(
         connections=args.connections,
     )
     cpu = _cpu_seconds(server) - before
+    if spy is not None:
+        spy.wait(timeout=args.duration + 30)
     result["cpu_us_per_request"] = cpu * 1e6 / max(result["requests"], 1)
     result["cpu_busy"] = cpu / (result["duration_us"] / 1e6)
     return result
+
+
+def _py_spy(pid: int, output: str, seconds: int) -> subprocess.Popen[bytes]:
+    """Record *pid*'s stacks for *seconds* (py-spy from PyPI, beside this Python; needs root)."""
+    py_spy = str(Path(sys.executable).with_name("py-spy"))
+    flags = ["--duration", str(seconds), "--rate", "250", "--format", "raw", "--nonblocking"]
+    return subprocess.Popen(
+        [py_spy, "record", "--pid", str(pid), *flags, "--output", output],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _count(url: str, sql: str) -> int:

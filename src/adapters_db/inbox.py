@@ -8,24 +8,20 @@ reason. The rows stay: the raw body is what ``replay --renormalize`` reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
 
-import psycopg
-from psycopg.types.json import Json
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters_db.engine import create_engine, for_writing, is_postgres
+from adapters_db.engine import for_writing, is_postgres
 from adapters_db.errors import storage_errors
 from adapters_db.event_rows import inbound_to_row, row_to_inbound
 from adapters_db.events import write_deliveries
 from adapters_db.group_commit import GroupCommitter
+from adapters_db.spool_copy import SpoolAppender, copy_rows, driver_errors, libpq_url
 from adapters_db.tables import inbound_events
-from integration_core.errors import InvalidInput, StorageUnavailable
 from integration_core.events import EventRecord, QueueStats
 from integration_core.webhooks import InboundEvent
 
@@ -37,61 +33,6 @@ _ERROR_LIMIT = 500
 # benchmarks/ingest.py: 2 against 1 lifts throughput when commits, not CPU, are the wait).
 _APPENDERS = 2
 
-_COPY_COLUMNS = (
-    "id",
-    "channel",
-    "received_at",
-    "body",
-    "headers",
-    "query",
-    "integration_id",
-    "verified_by",
-    "state",
-    "attempts",
-)
-_COPY_PG = f"COPY inbound_events ({', '.join(_COPY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-# Binary COPY: the body goes over as its bytes and PostgreSQL parses no text per row.
-_COPY_TYPES = (
-    "text",
-    "text",
-    "timestamptz",
-    "bytea",
-    "json",
-    "json",
-    "text",
-    "text",
-    "text",
-    "int4",
-)
-
-
-def _copy_row(d: InboundEvent) -> tuple[Any, ...]:
-    return (
-        d.id,
-        d.channel.value,
-        d.received_at,
-        d.body,
-        Json(dict(d.headers)),
-        Json(dict(d.query)),
-        d.integration_id,
-        d.verified_by,
-        PENDING,
-        0,
-    )
-
-
-@contextmanager
-def driver_errors() -> Iterator[None]:
-    """Translate errors psycopg raises when used directly (COPY), as :func:`storage_errors`
-    does for SQLAlchemy's: a value PostgreSQL refuses is :class:`InvalidInput`, a lost or
-    refused connection :class:`StorageUnavailable`."""
-    try:
-        yield
-    except psycopg.DataError as exc:
-        raise InvalidInput("a value cannot be stored in the database") from exc
-    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-        raise StorageUnavailable() from exc
-
 
 class SqlEventInbox:
     """Keep the spool of raw deliveries in PostgreSQL or SQLite."""
@@ -100,16 +41,10 @@ class SqlEventInbox:
         self._engine = engine
         self._writer = for_writing(engine)
         self._postgres = is_postgres(engine)
-        # Appends have a small pool of their own on PostgreSQL (see create_engine's autocommit):
-        # they never wait behind the workers' connections, nor the workers behind them.
+        # Appends have connections of their own on PostgreSQL: they never wait behind the
+        # workers' connections, nor the workers behind them.
         self._appender = (
-            create_engine(
-                engine.url.render_as_string(hide_password=False),
-                pool_size=_APPENDERS,
-                autocommit=True,
-            )
-            if self._postgres
-            else None
+            SpoolAppender(libpq_url(engine.url), size=_APPENDERS) if self._postgres else None
         )
         self._group: GroupCommitter[InboundEvent, None] | None = (
             GroupCommitter(self._append_many, concurrency=_APPENDERS) if group_commit else None
@@ -125,16 +60,7 @@ class SqlEventInbox:
     async def _append_many(self, deliveries: Sequence[InboundEvent]) -> list[None]:
         with storage_errors(), driver_errors():
             if self._appender is not None:
-                # One COPY through the driver, in autocommit: the statement is the transaction,
-                # the bodies travel as bytes, one row at a time in C, with no statement text
-                # or JSON built per batch. Spooled ids are new: there is no conflict to handle.
-                async with self._appender.connect() as conn:
-                    raw = await conn.get_raw_connection()
-                    driver = cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
-                    async with driver.cursor() as cursor, cursor.copy(_COPY_PG) as copy:
-                        copy.set_types(_COPY_TYPES)
-                        for d in deliveries:
-                            await copy.write_row(_copy_row(d))
+                await self._appender.copy(copy_rows(deliveries))
             else:
                 rows = [inbound_to_row(d, state=PENDING) for d in deliveries]
                 async with self._writer.begin() as conn:
@@ -144,7 +70,7 @@ class SqlEventInbox:
     async def aclose(self) -> None:
         """Close the appends' own connections (the composition root calls it at shutdown)."""
         if self._appender is not None:
-            await self._appender.dispose()
+            await self._appender.aclose()
 
     async def claim_spooled(
         self, *, now: datetime, limit: int, lease: timedelta
