@@ -6,6 +6,7 @@ fails the contract tests instead of being silently dropped.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import RowMapping
@@ -16,7 +17,10 @@ from integration_core.ids import TenantId
 from integration_core.webhooks import InboundEvent
 
 
-def event_to_row(event: EventRecord) -> dict[str, Any]:
+def event_to_row(event: EventRecord, *, held_until: datetime | None = None) -> dict[str, Any]:
+    """Return *event*'s row; one that carries a lease token is stored held until *held_until*
+    (its splitter forwards it itself, see :meth:`EventInbox.complete`)."""
+    held = event.lease_token is not None and held_until is not None
     return {
         "id": event.id,
         "channel": event.channel.value,
@@ -28,8 +32,8 @@ def event_to_row(event: EventRecord) -> dict[str, Any]:
         "status": event.status.value,
         "attempts": event.attempts,
         "next_attempt_at": event.next_attempt_at,
-        "lease_expires_at": None,
-        "lease_token": None,  # a stored event is held by no claim yet
+        "lease_expires_at": held_until if held else None,
+        "lease_token": event.lease_token if held else None,
         "last_error": event.last_error,
         "occurred_at": event.occurred_at,
         "received_at": event.received_at,

@@ -278,10 +278,15 @@ class SqlEventStore:
 
 
 async def write_deliveries(
-    conn: AsyncConnection, postgres: bool, deliveries: Sequence[_Delivery]
+    conn: AsyncConnection,
+    postgres: bool,
+    deliveries: Sequence[_Delivery],
+    *,
+    held_until: datetime | None = None,
 ) -> list[tuple[bool, ...]]:
     """Insert raw deliveries (as processed) and their events on *conn*, inside the caller's
-    transaction; return :meth:`SqlEventStore.record`'s answer for each delivery.
+    transaction; return :meth:`SqlEventStore.record`'s answer for each delivery. Events that
+    carry a lease token are stored held by it until *held_until*.
 
     An event repeated across deliveries of the batch is new in the first one only.
     """
@@ -296,7 +301,7 @@ async def write_deliveries(
     # One lock order for every writer (the unique index), so concurrent batches sharing
     # events cannot deadlock on PostgreSQL.
     rows = sorted(
-        (event_to_row(event) for event in fresh.values()),
+        (event_to_row(event, held_until=held_until) for event in fresh.values()),
         key=lambda row: (row["channel"], row["dedupe_key"]),
     )
     inbound_rows = sorted(

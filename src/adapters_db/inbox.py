@@ -99,9 +99,14 @@ class SqlEventInbox:
         return sorted((row_to_inbound(row) for row in rows), key=lambda d: d.id)
 
     async def complete(
-        self, splits: Sequence[tuple[InboundEvent, Sequence[EventRecord]]], *, at: datetime
+        self,
+        splits: Sequence[tuple[InboundEvent, Sequence[EventRecord]]],
+        *,
+        at: datetime,
+        held_until: datetime | None = None,
     ) -> list[tuple[bool, ...]]:
-        """Insert the events of each split and mark its delivery processed, in one transaction."""
+        """Insert the events of each split and mark its delivery processed, in one transaction;
+        events that carry a lease token are stored held by it until *held_until*."""
         mark = (
             update(inbound_events)
             .where(inbound_events.c.id.in_([d.id for d, _ in splits]))
@@ -110,7 +115,10 @@ class SqlEventInbox:
         with storage_errors():
             async with self._writer.begin() as conn:
                 answers = await write_deliveries(
-                    conn, self._postgres, [(None, records) for _, records in splits]
+                    conn,
+                    self._postgres,
+                    [(None, records) for _, records in splits],
+                    held_until=held_until,
                 )
                 await conn.execute(mark)
         return answers

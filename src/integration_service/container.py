@@ -168,6 +168,8 @@ class Container(containers.DeclarativeContainer):
         batch_size=settings.provided.messaging.batch_size,
         lease=settings.provided.messaging.lease,
         on_queued=wakeup.provided.ring,
+        # The splitter forwards what it just stored itself (None: forwarding is off).
+        forward=forward_events,
     )
     # Replay (the CLI's; the API's replay route builds one over its own stores).
     replay_events = providers.Singleton(ReplayEvents, events=events, clock=clock, inbox=inbox)
@@ -316,6 +318,7 @@ class Container(containers.DeclarativeContainer):
         poll_interval=poll_seconds,
         wakeup=spool_wakeup,
         metrics=split_metrics,
+        forward_metrics=forward_metrics,
         inbox=inbox,
         clock=clock,
     )

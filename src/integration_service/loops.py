@@ -135,10 +135,10 @@ PURGE_INTERVAL_SECONDS: Final = 3600.0
 
 
 async def purge_idempotency_records(
+    stop: asyncio.Event,
     *,
     store: IdempotencyStore,
     clock: Clock,
-    stop: asyncio.Event,
     kept_for: timedelta = KEPT_FOR,
     interval: float = PURGE_INTERVAL_SECONDS,
 ) -> None:

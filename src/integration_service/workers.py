@@ -124,10 +124,12 @@ class SplittingWorker:
         poll_interval: float,
         wakeup: Wakeup,
         metrics: SplitMetrics,
+        forward_metrics: ForwardMetrics,
         inbox: EventInbox,
         clock: Clock,
     ) -> None:
         self._split = split
+        self._forward_metrics = forward_metrics
         self._poll_interval = poll_interval
         self._wakeup = wakeup
         self._metrics = metrics
@@ -153,6 +155,8 @@ class SplittingWorker:
                 continue
             backoff.succeeded()
             self._metrics.observe(report)
+            if report.forwarded:
+                self._forward_metrics.observe(report.forwarded)
             for channel in report.failed:
                 self._log.warning("webhook_delivery_failed", channel=str(channel))
             if report.claimed >= self._split.batch_size:
@@ -176,11 +180,11 @@ class SplittingWorker:
 
 
 async def refresh_outbox_gauges(
+    stop: asyncio.Event,
     *,
     events: Outbox,
     metrics: ForwardMetrics,
     clock: Clock,
-    stop: asyncio.Event,
     interval: float = GAUGE_INTERVAL_SECONDS,
 ) -> None:
     """Set the outbox gauges from :meth:`Outbox.stats` every *interval* seconds."""

@@ -16,7 +16,7 @@ import pytest
 from adapters_db.inbox import SqlEventInbox
 from integration_core.channels import Channel
 from integration_core.errors import InvalidInput
-from integration_core.events import DeliveryStatus, EventRecord, EventType
+from integration_core.events import DeliveryStatus, EventRecord, EventType, Settlement
 from integration_core.ids import TenantId, new_id
 from integration_core.ports import EventInbox, EventStore
 from integration_core.testing import InMemoryEventInbox, InMemoryEventStore
@@ -26,6 +26,8 @@ from .conftest import Backend
 
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
+SOON = AT + timedelta(seconds=5)
+"""When the events of the first deliveries are due."""
 
 
 @pytest.fixture
@@ -161,3 +163,58 @@ async def test_a_refused_member_of_a_group_commit_changes_no_other_answer(
         assert outcomes[poisoned.id] is None
     claimed = {d.id for d in await inbox.claim_spooled(now=AT, limit=10, lease=LEASE)}
     assert {d.id for d in healthy} <= claimed
+
+
+async def test_events_stored_held_are_claimed_by_nobody_until_their_lease_runs_out(
+    inbox: EventInbox, event_store: EventStore
+) -> None:
+    one = delivery(1)
+    await inbox.append(one)
+    await inbox.claim_spooled(now=AT, limit=10, lease=LEASE)
+    held = attrs.evolve(event_of(one, "held"), lease_token="token-1")
+    loose = event_of(one, "loose")
+
+    await inbox.complete([(one, [held, loose])], at=AT, held_until=SOON + LEASE)
+
+    claimed = await event_store.claim_due(now=SOON, limit=10, lease=LEASE)
+    assert [e.id for e in claimed] == [loose.id], "a held event is not claimed again"
+    skipped = await event_store.settle(
+        [Settlement.delivered(held.id, at=AT, lease_token="token-1")]
+    )
+    assert skipped == [], "the splitter settles with the token it stored"
+    delivered = await event_store.get(TenantId("t1"), held.id)
+    assert (delivered.status, delivered.attempts) == (DeliveryStatus.DELIVERED, 1)
+
+
+async def test_a_held_event_whose_splitter_died_is_claimed_once_the_lease_runs_out(
+    inbox: EventInbox, event_store: EventStore
+) -> None:
+    one = delivery(1)
+    await inbox.append(one)
+    await inbox.claim_spooled(now=AT, limit=10, lease=LEASE)
+    held = attrs.evolve(event_of(one, "held"), lease_token="token-1")
+    await inbox.complete([(one, [held])], at=AT, held_until=SOON + LEASE)
+
+    assert (
+        await event_store.claim_due(now=SOON + LEASE - timedelta(seconds=1), limit=10, lease=LEASE)
+        == []
+    )
+    [again] = await event_store.claim_due(now=SOON + LEASE, limit=10, lease=LEASE)
+    assert again.id == held.id
+    late = await event_store.settle([Settlement.delivered(held.id, at=AT, lease_token="token-1")])
+    assert late == [held.id], "the dead splitter's token no longer settles it"
+
+
+async def test_a_lease_token_without_held_until_is_not_stored(
+    inbox: EventInbox, event_store: EventStore
+) -> None:
+    one = delivery(1)
+    await inbox.append(one)
+    await inbox.claim_spooled(now=AT, limit=10, lease=LEASE)
+    event = attrs.evolve(event_of(one, "k"), lease_token="token-1")
+
+    await inbox.complete([(one, [event])], at=AT)
+
+    [claimed] = await event_store.claim_due(now=SOON, limit=10, lease=LEASE)
+    assert claimed.id == event.id
+    assert claimed.lease_token != "token-1"

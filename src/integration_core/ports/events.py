@@ -159,10 +159,20 @@ class EventInbox(Protocol):
         ...
 
     async def complete(
-        self, splits: Sequence[tuple[InboundEvent, Sequence[EventRecord]]], *, at: datetime
+        self,
+        splits: Sequence[tuple[InboundEvent, Sequence[EventRecord]]],
+        *,
+        at: datetime,
+        held_until: datetime | None = None,
     ) -> list[tuple[bool, ...]]:
         """Store the events split from each delivery and mark the deliveries processed, in one
-        transaction; return, per delivery, :meth:`EventStore.record`'s answer for its events."""
+        transaction; return, per delivery, :meth:`EventStore.record`'s answer for its events.
+
+        With *held_until*, a new event that carries a ``lease_token`` is stored as if
+        :meth:`Outbox.claim_due` had claimed it with that token until then: the splitter
+        forwards it at once and settles it with the token, and no forwarder claims it
+        meanwhile (if the splitter dies, the lease runs out and a forwarder does).
+        """
         ...
 
     async def fail(self, inbound_id: str, *, error: str, at: datetime) -> None:

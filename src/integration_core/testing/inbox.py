@@ -58,11 +58,23 @@ class InMemoryEventInbox:
         return [s.delivery for s in due]
 
     async def complete(
-        self, splits: Sequence[tuple[InboundEvent, Sequence[EventRecord]]], *, at: datetime
+        self,
+        splits: Sequence[tuple[InboundEvent, Sequence[EventRecord]]],
+        *,
+        at: datetime,
+        held_until: datetime | None = None,
     ) -> list[tuple[bool, ...]]:
-        """Store each split's events and mark its delivery processed."""
+        """Store each split's events and mark its delivery processed; events that carry a
+        lease token are held by it until *held_until*, others are stored unclaimed."""
         self._check()
-        answers = [list(await self._events.record(None, records)) for _, records in splits]
+        answers: list[list[bool]] = []
+        for _, records in splits:
+            held = {r.id for r in records if r.lease_token is not None and held_until}
+            stored = [r if r.id in held else attrs.evolve(r, lease_token=None) for r in records]
+            answers.append(list(await self._events.record(None, stored)))
+            if held_until is not None:
+                fresh = zip(stored, answers[-1], strict=True)
+                self._events.hold([r.id for r, new in fresh if new and r.id in held], held_until)
         for delivery, _ in splits:
             spooled = self._spool[delivery.id]
             spooled.state, spooled.lease_until, spooled.error = "processed", None, None

@@ -61,6 +61,12 @@ class InMemoryEventStore(OutageSwitch):
             self.on_queued()
         return tuple(outcome)
 
+    def hold(self, event_ids: Sequence[str], until: datetime) -> None:
+        """Keep the stored *event_ids* (which carry their lease token) from any claim until
+        *until*, as :meth:`InMemoryEventInbox.complete` stores events for their splitter."""
+        for event_id in event_ids:
+            self._leases[event_id] = until
+
     async def get(self, tenant_id: TenantId, event_id: str) -> EventRecord:
         """Return the tenant's event."""
         self._check()

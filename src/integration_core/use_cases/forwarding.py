@@ -125,6 +125,15 @@ class ForwardEvents:
         batch = await self._events.claim_due(
             now=self._clock.now(), limit=self._batch_size, lease=self._lease
         )
+        return await self.deliver(batch)
+
+    def held_until(self, now: datetime) -> datetime:
+        """Return when a claim made at *now* runs out (for events stored already claimed)."""
+        return now + self._lease
+
+    async def deliver(self, batch: Sequence[EventRecord]) -> Sequence[Attempt]:
+        """Deliver events this worker holds (claimed, each carrying its lease token) and settle
+        them in one call; see :meth:`run_once`."""
         if not batch:
             return []
         outcomes = await asyncio.gather(*(self._deliver(record) for record in batch))

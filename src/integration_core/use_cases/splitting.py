@@ -13,6 +13,13 @@ Every item becomes exactly one stored event per integration it speaks for, or on
 event (stored, counted, never forwarded, attributed to nobody) when it speaks for none; nothing
 is dropped. A delivery whose body or events cannot be stored is marked ``failed`` with the
 reason and kept for ``replay --renormalize``.
+
+Given the forwarding use case, the splitter also forwards the events it just stored: they are
+stored already claimed (a lease token and expiry, as :meth:`Outbox.claim_due` would set) and
+delivered at once, which spares the outbox a claim per event and the events a trip through
+the queue. When an attempt fails (the messaging service is in trouble) it stops doing so for
+a while and leaves new events to the forwarding workers, so splitting never waits on a
+failing messaging service.
 """
 
 from __future__ import annotations
@@ -27,18 +34,21 @@ import attrs
 
 from integration_core.channels import Channel, Integration
 from integration_core.errors import StorageUnavailable
-from integration_core.events import DeliveryStatus, EventRecord
+from integration_core.events import DeliveryStatus, EventRecord, new_lease_token
 from integration_core.ids import new_id
 from integration_core.normalize import NORMALIZERS, Normalizer, PlatformEvent, RouteBy
 from integration_core.own_secrets import OwnSecrets
 from integration_core.ports import Clock, EventInbox, IntegrationDirectory
 from integration_core.tawkto_claims import claim_proven
+from integration_core.use_cases.forwarding import Attempt, ForwardEvents, Outcome
 from integration_core.webhooks import InboundEvent
 
 BUSINESS_ACCOUNT_KEY: Final = "business_account_id"
+"""The config key of a WhatsApp integration that names its business account (WABA)."""
+FORWARD_PAUSE: Final = timedelta(seconds=5)
+"""How long the splitter leaves forwarding to the workers after an attempt failed."""
 UNVOUCHED: Final = "unvouched:"
 """Dedupe-key prefix of an item an integration owns but the delivery's signer cannot speak for."""
-"""The config key of a WhatsApp integration that names its business account (WABA)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -57,18 +67,21 @@ class SplitOutcome:
 @attrs.frozen(kw_only=True)
 class SplitReport:
     """One :meth:`SplitDeliveries.run_once`: how many deliveries were claimed, what became of
-    the events of those split, and how many deliveries failed."""
+    the events of those split, how many deliveries failed, and the attempts to forward the
+    events stored (when the splitter forwards them itself)."""
 
     claimed: int
     outcomes: tuple[SplitOutcome, ...] = ()
     failed: tuple[Channel, ...] = ()
+    forwarded: tuple[Attempt, ...] = ()
 
 
 class SplitDeliveries:
     """Drain the inbox one batch at a time: split, route and store every claimed delivery.
 
     *directory* answers the routing lookups (give it the caching store). *on_queued* is called
-    after a batch queued at least one pending event (wakes this process's forwarders).
+    after a batch queued at least one pending event it did not forward itself (wakes this
+    process's forwarders). With *forward*, new events are forwarded at once (see the module).
     """
 
     def __init__(
@@ -82,6 +95,7 @@ class SplitDeliveries:
         lease: timedelta = timedelta(seconds=60),
         normalizers: Mapping[Channel, Normalizer] = NORMALIZERS,
         on_queued: Callable[[], None] | None = None,
+        forward: ForwardEvents | None = None,
     ) -> None:
         self._inbox = inbox
         self._directory = directory
@@ -91,6 +105,8 @@ class SplitDeliveries:
         self._lease = lease
         self._normalizers = normalizers
         self._on_queued = on_queued
+        self._forward = forward
+        self._forward_paused_until: datetime | None = None
 
     async def run_once(self) -> SplitReport:
         """Claim up to a batch of deliveries and split each; raise only
@@ -99,20 +115,50 @@ class SplitDeliveries:
         claimed = await self._inbox.claim_spooled(now=now, limit=self.batch_size, lease=self._lease)
         if not claimed:
             return SplitReport(claimed=0)
+        token = new_lease_token() if self._forwarding(now) else None
         splits: list[tuple[InboundEvent, Sequence[EventRecord]]] = []
         failed: list[Channel] = []
         for delivery in claimed:
             try:
-                splits.append((delivery, await self.split(delivery)))
+                records = await self.split(delivery)
             except StorageUnavailable:
                 raise
             except Exception as exc:  # noqa: BLE001 - one delivery's fault never stops the rest
                 await self._inbox.fail(delivery.id, error=_reason("split", exc), at=now)
                 failed.append(delivery.channel)
-        outcomes = await self._store(splits, now, failed)
-        if self._on_queued is not None and any(o.stored > o.ignored for o in outcomes):
+                continue
+            if token is not None:
+                records = [_held(record, token) for record in records]
+            splits.append((delivery, records))
+        held_until = self._forward.held_until(now) if self._forward and token else None
+        stored = await self._store(splits, now, failed, held_until)
+        outcomes = [_outcome(delivery.channel, records, new) for delivery, records, new in stored]
+        fresh = [
+            record
+            for _, records, new in stored
+            for record, is_new in zip(records, new, strict=True)
+            if is_new and record.status is DeliveryStatus.PENDING
+        ]
+        attempts: Sequence[Attempt] = ()
+        if fresh and self._forward is not None and token is not None:
+            attempts = await self._forward.deliver(fresh)
+            if any(attempt.outcome is Outcome.RETRY for attempt in attempts):
+                self._forward_paused_until = self._clock.now() + FORWARD_PAUSE
+        elif fresh and self._on_queued is not None:
             self._on_queued()
-        return SplitReport(claimed=len(claimed), outcomes=tuple(outcomes), failed=tuple(failed))
+        return SplitReport(
+            claimed=len(claimed),
+            outcomes=tuple(outcomes),
+            failed=tuple(failed),
+            forwarded=tuple(attempts),
+        )
+
+    def _forwarding(self, now: datetime) -> bool:
+        """Tell whether to forward this batch's events here (not while forwarding fails)."""
+        if self._forward is None:
+            return False
+        paused = self._forward_paused_until
+        return paused is None or paused <= now
 
     async def split(self, delivery: InboundEvent) -> list[EventRecord]:
         """Return the events *delivery* holds, each routed (or ``ignored``)."""
@@ -132,13 +178,15 @@ class SplitDeliveries:
         splits: list[tuple[InboundEvent, Sequence[EventRecord]]],
         now: datetime,
         failed: list[Channel],
-    ) -> list[SplitOutcome]:
+        held_until: datetime | None,
+    ) -> list[tuple[InboundEvent, Sequence[EventRecord], Sequence[bool]]]:
         """Store every split in one transaction; if that fails, each alone, and mark the ones
-        the database refuses ``failed`` so they never hold up their batch-mates again."""
+        the database refuses ``failed`` so they never hold up their batch-mates again. Return
+        each split stored, with which of its events are new."""
         if not splits:
             return []
         try:
-            answers = await self._inbox.complete(splits, at=now)
+            answers = await self._inbox.complete(splits, at=now, held_until=held_until)
         except StorageUnavailable:
             raise
         except Exception:  # noqa: BLE001 - a refused row: find it by storing one at a time
@@ -146,7 +194,9 @@ class SplitDeliveries:
             answers = []
             for split in splits:
                 try:
-                    answers.extend(await self._inbox.complete([split], at=now))
+                    answers.extend(
+                        await self._inbox.complete([split], at=now, held_until=held_until)
+                    )
                 except StorageUnavailable:
                     raise
                 except Exception as exc:  # noqa: BLE001 - recorded as the delivery's reason
@@ -156,7 +206,7 @@ class SplitDeliveries:
                     kept.append(split)
             splits = kept
         return [
-            _outcome(delivery.channel, records, answer)
+            (delivery, records, answer)
             for (delivery, records), answer in zip(splits, answers, strict=True)
         ]
 
@@ -249,6 +299,13 @@ def _record(delivery: InboundEvent, item: PlatformEvent, target: Integration) ->
         received_at=delivery.received_at,
         data=_with_recipient(item.data, target),
     )
+
+
+def _held(record: EventRecord, token: str) -> EventRecord:
+    """Return *record* claimed under *token* if it is to be forwarded (see the module)."""
+    if record.status is not DeliveryStatus.PENDING:
+        return record
+    return attrs.evolve(record, lease_token=token)
 
 
 def _ignored(delivery: InboundEvent, item: PlatformEvent, *, unrouted: bool) -> EventRecord:
