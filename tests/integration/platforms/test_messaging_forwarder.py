@@ -28,6 +28,13 @@ from integration_core.testing import FrozenClock
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 AT = datetime.now(UTC).replace(microsecond=0)
 
+
+def _signing_clock() -> FrozenClock:
+    """The time deliveries are signed at: now, when the test runs (the sink allows 5 minutes of
+    skew, and a slow run can start a test more than that after this module was imported)."""
+    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
+
+
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
 
@@ -73,7 +80,7 @@ async def test_delivery_verifies_with_the_official_library(aiohttp_server: Serve
     url = await _serve(aiohttp_server, sink)
     async with aiohttp.ClientSession() as session:
         forwarder = HttpMessageForwarder(
-            session=session, url=url, signing_secret=Secret(SECRET), clock=FrozenClock(AT)
+            session=session, url=url, signing_secret=Secret(SECRET), clock=_signing_clock()
         )
         await forwarder.forward(_event())
     assert sink.ids == ["evt_01"]
@@ -98,7 +105,7 @@ async def test_non_2xx_is_a_failure_and_the_retry_keeps_the_id(
     url = await _serve(aiohttp_server, sink)
     async with aiohttp.ClientSession() as session:
         forwarder = HttpMessageForwarder(
-            session=session, url=url, signing_secret=Secret(SECRET), clock=FrozenClock(AT)
+            session=session, url=url, signing_secret=Secret(SECRET), clock=_signing_clock()
         )
         with pytest.raises(DeliveryFailed, match="answered 503"):
             await forwarder.forward(_event())
@@ -121,7 +128,7 @@ async def test_timeout_and_refused_connection_are_failures(aiohttp_server: Serve
             session=session,
             url=str(server.make_url("/events")),
             signing_secret=Secret(SECRET),
-            clock=FrozenClock(AT),
+            clock=_signing_clock(),
             timeout_seconds=0.2,
         )
         with pytest.raises(DeliveryFailed, match="could not be reached"):
@@ -130,7 +137,7 @@ async def test_timeout_and_refused_connection_are_failures(aiohttp_server: Serve
             session=session,
             url="http://127.0.0.1:9/events",
             signing_secret=Secret(SECRET),
-            clock=FrozenClock(AT),
+            clock=_signing_clock(),
         )
         with pytest.raises(DeliveryFailed) as caught:
             await closed.forward(_event())
@@ -140,7 +147,7 @@ async def test_timeout_and_refused_connection_are_failures(aiohttp_server: Serve
 async def test_body_is_compact_utf8_json() -> None:
     async with aiohttp.ClientSession() as session:
         forwarder = HttpMessageForwarder(
-            session=session, url="http://x", signing_secret=Secret(SECRET), clock=FrozenClock(AT)
+            session=session, url="http://x", signing_secret=Secret(SECRET), clock=_signing_clock()
         )
         body = forwarder.body(_event())
     assert "¡hola! 👋".encode() in body
@@ -175,7 +182,7 @@ async def test_lone_surrogates_are_sent_as_replacement_characters(
     text = "a\ud83d b\udc4b c\ud83d\udc4b"
     async with aiohttp.ClientSession() as session:
         forwarder = HttpMessageForwarder(
-            session=session, url=url, signing_secret=Secret(SECRET), clock=FrozenClock(AT)
+            session=session, url=url, signing_secret=Secret(SECRET), clock=_signing_clock()
         )
         body = forwarder.body(_with_data({"message": {"text": text}}))
         await forwarder.forward(_with_data({"message": {"text": text}}))
@@ -200,7 +207,7 @@ async def test_an_event_that_cannot_be_serialized_is_refused_before_any_request(
     url = await _serve(aiohttp_server, sink)
     async with aiohttp.ClientSession() as session:
         forwarder = HttpMessageForwarder(
-            session=session, url=url, signing_secret=Secret(SECRET), clock=FrozenClock(AT)
+            session=session, url=url, signing_secret=Secret(SECRET), clock=_signing_clock()
         )
         with pytest.raises(EventUnserializable) as caught:
             await forwarder.forward(_with_data(data))
