@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Update, func, or_, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,7 +22,12 @@ from adapters_db.events import write_deliveries
 from adapters_db.group_commit import GroupCommitter
 from adapters_db.spool_copy import SpoolAppender, copy_rows, driver_errors, libpq_url
 from adapters_db.tables import inbound_events
-from integration_core.events import EventRecord, QueueStats
+from integration_core.events import (
+    MAX_SPLIT_CLAIMS,
+    SPLIT_ABANDONED,
+    EventRecord,
+    QueueStats,
+)
 from integration_core.webhooks import InboundEvent
 
 PENDING = "pending"
@@ -32,6 +37,15 @@ _ERROR_LIMIT = 500
 # Batches appended at once on PostgreSQL: one fills while the other commits (measured with
 # benchmarks/ingest.py: 2 against 1 lifts throughput when commits, not CPU, are the wait).
 _APPENDERS = 2
+
+
+def _give_up(ids: Sequence[str], now: datetime) -> Update:
+    """Return the statement that marks deliveries whose splitter died on each claim failed."""
+    return (
+        update(inbound_events)
+        .where(inbound_events.c.id.in_(ids))
+        .values(state=FAILED, processed_at=now, lease_expires_at=None, error=SPLIT_ABANDONED)
+    )
 
 
 class SqlEventInbox:
@@ -96,7 +110,11 @@ class SqlEventInbox:
         with storage_errors():
             async with self._writer.begin() as conn:
                 rows = (await conn.execute(stmt)).mappings().all()
-        return sorted((row_to_inbound(row) for row in rows), key=lambda d: d.id)
+                abandoned = [row["id"] for row in rows if row["attempts"] > MAX_SPLIT_CLAIMS]
+                if abandoned:
+                    await conn.execute(_give_up(abandoned, now))
+        claimed = (row_to_inbound(row) for row in rows if row["id"] not in abandoned)
+        return sorted(claimed, key=lambda d: d.id)
 
     async def complete(
         self,
@@ -148,7 +166,7 @@ class SqlEventInbox:
         stmt = (
             update(inbound_events)
             .where(inbound_events.c.state.in_(states))
-            .values(state=PENDING, lease_expires_at=None, error=None, processed_at=None)
+            .values(state=PENDING, lease_expires_at=None, error=None, processed_at=None, attempts=0)
         )
         if received_after is not None:
             stmt = stmt.where(inbound_events.c.received_at >= received_after)

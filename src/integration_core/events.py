@@ -9,7 +9,7 @@ import enum
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -157,6 +157,12 @@ class Settlement:
         if self.error is None:
             return DeliveryStatus.DELIVERED
         return DeliveryStatus.PENDING if self.retry_at is not None else DeliveryStatus.DEAD
+
+
+MAX_SPLIT_CLAIMS: Final = 5
+"""How many times a spooled delivery is handed to a splitter before it is given up as failed."""
+SPLIT_ABANDONED: Final = "split_abandoned: its splitter stopped without an answer every time"
+"""The failure reason of a delivery given up after :data:`MAX_SPLIT_CLAIMS` claims."""
 
 
 def new_lease_token() -> str:

@@ -16,7 +16,13 @@ import pytest
 from adapters_db.inbox import SqlEventInbox
 from integration_core.channels import Channel
 from integration_core.errors import InvalidInput
-from integration_core.events import DeliveryStatus, EventRecord, EventType, Settlement
+from integration_core.events import (
+    MAX_SPLIT_CLAIMS,
+    DeliveryStatus,
+    EventRecord,
+    EventType,
+    Settlement,
+)
 from integration_core.ids import TenantId, new_id
 from integration_core.ports import EventInbox, EventStore
 from integration_core.testing import InMemoryEventInbox, InMemoryEventStore
@@ -218,3 +224,25 @@ async def test_a_lease_token_without_held_until_is_not_stored(
     [claimed] = await event_store.claim_due(now=SOON, limit=10, lease=LEASE)
     assert claimed.id == event.id
     assert claimed.lease_token != "token-1"
+
+
+async def test_a_delivery_whose_splitter_dies_every_time_is_given_up_as_failed(
+    inbox: EventInbox,
+) -> None:
+    poison, healthy = delivery(1), delivery(2)
+    await inbox.append(poison)
+    now = AT
+    for _ in range(MAX_SPLIT_CLAIMS):
+        [claimed] = await inbox.claim_spooled(now=now, limit=1, lease=LEASE)
+        assert claimed.id == poison.id
+        now += LEASE  # the splitter died holding it: the lease runs out
+    await inbox.append(healthy)
+
+    [next_up] = await inbox.claim_spooled(now=now, limit=10, lease=LEASE)
+
+    assert next_up.id == healthy.id
+    stats = await inbox.spool_stats()
+    assert (stats.pending, stats.dead) == (1, 1), "kept as failed, for replay --renormalize"
+    assert await inbox.respool(failed_only=True) == 1
+    again = await inbox.claim_spooled(now=now, limit=10, lease=LEASE)
+    assert poison.id in [d.id for d in again], "a replay gives it a fresh count of claims"

@@ -155,7 +155,13 @@ class EventInbox(Protocol):
     async def claim_spooled(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> Sequence[InboundEvent]:
-        """Lease up to *limit* pending deliveries, oldest first (like ``claim_due``)."""
+        """Lease up to *limit* pending deliveries, oldest first (like ``claim_due``).
+
+        A delivery claimed :data:`~integration_core.events.MAX_SPLIT_CLAIMS` times whose lease
+        ran out each time (its splitter died on it: a crash, not an error the use case
+        catches) is marked ``failed`` when it comes up again, never handed out once more, so
+        one poisonous delivery cannot take every worker down in turn forever.
+        """
         ...
 
     async def complete(

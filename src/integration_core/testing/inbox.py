@@ -12,7 +12,12 @@ from datetime import datetime, timedelta
 import attrs
 
 from integration_core.errors import StorageUnavailable
-from integration_core.events import EventRecord, QueueStats
+from integration_core.events import (
+    MAX_SPLIT_CLAIMS,
+    SPLIT_ABANDONED,
+    EventRecord,
+    QueueStats,
+)
 from integration_core.testing.stores import InMemoryEventStore
 from integration_core.webhooks import InboundEvent
 
@@ -55,7 +60,10 @@ class InMemoryEventInbox:
         for spooled in due:
             spooled.lease_until = now + lease
             spooled.attempts += 1
-        return [s.delivery for s in due]
+            if spooled.attempts > MAX_SPLIT_CLAIMS:
+                spooled.state, spooled.lease_until = "failed", None
+                spooled.error = SPLIT_ABANDONED
+        return [s.delivery for s in due if s.state == "pending"]
 
     async def complete(
         self,
@@ -106,6 +114,7 @@ class InMemoryEventInbox:
             if received_before is not None and at >= received_before:
                 continue
             spooled.state, spooled.lease_until, spooled.error = "pending", None, None
+            spooled.attempts = 0
             count += 1
         return count
 
