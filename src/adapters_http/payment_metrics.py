@@ -1,7 +1,8 @@
 """Prometheus metrics of the payments API and of Mercado Pago notification intake.
 
-The worker side (notifications by processing outcome, notification-to-forward latency) is
-counted by the service's workers; see ``integration_service.payment_metrics``.
+The worker side is counted where the workers run: notifications by processing outcome in
+``adapters_observability.payment_metrics``, notification-to-forward latency in
+``adapters_observability.forward_metrics``.
 """
 
 from __future__ import annotations

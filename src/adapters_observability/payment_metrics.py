@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter
 
-from integration_core.use_cases.payment_notifications import Outcome, Processed
+from integration_core.use_cases.payment_notifications import NotificationOutcome, Processed
 
 
 class NotificationMetrics:
@@ -24,7 +24,7 @@ class NotificationMetrics:
             ("outcome",),
             registry=registry,
         )
-        for outcome in Outcome:
+        for outcome in NotificationOutcome:
             self.processed.labels(outcome=outcome.value)
 
     def observe(self, processed: Iterable[Processed]) -> None:

@@ -10,22 +10,22 @@ from adapters_platforms.meta_graph.instagram import InstagramSetup
 from adapters_platforms.meta_graph.instagram_client import InstagramGraphClient
 from adapters_platforms.meta_graph.messenger import MessengerSetup
 from adapters_platforms.meta_graph.values import (
+    FacebookPage,
     GranularScope,
     InstagramUser,
-    Page,
     PhoneNumber,
     TokenInfo,
 )
 from adapters_platforms.meta_graph.whatsapp import WhatsAppSetup
 
 __all__ = [
+    "FacebookPage",
     "GranularScope",
     "InstagramGraphClient",
     "InstagramSetup",
     "InstagramUser",
     "MessengerSetup",
     "MetaGraphClient",
-    "Page",
     "PhoneNumber",
     "TokenInfo",
     "WhatsAppSetup",

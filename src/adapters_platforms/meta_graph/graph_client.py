@@ -132,7 +132,7 @@ class MetaGraphClient:
 
     async def page(
         self, page_id: str, token: Secret, *, fields: Sequence[str] = ("id", "name")
-    ) -> values.Page:
+    ) -> values.FacebookPage:
         """Read a Facebook Page (ask for ``instagram_business_account{id,username}`` to link)."""
         data = await self._call(
             "GET", f"/{page_id}", token=token, params={"fields": ",".join(fields)}

@@ -58,7 +58,7 @@ class PhoneNumber:
 
 
 @attrs.frozen(kw_only=True)
-class Page:
+class FacebookPage:
     """A Facebook Page, with the Instagram professional account linked to it, if any."""
 
     id: str
@@ -122,9 +122,9 @@ def phone_number(data: Any, fallback_id: str) -> PhoneNumber:
     )
 
 
-def page(data: Any, fallback_id: str) -> Page:
+def page(data: Any, fallback_id: str) -> FacebookPage:
     """Read a page node, with ``instagram_business_account{id,username}`` if requested."""
-    return Page(
+    return FacebookPage(
         id=text_field(data, "id") or fallback_id,
         name=text_field(data, "name"),
         instagram_account_id=text_field(data, "instagram_business_account", "id"),

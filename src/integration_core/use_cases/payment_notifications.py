@@ -172,7 +172,7 @@ class ReceivePaymentNotification:
         return await self._notifications.add_after(deferred, after_key=notification.dedupe_key)
 
 
-class Outcome(enum.StrEnum):
+class NotificationOutcome(enum.StrEnum):
     """What processing one notification did (a metric label)."""
 
     UPDATED = "updated"
@@ -190,17 +190,17 @@ class Processed:
     """One processed notification and its outcome."""
 
     notification_id: str
-    outcome: Outcome
+    outcome: NotificationOutcome
 
 
 # Best first: a notification about several payments (a merchant order) reports the best.
 _RANK = {
-    UpdateOutcome.UPDATED: Outcome.UPDATED,
-    UpdateOutcome.LINKED: Outcome.LINKED,
-    UpdateOutcome.UNCHANGED: Outcome.UNCHANGED,
-    UpdateOutcome.STALE: Outcome.STALE,
-    UpdateOutcome.MISMATCH: Outcome.MISMATCH,
-    UpdateOutcome.UNKNOWN: Outcome.UNKNOWN,
+    UpdateOutcome.UPDATED: NotificationOutcome.UPDATED,
+    UpdateOutcome.LINKED: NotificationOutcome.LINKED,
+    UpdateOutcome.UNCHANGED: NotificationOutcome.UNCHANGED,
+    UpdateOutcome.STALE: NotificationOutcome.STALE,
+    UpdateOutcome.MISMATCH: NotificationOutcome.MISMATCH,
+    UpdateOutcome.UNKNOWN: NotificationOutcome.UNKNOWN,
 }
 
 
@@ -254,9 +254,9 @@ class ProcessPaymentNotifications:
         try:
             outcome = await self._outcome(notification)
         except (PlatformError, InvalidCredentials, ConfigurationError, InvalidInput) as exc:
-            return await self._later(notification, Outcome.FAILED, exc.message)
-        if outcome is Outcome.UNKNOWN:
-            return await self._later(notification, Outcome.UNKNOWN, None)
+            return await self._later(notification, NotificationOutcome.FAILED, exc.message)
+        if outcome is NotificationOutcome.UNKNOWN:
+            return await self._later(notification, NotificationOutcome.UNKNOWN, None)
         await self._notifications.settle(
             notification.id,
             status=NotificationStatus.PROCESSED,
@@ -265,20 +265,20 @@ class ProcessPaymentNotifications:
         )
         return Processed(notification_id=notification.id, outcome=outcome)
 
-    async def _outcome(self, notification: PaymentNotification) -> Outcome:
+    async def _outcome(self, notification: PaymentNotification) -> NotificationOutcome:
         resource = notification.resource_id or ""
         seller = await self._seller(notification, resource)
         if notification.topic == TOPIC_MERCHANT_ORDER:
             if self._orders is None:
-                return Outcome.UNCHANGED
+                return NotificationOutcome.UNCHANGED
             try:
                 ids = await self._orders.merchant_order_payment_ids(
                     resource, access_token=seller.access_token
                 )
             except NotFound:
-                return Outcome.UNKNOWN
+                return NotificationOutcome.UNKNOWN
             if not ids:
-                return Outcome.UNCHANGED  # an order nobody paid yet: nothing to apply
+                return NotificationOutcome.UNCHANGED  # an order nobody paid yet: nothing to apply
         else:
             ids = [resource]
         results = [await self._one(payment_id, seller, notification) for payment_id in ids]
@@ -298,7 +298,7 @@ class ProcessPaymentNotifications:
 
     async def _one(
         self, payment_id: str, seller: SellerAccount, notification: PaymentNotification
-    ) -> Outcome:
+    ) -> NotificationOutcome:
         result = await self._apply(
             payment_id,
             tenant_id=seller.tenant_id,
@@ -309,7 +309,7 @@ class ProcessPaymentNotifications:
         return _RANK[result.outcome]
 
     async def _later(
-        self, notification: PaymentNotification, outcome: Outcome, error: str | None
+        self, notification: PaymentNotification, outcome: NotificationOutcome, error: str | None
     ) -> Processed:
         now = self._clock.now()
         if notification.attempts < len(self._delays):
@@ -324,7 +324,7 @@ class ProcessPaymentNotifications:
                 retry_at=now + delay,
                 error=error,
             )
-            return Processed(notification_id=notification.id, outcome=Outcome.RETRY)
+            return Processed(notification_id=notification.id, outcome=NotificationOutcome.RETRY)
         await self._notifications.settle(
             notification.id,
             status=NotificationStatus.UNKNOWN,

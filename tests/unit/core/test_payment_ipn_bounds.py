@@ -20,7 +20,7 @@ from integration_core.testing import (
     InMemoryPaymentStore,
 )
 from integration_core.use_cases.payment_notifications import (
-    Outcome,
+    NotificationOutcome,
     ProcessPaymentNotifications,
     ReceivePaymentNotification,
     window_start,
@@ -136,7 +136,7 @@ async def test_an_unknown_ipn_resource_is_fetched_again_only_a_window_later() ->
 
     (first,) = await w.process.run_once()
 
-    assert first.outcome is Outcome.RETRY
+    assert first.outcome is NotificationOutcome.RETRY
     (held,) = w.inbox.items.values()
     assert held.next_attempt_at == START + WINDOW  # not the 2 s of the schedule
     w.clock.advance(timedelta(seconds=30))

@@ -28,7 +28,7 @@ from integration_core.testing import (
     InMemoryPaymentStore,
 )
 from integration_core.use_cases.payment_notifications import (
-    Outcome,
+    NotificationOutcome,
     ProcessPaymentNotifications,
     ReceivePaymentNotification,
 )
@@ -188,12 +188,12 @@ async def test_a_verified_body_that_is_not_json_is_malformed() -> None:
 async def test_unknown_payment_is_retried_then_applied_once_it_exists() -> None:
     w = _World()
     await w.receive(webhook())
-    assert [p.outcome for p in await w.process.run_once()] == [Outcome.RETRY]
+    assert [p.outcome for p in await w.process.run_once()] == [NotificationOutcome.RETRY]
     assert await w.process.run_once() == []  # not due yet
     our_id = await w.checkout()
     w.pay(our_id)
     w.clock.advance(timedelta(seconds=5))
-    assert [p.outcome for p in await w.process.run_once()] == [Outcome.UPDATED]
+    assert [p.outcome for p in await w.process.run_once()] == [NotificationOutcome.UPDATED]
     (event,) = await w.forwarded()
     assert event.data["payment"]["status"] == "approved"
     assert event.data["payment"]["id"] == our_id
@@ -206,14 +206,18 @@ async def test_repeats_and_out_of_order_notifications_forward_each_change_once()
     for n in (1, 2, 3):  # three distinct notifications of the same change
         await w.receive(webhook(notification_id=n))
     outcomes = [p.outcome for p in await w.process.run_once()]
-    assert outcomes == [Outcome.UPDATED, Outcome.UNCHANGED, Outcome.UNCHANGED]
+    assert outcomes == [
+        NotificationOutcome.UPDATED,
+        NotificationOutcome.UNCHANGED,
+        NotificationOutcome.UNCHANGED,
+    ]
     w.gateway.set_status("777", "pending")  # a stale view arrives late
     await w.receive(webhook(notification_id=4))
-    assert [p.outcome for p in await w.process.run_once()] == [Outcome.STALE]
+    assert [p.outcome for p in await w.process.run_once()] == [NotificationOutcome.STALE]
     w.gateway.set_status("777", "refunded", "refunded")
     await w.receive(webhook(notification_id=5))
     await w.receive(webhook(notification_id=5))  # Mercado Pago's retry of the same one
-    assert [p.outcome for p in await w.process.run_once()] == [Outcome.UPDATED]
+    assert [p.outcome for p in await w.process.run_once()] == [NotificationOutcome.UPDATED]
     statuses = sorted(e.data["payment"]["status"] for e in await w.forwarded())
     assert statuses == ["approved", "refunded"]
 
@@ -224,7 +228,7 @@ async def test_a_notification_nobody_owns_is_kept_unknown_after_the_schedule() -
     for wait in (0, 5, 30):
         w.clock.advance(timedelta(seconds=wait))
         (processed,) = await w.process.run_once()
-    assert processed.outcome is Outcome.UNKNOWN
+    assert processed.outcome is NotificationOutcome.UNKNOWN
     (stored,) = w.inbox.items.values()
     assert (stored.status, stored.attempts) == (NotificationStatus.UNKNOWN, 3)
 
@@ -252,7 +256,7 @@ async def test_a_connected_sellers_notification_routes_to_its_tenant_and_token()
     our_id = await w.checkout()
     w.pay(our_id)
     await w.receive(webhook(user_id=4242))
-    assert [p.outcome for p in await w.process.run_once()] == [Outcome.UPDATED]
+    assert [p.outcome for p in await w.process.run_once()] == [NotificationOutcome.UPDATED]
     (event,) = await w.forwarded()
     assert event.integration_id == "int_seller"
 
@@ -266,7 +270,7 @@ async def test_an_ipn_for_a_known_payment_is_read_with_its_owners_account() -> N
     await w.process.run_once()
     w.gateway.set_status("777", "approved", "accredited")
     await w.receive(WebhookRequest(body=b"", query={"topic": "payment", "id": "777"}))
-    assert [p.outcome for p in await w.process.run_once()] == [Outcome.UPDATED]
+    assert [p.outcome for p in await w.process.run_once()] == [NotificationOutcome.UPDATED]
     (event,) = await w.forwarded()
     assert (event.integration_id, event.data["payment"]["status"]) == ("int_seller", "approved")
 
