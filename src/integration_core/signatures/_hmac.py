@@ -1,7 +1,8 @@
 """Byte-level helpers every signature scheme shares: keys, hex, base64, constant-time matching.
 
 Each helper answers ``None`` for input it cannot use instead of raising, so a scheme's
-``verify`` turns every malformed header into one :class:`InvalidSignature` and nothing else.
+``verify`` turns every malformed header into one :class:`InvalidSignature` and nothing else;
+:func:`check_hex_hmac`, the last step of the body-signing schemes, raises that error itself.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from integration_core.credentials import Secret
+from integration_core.errors import InvalidSignature
 
 NOT_CONFIGURED = "no webhook secret is configured"
 MISMATCH = "the signature does not match"
@@ -94,3 +96,16 @@ def any_equal(given: Iterable[bytes], expected: Iterable[bytes]) -> bool:
         for value in expected:
             found |= hmac.compare_digest(candidate, value)
     return found
+
+
+def check_hex_hmac(given: bytes, body: bytes, secrets: Sequence[Secret], digest: str) -> None:
+    """Return if the hex *given* is the *digest* HMAC of *body* under one of *secrets*.
+
+    Raise :class:`InvalidSignature` otherwise, an empty *secrets* included (see
+    :func:`usable_keys`).
+    """
+    keys = usable_keys(secrets)
+    if not keys:
+        raise InvalidSignature(NOT_CONFIGURED)
+    if not any_equal([given], (hmac_hex(key, body, digest) for key in keys)):
+        raise InvalidSignature(MISMATCH)

@@ -13,9 +13,8 @@ from collections.abc import Mapping, Sequence
 from integration_core.credentials import Secret
 from integration_core.errors import InvalidSignature
 from integration_core.signatures._hmac import (
-    MISMATCH,
-    NOT_CONFIGURED,
     any_equal,
+    check_hex_hmac,
     hex_digest,
     hmac_hex,
     usable_keys,
@@ -53,11 +52,7 @@ def verify(body: bytes, signature: str | None, secrets: Sequence[Secret]) -> Non
     given = hex_digest(digest.strip(), _HEX_LENGTH)
     if given is None:
         raise InvalidSignature(f"{HEADER} is not sha256=<hex>")
-    keys = usable_keys(secrets)
-    if not keys:
-        raise InvalidSignature(NOT_CONFIGURED)
-    if not any_equal([given], (hmac_hex(key, body, "sha256") for key in keys)):
-        raise InvalidSignature(MISMATCH)
+    check_hex_hmac(given, body, secrets, "sha256")
 
 
 def parse_challenge(query: Mapping[str, str]) -> tuple[bytes, str]:

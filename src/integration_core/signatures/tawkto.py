@@ -10,14 +10,7 @@ from collections.abc import Sequence
 
 from integration_core.credentials import Secret
 from integration_core.errors import InvalidSignature
-from integration_core.signatures._hmac import (
-    MISMATCH,
-    NOT_CONFIGURED,
-    any_equal,
-    hex_digest,
-    hmac_hex,
-    usable_keys,
-)
+from integration_core.signatures._hmac import check_hex_hmac, hex_digest, hmac_hex
 from integration_core.webhooks import WebhookRequest
 
 HEADER = "X-Tawk-Signature"
@@ -45,11 +38,7 @@ def verify(body: bytes, signature: str | None, secrets: Sequence[Secret]) -> Non
     given = hex_digest(signature.strip(), _HEX_LENGTH)
     if given is None:
         raise InvalidSignature(f"{HEADER} is not a hex SHA1 digest")
-    keys = usable_keys(secrets)
-    if not keys:
-        raise InvalidSignature(NOT_CONFIGURED)
-    if not any_equal([given], (hmac_hex(key, body, "sha1") for key in keys)):
-        raise InvalidSignature(MISMATCH)
+    check_hex_hmac(given, body, secrets, "sha1")
 
 
 class TawkToWebhookVerifier:
