@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import attrs
 from sqlalchemy import (
     ColumnElement,
     FromClause,
@@ -169,14 +168,7 @@ class SqlIntegrationStore:
                 if not values:
                     return current
                 await conn.execute(update(integrations).where(mine).values(values))
-                result = attrs.evolve(
-                    current,
-                    status=changed.status,
-                    status_changed_at=changed.status_changed_at,
-                    config=changed.config,
-                    external_id=changed.external_id,
-                    updated_at=changed.updated_at,
-                )
+                result = current.with_changes_from(changed)
                 if "status" in values:
                     await _record_status(conn, result)
         self._changed(integration_id)

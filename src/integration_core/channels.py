@@ -113,6 +113,22 @@ class Integration:
             raise Conflict(f"an integration cannot go from {self.status} to {status}")
         return attrs.evolve(self, status=status, status_changed_at=at, updated_at=at)
 
+    def with_changes_from(self, changed: Integration) -> Integration:
+        """Return this integration with what ``modify`` writes taken from *changed*.
+
+        Status (with ``status_changed_at``), config, external id and ``updated_at``; the rest,
+        such as a token expiry a rotation wrote meanwhile, stays as it is here (see
+        :meth:`~integration_core.ports.IntegrationChanges.modify`).
+        """
+        return attrs.evolve(
+            self,
+            status=changed.status,
+            status_changed_at=changed.status_changed_at,
+            config=changed.config,
+            external_id=changed.external_id,
+            updated_at=changed.updated_at,
+        )
+
     @property
     def receives_events(self) -> bool:
         """Tell whether inbound events are forwarded: all but disabled (expired still receives)."""

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-import attrs
-
 from integration_core.channels import Channel, Integration, IntegrationStatus, StatusChange
 from integration_core.errors import IntegrationExists, NotFound, StorageUnavailable
 from integration_core.ids import TenantId
@@ -105,14 +103,7 @@ class InMemoryIntegrationStore:
             for i in self._items.values()
         ):
             raise IntegrationExists()
-        result = attrs.evolve(
-            current,
-            status=changed.status,
-            status_changed_at=changed.status_changed_at,
-            config=changed.config,
-            external_id=changed.external_id,
-            updated_at=changed.updated_at,
-        )
+        result = current.with_changes_from(changed)
         if result.status is not current.status:
             self._record(result)
         self._items[integration_id] = result
