@@ -9,6 +9,7 @@ writer), a busy timeout (writers queue instead of failing), enforced foreign key
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from integration_core.errors import ConfigurationError
 
-_POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
-_POSTGRES_DRIVER = "postgresql+psycopg"
-_SQLITE_DRIVER = "sqlite+aiosqlite"
+POSTGRES_DRIVER = "postgresql+psycopg"
+SQLITE_DRIVER = "sqlite+aiosqlite"
+_DRIVERS = {"postgres": POSTGRES_DRIVER, "postgresql": POSTGRES_DRIVER, "sqlite": SQLITE_DRIVER}
+_SCHEME = re.compile(r"[A-Za-z][\w+.-]*")
 
 # Set on a connection (see for_writing) to open its transaction with BEGIN IMMEDIATE on SQLite.
 _WRITE_OPTION = "adapters_db_write"
@@ -42,21 +44,28 @@ def database_url(url: str) -> str:
 
     ``postgres://`` and ``postgresql://`` (with any driver, say ``+psycopg2`` copied from
     another tool) become ``postgresql+psycopg://``; ``sqlite:///x`` becomes
-    ``sqlite+aiosqlite:///x``. Raises :class:`ConfigurationError` (without echoing the URL,
-    which may hold a password) for a URL that is not PostgreSQL or SQLite.
+    ``sqlite+aiosqlite:///x``; the rest is kept as written, so one value works for ``psql`` and
+    the service. Raises :class:`ConfigurationError` for a URL that is not PostgreSQL or SQLite,
+    its message the ``DATABASE_URL: ...`` line settings report (also its one problem), which
+    names at most the scheme: the rest may hold a password.
     """
+    scheme, separator, rest = url.strip().partition("://")
+    if not separator or not _SCHEME.fullmatch(scheme):
+        raise _refused("must be a URL such as postgresql://user:pass@host/db")
+    driver = _DRIVERS.get(scheme.lower().partition("+")[0])
+    if driver is None:
+        raise _refused(f"unsupported scheme {scheme!r} (use postgresql:// or sqlite:///)")
+    normalized = f"{driver}://{rest}"
     try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ConfigurationError("DATABASE_URL is not a valid database URL") from exc
-    backend = parsed.drivername.partition("+")[0]
-    if backend in _POSTGRES_SCHEMES:
-        parsed = parsed.set(drivername=_POSTGRES_DRIVER)
-    elif backend == "sqlite":
-        parsed = parsed.set(drivername=_SQLITE_DRIVER)
-    else:
-        raise ConfigurationError("DATABASE_URL must be a PostgreSQL or SQLite URL")
-    return parsed.render_as_string(hide_password=False)
+        make_url(normalized)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise _refused("must be a URL such as postgresql://user:pass@host/db") from None
+    return normalized
+
+
+def _refused(problem: str) -> ConfigurationError:
+    line = f"DATABASE_URL: {problem}"
+    return ConfigurationError(line, problems=(line,))
 
 
 def create_engine(

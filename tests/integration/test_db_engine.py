@@ -35,18 +35,38 @@ from integration_core.errors import ConfigurationError
         ("sqlite:////var/lib/app.db", "sqlite+aiosqlite:////var/lib/app.db"),
         ("sqlite+aiosqlite:///app.db", "sqlite+aiosqlite:///app.db"),
         ("sqlite://", "sqlite+aiosqlite://"),
+        ("POSTGRESQL://u@db/app", "postgresql+psycopg://u@db/app"),
+        ("sqlite:///my%20app.db", "sqlite+aiosqlite:///my%20app.db"),
     ],
 )
 def test_database_url_picks_the_async_driver(given: str, expected: str) -> None:
     assert database_url(given) == expected
 
 
-@pytest.mark.parametrize("url", ["mysql://u:hunter2@db/app", "not a url", ""])
-def test_database_url_refuses_other_databases_without_echoing_the_url(url: str) -> None:
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (
+            "mysql://u:hunter2@db/app",
+            "unsupported scheme 'mysql' (use postgresql:// or sqlite:///)",
+        ),
+        ("not a url", "must be a URL such as postgresql://user:pass@host/db"),
+        ("", "must be a URL such as postgresql://user:pass@host/db"),
+        ("u:hunter2@db://app", "must be a URL such as postgresql://user:pass@host/db"),
+        (
+            "postgresql://u:hunter2@db:port/app",
+            "must be a URL such as postgresql://user:pass@host/db",
+        ),
+    ],
+)
+def test_database_url_refuses_other_databases_without_echoing_the_url(
+    url: str, problem: str
+) -> None:
     with pytest.raises(ConfigurationError) as caught:
         database_url(url)
 
-    assert "hunter2" not in caught.value.message
+    assert caught.value.problems == (f"DATABASE_URL: {problem}",), "the line settings report"
+    assert caught.value.message == f"DATABASE_URL: {problem}"
 
 
 async def test_a_postgres_engine_has_a_pre_pinged_pool() -> None:

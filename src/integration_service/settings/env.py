@@ -7,9 +7,9 @@ Values of secret variables never appear in a problem.
 
 Durations are written the way operators expect (``24h``, ``10d``): Go's ``time.ParseDuration``
 syntax (``1h30m``, ``1.5h``, ``300ms``), because the original service read ``JWT_EXPIRY`` with
-it, plus days and weeks, which Go lacks; a bare number means seconds. Database URLs are pasted
-from libpq (``postgres://``, ``postgresql://``) or SQLite (``sqlite:///``) and rewritten to the
-async drivers we ship (psycopg 3, aiosqlite), so one value works for ``psql`` and the service.
+it, plus days and weeks, which Go lacks; a bare number means seconds. Database URLs built from
+``DB_*`` parts name the async drivers we ship; a pasted ``DATABASE_URL`` is rewritten to them by
+:func:`adapters_db.engine.database_url`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
+from adapters_db.engine import POSTGRES_DRIVER, SQLITE_DRIVER
 from integration_core.credentials import Secret
 
 T = TypeVar("T")
@@ -266,33 +267,6 @@ def format_duration(duration: timedelta) -> str:
 # --------------------------------------------------------------------------- database URLs
 DEFAULT_SQLITE_FILE = "integration-service.db"
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-POSTGRES_SCHEME = "postgresql+psycopg"
-SQLITE_SCHEME = "sqlite+aiosqlite"
-_ALIASES = {
-    "postgres": POSTGRES_SCHEME,
-    "postgresql": POSTGRES_SCHEME,
-    "postgresql+psycopg": POSTGRES_SCHEME,
-    "postgresql+psycopg3": POSTGRES_SCHEME,
-    "sqlite": SQLITE_SCHEME,
-    "sqlite+aiosqlite": SQLITE_SCHEME,
-}
-
-
-class InvalidDatabaseUrl(ValueError):
-    """The URL names no database we support; the message never repeats the URL."""
-
-
-def normalize_url(url: str) -> str:
-    """Return *url* with its scheme rewritten to the async driver we ship."""
-    scheme, separator, rest = url.strip().partition("://")
-    if not separator:
-        raise InvalidDatabaseUrl("must be a URL such as postgresql://user:pass@host/db")
-    try:
-        return f"{_ALIASES[scheme.lower()]}://{rest}"
-    except KeyError:
-        raise InvalidDatabaseUrl(
-            f"unsupported scheme {scheme!r} (use postgresql:// or sqlite:///)"
-        ) from None
 
 
 def postgres_url(
@@ -304,20 +278,20 @@ def postgres_url(
         credentials += ":" + quote(password, safe="")
     netloc_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return (
-        f"{POSTGRES_SCHEME}://{credentials}@{netloc_host}:{port}/{quote(name, safe='')}"
+        f"{POSTGRES_DRIVER}://{credentials}@{netloc_host}:{port}/{quote(name, safe='')}"
         f"?sslmode={quote(ssl_mode, safe='')}"
     )
 
 
 def sqlite_url(path: Path) -> str:
     """Return the aiosqlite URL of the database file at *path* (made absolute)."""
-    return f"{SQLITE_SCHEME}:///{path.resolve()}"
+    return f"{SQLITE_DRIVER}:///{path.resolve()}"
 
 
 def sqlite_path(url: str) -> Path | None:
     """Return the file of an SQLite *url*, or ``None`` for another database or ``:memory:``."""
     scheme, _, rest = url.partition("://")
-    if scheme != SQLITE_SCHEME:
+    if scheme != SQLITE_DRIVER:
         return None
     database = unquote(rest.removeprefix("/").partition("?")[0])
     if not database or database == ":memory:" or database.startswith("file:"):

@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from adapters_db.engine import database_url
 from integration_core.credentials import Secret
+from integration_core.errors import ConfigurationError
 from integration_core.use_cases.forwarding import DEFAULT_SCHEDULE
 from integration_service.settings import env as parse
 from integration_service.settings.env import EnvReader
@@ -132,9 +134,9 @@ class DatabaseSettings:
             if given_parts:
                 reader.note(f"DATABASE_URL is set, so {', '.join(given_parts)} are ignored")
             try:
-                url = parse.normalize_url(raw_url)
-            except parse.InvalidDatabaseUrl as exc:
-                reader.problem("DATABASE_URL", str(exc))
+                url = database_url(raw_url)
+            except ConfigurationError as exc:
+                reader.problems.extend(exc.problems)
                 url = parse.sqlite_url(default_file)
         elif reader.is_set("DB_HOST"):
             password = reader.secret("DB_PASSWORD")

@@ -243,6 +243,12 @@ def test_database_url_wins_over_db_parts_and_says_so(tmp_path: Path) -> None:
     assert "DATABASE_URL is set, so DB_HOST, DB_NAME are ignored" in settings.warnings()
 
 
+def test_a_database_url_with_another_driver_gets_ours(tmp_path: Path) -> None:
+    settings = load({"DATABASE_URL": "postgresql+psycopg2://u@h/d?sslmode=require"}, tmp_path)
+
+    assert settings.database.url.reveal() == "postgresql+psycopg://u@h/d?sslmode=require"
+
+
 def test_an_sqlite_database_url_keeps_its_file_and_the_key_file_beside_it(
     tmp_path: Path,
 ) -> None:
