@@ -48,7 +48,7 @@ class SqlCredentialStore:
         return self._cipher.current_key_id
 
     async def put(self, ref: CredentialRef, secret: Secret) -> None:
-        """Store or replace the secret at *ref*, encrypted under the current key."""
+        """Encrypt under the current key; see :meth:`CredentialStore.put`."""
         sealed = self._cipher.encrypt(ref, secret)
         now = datetime.now(UTC)
         row = {
@@ -66,11 +66,11 @@ class SqlCredentialStore:
                 await conn.execute(self._upsert(row))
 
     async def get(self, ref: CredentialRef) -> Secret:
-        """Return the secret at *ref*; :class:`NotFound` if absent.
+        """Decrypt; see :meth:`CredentialStore.get`.
 
-        Raises :class:`~adapters_db.cipher.UnknownEncryptionKey` if it was encrypted under a
-        key that is not configured, and :class:`~adapters_db.cipher.CredentialUndecryptable`
-        if it does not authenticate (tampered with, or copied from another row).
+        Raises :class:`~adapters_db.cipher.UnknownEncryptionKey` if it was encrypted under a key
+        that is not configured, and :class:`~adapters_db.cipher.CredentialUndecryptable` if it does
+        not authenticate (tampered with, or copied from another row).
         """
         stmt = select(credentials.c.key_id, credentials.c.nonce, credentials.c.ciphertext).where(
             _matches(ref)
@@ -83,7 +83,7 @@ class SqlCredentialStore:
         return self._cipher.decrypt(ref, _sealed(row))
 
     async def delete_all(self, tenant_id: TenantId, integration_id: str) -> None:
-        """Remove every secret of the tenant's integration (none at all is fine)."""
+        """See :meth:`CredentialStore.delete_all`."""
         stmt = delete(credentials).where(
             credentials.c.tenant_id == tenant_id, credentials.c.integration_id == integration_id
         )

@@ -75,13 +75,12 @@ class SqlEventStore:
     async def record(
         self, inbound: InboundEvent | None, events: Sequence[EventRecord]
     ) -> tuple[bool, ...]:
-        """Store a raw delivery and the events split from it, in one transaction.
+        """Let ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` decide what is new.
 
-        Returns, per event, ``True`` if it was new and ``False`` for a repeat (same channel and
-        dedupe key, or same id, as a stored event or an earlier one in *events*). The database
-        decides, with ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, so two replicas
-        recording the same event concurrently get exactly one ``True``. With group commit,
-        deliveries recorded concurrently share the transaction (see :mod:`.group_commit`).
+        So two replicas recording the same event concurrently get exactly one ``True``; a repeat of
+        an earlier event in *events* (same key or id) is one too. With group commit, deliveries
+        recorded concurrently share the transaction (see :mod:`.group_commit`). See
+        :meth:`EventLog.record`.
         """
         if self._group is not None:
             new = await self._group.submit((inbound, events))
@@ -101,7 +100,7 @@ class SqlEventStore:
                 return await write_deliveries(conn, is_postgres(self._engine), deliveries)
 
     async def get(self, tenant_id: TenantId, event_id: str) -> EventRecord:
-        """Return the tenant's event; :class:`NotFound` if absent or another tenant's."""
+        """See :meth:`EventLog.get`."""
         row = await self._fetch_one(
             select(event_table).where(
                 event_table.c.id == event_id, event_table.c.tenant_id == tenant_id
@@ -112,7 +111,7 @@ class SqlEventStore:
         return row_to_event(row)
 
     async def get_inbound(self, inbound_id: str) -> InboundEvent:
-        """Return a stored raw delivery; :class:`NotFound` if absent."""
+        """See :meth:`EventLog.get_inbound`."""
         row = await self._fetch_one(select(inbound_events).where(inbound_events.c.id == inbound_id))
         if row is None:
             raise NotFound(f"inbound delivery {inbound_id} was not found")
@@ -129,9 +128,7 @@ class SqlEventStore:
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[EventRecord]:
-        """Return the tenant's events, newest (highest id) first; :class:`InvalidInput` for a bad
-        cursor or limit. *received_after* is inclusive, *received_before* exclusive.
-        """
+        """Page by the primary key, newest first; see :meth:`EventLog.list`."""
         check_limit(limit)
         stmt = select(event_table).where(event_table.c.tenant_id == tenant_id)
         if status is not None:
@@ -163,9 +160,10 @@ class SqlEventStore:
         after_id: str | None = None,
         limit: int = 200,
     ) -> Sequence[EventRecord]:
-        """Return up to *limit* events with ids above *after_id*, lowest id first (any tenant
-        unless *tenant_id*). Keyset paging on the primary key: each page resumes where the last
-        one ended, so walking the whole table costs one pass, however many pages.
+        """Page by keyset on the primary key; see :meth:`EventLog.scan`.
+
+        Each page resumes where the last one ended, so walking the whole table costs one pass,
+        however many pages.
         """
         check_limit(limit)
         column = event_table.c
@@ -185,11 +183,9 @@ class SqlEventStore:
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> Sequence[EventRecord]:
-        """Lease up to *limit* pending events due at *now*, oldest first, until ``now + lease``.
+        """Lease until ``now + lease`` (see :mod:`.leases`); see :meth:`Outbox.claim_due`.
 
-        Concurrent workers never share one (see :mod:`.leases`). The claim writes one fresh
-        ``lease_token`` on its rows and hands it back on each record: only a settlement that
-        carries it is recorded (see :meth:`settle`).
+        The claim writes one fresh ``lease_token`` on its rows and hands it back on each record.
         """
         if limit < 1:
             return []
@@ -204,12 +200,10 @@ class SqlEventStore:
         return sorted(claimed, key=lambda e: (e.next_attempt_at or e.received_at, e.id))
 
     async def settle(self, settlements: Sequence[Settlement]) -> builtins.list[str]:
-        """Record how attempts ended, in one transaction; return the ids of those skipped.
+        """Settle the batch by lease token; see :meth:`Outbox.settle`.
 
-        A settlement is skipped when its event is unknown or no longer held by its
-        ``lease_token`` (replayed, or claimed again after the lease ran out). PostgreSQL: one
-        ``UPDATE ... FROM json_to_recordset(...) RETURNING id`` for the whole batch, which says
-        exactly which rows it settled. SQLite: see :func:`_settle_sqlite`.
+        PostgreSQL: one ``UPDATE ... FROM json_to_recordset(...) RETURNING id`` for the whole batch,
+        which says exactly which rows it settled. SQLite: see :func:`_settle_sqlite`.
         """
         if not settlements:
             return []
@@ -230,11 +224,7 @@ class SqlEventStore:
         at: datetime,
         data: Mapping[str, Any] | None = None,
     ) -> EventRecord:
-        """Queue the tenant's event for delivery again at *at* with its id and a fresh schedule.
-
-        *data* replaces the payload (a replay re-normalized from the raw delivery). The lease
-        and its token are dropped, so an attempt still in flight cannot settle the replay.
-        """
+        """Requeue with one ``UPDATE ... RETURNING``; see :meth:`EventLog.requeue`."""
         values: dict[str, Any] = {
             "status": _PENDING,
             "attempts": 0,
@@ -259,7 +249,7 @@ class SqlEventStore:
         return row_to_event(row)
 
     async def stats(self) -> QueueStats:
-        """Return the outbox depth, the dead letters and the oldest pending event's receipt."""
+        """Count pending and dead in one aggregate ``SELECT``; see :meth:`Outbox.stats`."""
         pending = event_table.c.status == _PENDING
         stmt = select(
             func.count().filter(pending),

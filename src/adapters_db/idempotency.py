@@ -35,10 +35,10 @@ class SqlIdempotencyStore:
         abandoned_before: datetime,
         expired_before: datetime,
     ) -> IdempotencyRecord | None:
-        """Store *record* as in progress, or return the fresh record that holds its key.
+        """Claim in one transaction; see :meth:`IdempotencyStore.claim`.
 
-        One transaction: insert unless the key exists; else take over a stale record with a
-        conditional ``UPDATE`` (atomic, so two takers cannot both win); else read the holder.
+        Insert unless the key exists; else take over a stale record with a conditional ``UPDATE``
+        (atomic, so two takers cannot both win); else read the holder.
         """
         row = _record_to_row(record)
         mine = _key_of(record.tenant_id, record.scope, record.key)
@@ -62,7 +62,7 @@ class SqlIdempotencyStore:
         return _row_to_record(held)
 
     async def complete(self, record: IdempotencyRecord) -> None:
-        """Store the outcome of this request's claim; :class:`NotFound` if it lost the claim."""
+        """Raise :class:`NotFound` for a lost claim; see :meth:`IdempotencyStore.complete`."""
         stmt = (
             update(table)
             .where(
@@ -83,17 +83,17 @@ class SqlIdempotencyStore:
             raise NotFound("the idempotency key is not claimed by this request")
 
     async def release(self, tenant_id: TenantId, scope: str, key: str) -> None:
-        """Forget an in-progress claim (a completed record stays)."""
+        """See :meth:`IdempotencyStore.release`."""
         stmt = delete(table).where(_key_of(tenant_id, scope, key), table.c.completed_at.is_(None))
         with storage_errors():
             async with self._writer.begin() as conn:
                 await conn.execute(stmt)
 
     async def purge(self, *, created_before: datetime) -> int:
-        """Delete every record created before *created_before*; return how many.
+        """Purge with one ``DELETE`` on the ``created_at`` index.
 
-        One ``DELETE`` on the ``created_at`` index; records are small and few per tenant, so
-        even a first purge of a long-lived table is one short statement.
+        Records are small and few per tenant, so even a first purge of a long-lived table is one
+        short statement. See :meth:`IdempotencyStore.purge`.
         """
         stmt = delete(table).where(table.c.created_at < created_before)
         with storage_errors():

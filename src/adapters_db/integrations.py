@@ -48,7 +48,10 @@ class SqlIntegrationStore:
         deletes, once committed: the routing and secrets caches of this process forget it."""
 
     async def add(self, integration: Integration) -> None:
-        """Store a new integration; :class:`IntegrationExists` if its account is taken."""
+        """Let the unique ``(channel, external_id)`` index refuse a taken account.
+
+        See :meth:`IntegrationChanges.add`.
+        """
         with storage_errors(unique_violation=IntegrationExists):
             async with self._writer.begin() as conn:
                 await conn.execute(insert(integrations).values(_integration_to_row(integration)))
@@ -56,7 +59,7 @@ class SqlIntegrationStore:
         self._changed(integration.id)
 
     async def get(self, tenant_id: TenantId, integration_id: str) -> Integration:
-        """Return the tenant's integration; :class:`NotFound` if absent or another tenant's."""
+        """See :meth:`IntegrationChanges.get`."""
         stmt = select(integrations).where(
             integrations.c.id == integration_id, integrations.c.tenant_id == tenant_id
         )
@@ -66,13 +69,13 @@ class SqlIntegrationStore:
         return found
 
     async def find(self, integration_id: str) -> Integration | None:
-        """Return any tenant's integration by id (webhook routing only), or ``None``."""
+        """See :meth:`IntegrationDirectory.find`."""
         return await self._one_or_none(
             select(integrations).where(integrations.c.id == integration_id)
         )
 
     async def find_by_external_id(self, channel: Channel, external_id: str) -> Integration | None:
-        """Return the integration that owns *external_id* on *channel*, or ``None``."""
+        """See :meth:`IntegrationDirectory.find_by_external_id`."""
         return await self._one_or_none(
             select(integrations).where(
                 integrations.c.channel == channel.value,
@@ -81,10 +84,10 @@ class SqlIntegrationStore:
         )
 
     async def find_by_config(self, key: str, value: str) -> Sequence[Integration]:
-        """Return every integration, of any tenant, whose ``config[key]`` is *value*, by id.
+        """Match ``config ->> key`` (PostgreSQL) or ``json_extract`` (SQLite) by a scan.
 
-        ``config ->> key`` on PostgreSQL, ``json_extract`` on SQLite: a scan of the table,
-        which is fine for the rare disconnects that ask.
+        A scan of the table is fine for the rare disconnects that ask. See
+        :meth:`IntegrationDirectory.find_by_config`.
         """
         stmt = (
             select(integrations)
@@ -99,7 +102,7 @@ class SqlIntegrationStore:
     async def list(
         self, tenant_id: TenantId, *, channel: Channel | None = None
     ) -> Sequence[Integration]:
-        """Return the tenant's integrations, oldest first."""
+        """See :meth:`IntegrationChanges.list`."""
         stmt = select(integrations).where(integrations.c.tenant_id == tenant_id)
         if channel is not None:
             stmt = stmt.where(integrations.c.channel == channel.value)
@@ -110,11 +113,7 @@ class SqlIntegrationStore:
         return [_row_to_integration(row) for row in rows]
 
     async def update(self, integration: Integration) -> None:
-        """Replace a stored integration (matched by id and tenant); :class:`NotFound` if absent.
-
-        Moving it onto an external account another integration owns raises
-        :class:`IntegrationExists`. A new status is appended to the history.
-        """
+        """Append a status move in the same transaction; see :meth:`IntegrationChanges.update`."""
         mine = and_(
             integrations.c.id == integration.id,
             integrations.c.tenant_id == integration.tenant_id,
@@ -137,11 +136,9 @@ class SqlIntegrationStore:
         integration_id: str,
         change: Callable[[Integration], Integration],
     ) -> Integration:
-        """Apply *change* to the stored integration under its row lock; write what it altered.
+        """Write field by field under ``SELECT ... FOR UPDATE``.
 
-        Field by field (status, config, external id, ``updated_at``), never the whole row: a
-        token rotation's expiry written meanwhile stays. An external id another integration
-        owns is :class:`IntegrationExists`.
+        See :meth:`IntegrationChanges.modify`.
         """
         mine = and_(integrations.c.id == integration_id, integrations.c.tenant_id == tenant_id)
         with storage_errors(unique_violation=IntegrationExists):
@@ -177,7 +174,10 @@ class SqlIntegrationStore:
     async def status_history(
         self, tenant_id: TenantId, integration_id: str
     ) -> Sequence[StatusChange]:
-        """Return the integration's status changes, in the order they were written."""
+        """Return them in the order the rows were written.
+
+        See :meth:`IntegrationChanges.status_history`.
+        """
         history = integration_status_history
         stmt = (
             select(history.c.status, history.c.changed_at)
@@ -193,7 +193,7 @@ class SqlIntegrationStore:
         return [StatusChange(status=IntegrationStatus(s), at=at) for s, at in rows]
 
     async def delete(self, tenant_id: TenantId, integration_id: str) -> None:
-        """Remove the tenant's integration; :class:`NotFound` if absent or another tenant's."""
+        """See :meth:`IntegrationChanges.delete`."""
         stmt = delete(integrations).where(
             integrations.c.id == integration_id, integrations.c.tenant_id == tenant_id
         )
@@ -205,7 +205,7 @@ class SqlIntegrationStore:
         self._changed(integration_id)
 
     async def expiring_before(self, moment: datetime) -> Sequence[Integration]:
-        """Return integrations of any tenant whose token expires before *moment*, soonest first."""
+        """See :meth:`IntegrationChanges.expiring_before`."""
         stmt = (
             select(integrations)
             .where(integrations.c.token_expires_at < moment)
@@ -217,7 +217,7 @@ class SqlIntegrationStore:
         return [_row_to_integration(row) for row in rows]
 
     async def count_by_channel(self) -> Mapping[Channel, int]:
-        """Return how many active integrations each channel has (channels with none omitted)."""
+        """See :meth:`IntegrationChanges.count_by_channel`."""
         stmt = (
             select(integrations.c.channel, func.count())
             .where(integrations.c.status == IntegrationStatus.ACTIVE.value)
@@ -229,12 +229,11 @@ class SqlIntegrationStore:
         return {Channel(channel): int(count) for channel, count in rows}
 
     async def claim_for_rotation(self, criteria: RotationCriteria) -> Sequence[RotationClaim]:
-        """Lease the integrations *criteria* finds due, soonest expiry first.
+        """Lease soonest expiry first; see :meth:`RotationLeases.claim_for_rotation`.
 
-        One ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING``, like the outbox's claim:
-        on PostgreSQL the subquery locks with ``FOR UPDATE SKIP LOCKED`` (and re-checks a row
-        another rotator just leased), SQLite runs it under ``BEGIN IMMEDIATE``, one writer at a
-        time, so two rotators never lease one integration.
+        One ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING``, like the outbox's claim: on
+        PostgreSQL the subquery locks with ``FOR UPDATE SKIP LOCKED`` (and re-checks a row another
+        rotator just leased), SQLite runs it under ``BEGIN IMMEDIATE``, one writer at a time.
         """
         if criteria.limit < 1:
             return []
@@ -272,10 +271,10 @@ class SqlIntegrationStore:
     async def claim_one_for_rotation(
         self, integration_id: str, *, owner: str, now: datetime, lease: timedelta
     ) -> RotationClaim | None:
-        """Lease one integration, due or not, with one conditional ``UPDATE ... RETURNING``.
+        """Lease with one conditional ``UPDATE ... RETURNING``.
 
         A concurrent claim waits for the row lock (PostgreSQL) or the write lock (SQLite), then
-        finds the lease taken: no row.
+        finds the lease taken: no row. See :meth:`RotationLeases.claim_one_for_rotation`.
         """
         locked_until = now + lease
         stmt = (
@@ -299,11 +298,10 @@ class SqlIntegrationStore:
     async def release_rotation(
         self, claim: RotationClaim, *, integration: Integration, state: RotationState
     ) -> bool:
-        """Save a rotation's result and free the lease, if *claim* still holds it.
+        """Release in one statement, the status guarded by a ``CASE``.
 
-        The status moves only if it is still the claimed one (``CASE`` on the stored value, in
-        the same statement), so an operator's change made meanwhile is kept; a move is appended
-        to the history in the same transaction.
+        The ``CASE`` compares the stored status in the same statement; a status move is appended to
+        the history in the same transaction. See :meth:`RotationLeases.release_rotation`.
         """
         claimed = integrations.c.status == claim.integration.status.value
         held = and_(

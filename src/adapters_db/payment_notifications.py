@@ -33,7 +33,7 @@ class SqlPaymentNotificationStore:
         self._writer = for_writing(engine)
 
     async def add(self, notification: PaymentNotification) -> bool:
-        """Store *notification*; ``False`` if its dedupe key (or id) is stored already."""
+        """Count a repeated id as a repeated key; see :meth:`PaymentNotificationStore.add`."""
         dialect = postgresql if is_postgres(self._engine) else sqlite
         stmt = (
             dialect.insert(table)
@@ -46,7 +46,7 @@ class SqlPaymentNotificationStore:
                 return (await conn.execute(stmt)).first() is not None
 
     async def add_after(self, notification: PaymentNotification, *, after_key: str) -> bool:
-        """Store *notification* if the one keyed *after_key* is no longer pending."""
+        """See :meth:`PaymentNotificationStore.add_after`."""
         status = select(table.c.status).where(table.c.dedupe_key == after_key)
         with storage_errors():
             async with self._engine.connect() as conn:
@@ -59,7 +59,7 @@ class SqlPaymentNotificationStore:
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> Sequence[PaymentNotification]:
-        """Lease up to *limit* pending notifications due at *now*, oldest first."""
+        """See :meth:`PaymentNotificationStore.claim_due`."""
         if limit < 1:
             return []
         stmt = lease_due(table, pending=_PENDING, now=now, limit=limit, lease=lease)
@@ -79,7 +79,7 @@ class SqlPaymentNotificationStore:
         retry_at: datetime | None = None,
         error: str | None = None,
     ) -> None:
-        """Record one processing attempt; ``pending`` with *retry_at* comes back then."""
+        """See :meth:`PaymentNotificationStore.settle`."""
         stmt = (
             update(table)
             .where(table.c.id == notification_id)

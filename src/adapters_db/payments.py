@@ -48,7 +48,10 @@ class SqlPaymentStore:
         self._writer = for_writing(engine)
 
     async def add(self, payment: Payment) -> None:
-        """Store a new payment; :class:`Conflict` if its id or provider id is already stored."""
+        """Let the unique indexes refuse a repeat (:class:`Conflict`).
+
+        See :meth:`PaymentStore.add`.
+        """
         with storage_errors(unique_violation=_payment_conflict):
             async with self._writer.begin() as conn:
                 await conn.execute(insert(payments).values(_payment_to_row(payment)))
@@ -56,7 +59,7 @@ class SqlPaymentStore:
                 await _append_history(conn, payment)
 
     async def get(self, tenant_id: TenantId, payment_id: str) -> Payment:
-        """Return the tenant's payment by our id or the provider's; :class:`NotFound` otherwise."""
+        """See :meth:`PaymentStore.get`."""
         stmt = (
             select(payments)
             .where(
@@ -73,21 +76,19 @@ class SqlPaymentStore:
         return found[0]
 
     async def find_by_provider_id(self, provider_payment_id: str) -> Payment | None:
-        """Return any tenant's payment by the provider's id (notification routing), or ``None``."""
+        """See :meth:`PaymentStore.find_by_provider_id`."""
         found = await self._load(
             select(payments).where(payments.c.provider_payment_id == provider_payment_id)
         )
         return found[0] if found else None
 
     async def find(self, payment_id: str) -> Payment | None:
-        """Return any tenant's payment by our id (notification routing), or ``None``."""
+        """See :meth:`PaymentStore.find`."""
         found = await self._load(select(payments).where(payments.c.id == payment_id))
         return found[0] if found else None
 
     async def update(self, payment: Payment) -> None:
-        """Replace a stored payment and its refunds in one transaction; :class:`NotFound` if
-        absent or another tenant's.
-        """
+        """Rewrite the row and its refunds in one transaction; see :meth:`PaymentStore.update`."""
         stmt = (
             update(payments)
             .where(payments.c.id == payment.id, payments.c.tenant_id == payment.tenant_id)
@@ -119,7 +120,7 @@ class SqlPaymentStore:
         checkout_url: str,
         at: datetime,
     ) -> None:
-        """Store the hosted checkout opened for a payment (those two fields only)."""
+        """See :meth:`PaymentStore.set_checkout`."""
         stmt = (
             update(payments)
             .where(payments.c.id == payment_id, payments.c.tenant_id == tenant_id)
@@ -139,7 +140,7 @@ class SqlPaymentStore:
         new: PaymentState,
         at: datetime,
     ) -> bool:
-        """Write *new* if the stored state is still *expected*; ``False`` otherwise."""
+        """See :meth:`PaymentStore.change_state`."""
         c = payments.c
         stmt = (
             update(payments)
@@ -169,7 +170,7 @@ class SqlPaymentStore:
                 return False
 
     async def reserve_refund(self, tenant_id: TenantId, payment_id: str, refund: Refund) -> Payment:
-        """Append the pending *refund* if the balance allows it; return the payment."""
+        """See :meth:`PaymentStore.reserve_refund`."""
         with storage_errors(unique_violation=_payment_conflict):
             async with self._writer.begin() as conn:
                 row = await _locked_row(conn, tenant_id, payment_id)
@@ -190,7 +191,7 @@ class SqlPaymentStore:
         *,
         at: datetime,
     ) -> Refund:
-        """Complete the pending refund with the provider's answer; return the refund stored."""
+        """See :meth:`PaymentStore.settle_refund`."""
         with storage_errors(unique_violation=_payment_conflict):
             async with self._writer.begin() as conn:
                 await _locked_row(conn, tenant_id, payment_id)
@@ -237,7 +238,7 @@ class SqlPaymentStore:
                 return refund
 
     async def release_refund(self, tenant_id: TenantId, payment_id: str, refund_id: str) -> None:
-        """Drop the refund *refund_id* if still pending."""
+        """See :meth:`PaymentStore.release_refund`."""
         owned = select(payments.c.id).where(
             payments.c.id == payment_id, payments.c.tenant_id == tenant_id
         )
@@ -259,7 +260,7 @@ class SqlPaymentStore:
         at: datetime,
         pending_before: datetime,
     ) -> None:
-        """Append the provider's refunds we lack, update the known ones, drop stale pending."""
+        """See :meth:`PaymentStore.record_refunds`."""
         with storage_errors(unique_violation=_payment_conflict):
             async with self._writer.begin() as conn:
                 await _locked_row(conn, tenant_id, payment_id)
@@ -294,7 +295,7 @@ class SqlPaymentStore:
     async def list(
         self, tenant_id: TenantId, *, limit: int = 50, cursor: str | None = None
     ) -> Page[Payment]:
-        """Return the tenant's payments, newest (highest id) first."""
+        """Page by the primary key, newest first; see :meth:`PaymentStore.list`."""
         check_limit(limit)
         stmt = select(payments).where(payments.c.tenant_id == tenant_id)
         if cursor:

@@ -61,7 +61,11 @@ class EventLog(Protocol):
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[EventRecord]:
-        """Return the tenant's events, newest first; :class:`InvalidInput` for a bad cursor."""
+        """Return the tenant's events, newest first; :class:`InvalidInput` for a bad cursor.
+
+        *received_after* is inclusive, *received_before* exclusive; a bad *limit* is
+        :class:`InvalidInput` too.
+        """
         ...
 
     async def scan(

@@ -61,7 +61,11 @@ class IntegrationChanges(Protocol):
         ...
 
     async def update(self, integration: Integration) -> None:
-        """Replace a stored integration (matched by id and tenant); :class:`NotFound` if absent."""
+        """Replace a stored integration (matched by id and tenant); :class:`NotFound` if absent.
+
+        :class:`IntegrationExists` for an external id another integration owns; a status move is
+        appended to the history.
+        """
         ...
 
     async def modify(
@@ -91,11 +95,11 @@ class IntegrationChanges(Protocol):
         ...
 
     async def expiring_before(self, moment: datetime) -> Sequence[Integration]:
-        """Return integrations of any tenant whose token expires before *moment*."""
+        """Return integrations of any tenant whose token expires before *moment*, soonest first."""
         ...
 
     async def count_by_channel(self) -> Mapping[Channel, int]:
-        """Return how many active integrations each channel has."""
+        """Return how many active integrations each channel has (channels with none omitted)."""
         ...
 
 

@@ -16,12 +16,12 @@ class InMemoryCredentialStore:
         self._items: dict[CredentialRef, Secret] = {}
 
     async def put(self, ref: CredentialRef, secret: Secret) -> None:
-        """Store or replace a secret."""
+        """See :meth:`CredentialStore.put`."""
         self._check()
         self._items[ref] = secret
 
     async def get(self, ref: CredentialRef) -> Secret:
-        """Return a secret."""
+        """See :meth:`CredentialStore.get`."""
         self._check()
         try:
             return self._items[ref]
@@ -29,7 +29,7 @@ class InMemoryCredentialStore:
             raise NotFound(f"credential {ref.name} of {ref.integration_id} was not found") from None
 
     async def delete_all(self, tenant_id: TenantId, integration_id: str) -> None:
-        """Remove an integration's secrets."""
+        """See :meth:`CredentialStore.delete_all`."""
         self._check()
         for ref in [
             r

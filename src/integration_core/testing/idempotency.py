@@ -26,7 +26,7 @@ class InMemoryIdempotencyStore:
         abandoned_before: datetime,
         expired_before: datetime,
     ) -> IdempotencyRecord | None:
-        """Store *record* unless a fresh record holds its key; return that record if one does."""
+        """See :meth:`IdempotencyStore.claim`."""
         self._check()
         key = (record.tenant_id, record.scope, record.key)
         held = self._items.get(key)
@@ -36,7 +36,7 @@ class InMemoryIdempotencyStore:
         return None
 
     async def complete(self, record: IdempotencyRecord) -> None:
-        """Store the outcome of a claimed record; :class:`NotFound` if this claim is not held."""
+        """See :meth:`IdempotencyStore.complete`."""
         self._check()
         key = (record.tenant_id, record.scope, record.key)
         held = self._items.get(key)
@@ -45,14 +45,14 @@ class InMemoryIdempotencyStore:
         self._items[key] = record
 
     async def release(self, tenant_id: TenantId, scope: str, key: str) -> None:
-        """Forget an in-progress claim (a completed record stays)."""
+        """See :meth:`IdempotencyStore.release`."""
         self._check()
         held = self._items.get((tenant_id, scope, key))
         if held is not None and held.completed_at is None:
             del self._items[(tenant_id, scope, key)]
 
     async def purge(self, *, created_before: datetime) -> int:
-        """Delete every record created before *created_before*; return how many."""
+        """See :meth:`IdempotencyStore.purge`."""
         self._check()
         old = [key for key, held in self._items.items() if held.created_at < created_before]
         for key in old:

@@ -42,7 +42,7 @@ class InMemoryEventInbox:
         self._spool: dict[str, _Spooled] = {}
 
     async def append(self, inbound: InboundEvent) -> None:
-        """Spool *inbound* as pending."""
+        """See :meth:`EventInbox.append`."""
         self._check()
         self._spool.setdefault(inbound.id, _Spooled(inbound))
         await self._events.record(inbound, ())
@@ -50,7 +50,7 @@ class InMemoryEventInbox:
     async def claim_spooled(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> Sequence[InboundEvent]:
-        """Lease up to *limit* pending deliveries, oldest (lowest id) first."""
+        """Lease oldest (lowest id) first; see :meth:`EventInbox.claim_spooled`."""
         self._check()
         due = [
             s
@@ -72,8 +72,7 @@ class InMemoryEventInbox:
         at: datetime,
         held_until: datetime | None = None,
     ) -> list[tuple[bool, ...]]:
-        """Store each split's events and mark its delivery processed; events that carry a
-        lease token are held by it until *held_until*, others are stored unclaimed."""
+        """See :meth:`EventInbox.complete`."""
         self._check()
         answers: list[list[bool]] = []
         for _, records in splits:
@@ -89,7 +88,7 @@ class InMemoryEventInbox:
         return [tuple(a) for a in answers]
 
     async def fail(self, inbound_id: str, *, error: str, at: datetime) -> None:
-        """Mark the delivery failed with *error*."""
+        """See :meth:`EventInbox.fail`."""
         self._check()
         spooled = self._spool[inbound_id]
         spooled.state, spooled.lease_until, spooled.error = "failed", None, error
@@ -101,7 +100,7 @@ class InMemoryEventInbox:
         received_after: datetime | None = None,
         received_before: datetime | None = None,
     ) -> int:
-        """Make stored deliveries pending again; return how many."""
+        """See :meth:`EventInbox.respool`."""
         self._check()
         states = {"failed"} if failed_only else {"failed", "processed"}
         count = 0
@@ -119,7 +118,7 @@ class InMemoryEventInbox:
         return count
 
     async def spool_stats(self) -> QueueStats:
-        """Return pending and failed counts and the oldest pending receipt time."""
+        """See :meth:`EventInbox.spool_stats`."""
         self._check()
         pending = [s for s in self._spool.values() if s.state == "pending"]
         return QueueStats(

@@ -29,7 +29,7 @@ class InMemoryIntegrationStore:
         self._leases = InMemoryRotationLeases()
 
     async def add(self, integration: Integration) -> None:
-        """Store a new integration; :class:`IntegrationExists` for a taken external account."""
+        """See :meth:`IntegrationChanges.add`."""
         self._check()
         key = (integration.channel, integration.external_id)
         if integration.id in self._items or any(
@@ -42,7 +42,7 @@ class InMemoryIntegrationStore:
         self._changed(integration.id)
 
     async def get(self, tenant_id: TenantId, integration_id: str) -> Integration:
-        """Return the tenant's integration."""
+        """See :meth:`IntegrationChanges.get`."""
         self._check()
         found = self._items.get(integration_id)
         if found is None or found.tenant_id != tenant_id:
@@ -50,12 +50,12 @@ class InMemoryIntegrationStore:
         return found
 
     async def find(self, integration_id: str) -> Integration | None:
-        """Return any tenant's integration by id."""
+        """See :meth:`IntegrationDirectory.find`."""
         self._check()
         return self._items.get(integration_id)
 
     async def find_by_external_id(self, channel: Channel, external_id: str) -> Integration | None:
-        """Return the integration that owns the external account."""
+        """See :meth:`IntegrationDirectory.find_by_external_id`."""
         self._check()
         return next(
             (
@@ -67,7 +67,7 @@ class InMemoryIntegrationStore:
         )
 
     async def find_by_config(self, key: str, value: str) -> Sequence[Integration]:
-        """Return every integration whose ``config[key]`` is *value*, by id."""
+        """See :meth:`IntegrationDirectory.find_by_config`."""
         self._check()
         return sorted(
             (i for i in self._items.values() if i.config.get(key) == value), key=lambda i: i.id
@@ -76,7 +76,7 @@ class InMemoryIntegrationStore:
     async def list(
         self, tenant_id: TenantId, *, channel: Channel | None = None
     ) -> Sequence[Integration]:
-        """Return the tenant's integrations, oldest first."""
+        """See :meth:`IntegrationChanges.list`."""
         self._check()
         found = [
             i
@@ -91,7 +91,7 @@ class InMemoryIntegrationStore:
         integration_id: str,
         change: Callable[[Integration], Integration],
     ) -> Integration:
-        """Apply *change*; keep only its status, config, external id and updated_at."""
+        """See :meth:`IntegrationChanges.modify`."""
         self._check()
         current = self._items.get(integration_id)
         if current is None or current.tenant_id != tenant_id:
@@ -111,7 +111,7 @@ class InMemoryIntegrationStore:
         return result
 
     async def update(self, integration: Integration) -> None:
-        """Replace a stored integration."""
+        """See :meth:`IntegrationChanges.update`."""
         self._check()
         current = self._items.get(integration.id)
         if current is None or current.tenant_id != integration.tenant_id:
@@ -130,12 +130,12 @@ class InMemoryIntegrationStore:
     async def status_history(
         self, tenant_id: TenantId, integration_id: str
     ) -> Sequence[StatusChange]:
-        """Return each status the tenant's integration took, oldest first."""
+        """See :meth:`IntegrationChanges.status_history`."""
         await self.get(tenant_id, integration_id)
         return tuple(self._history[integration_id])
 
     async def delete(self, tenant_id: TenantId, integration_id: str) -> None:
-        """Remove the tenant's integration and its status history."""
+        """See :meth:`IntegrationChanges.delete`."""
         await self.get(tenant_id, integration_id)
         del self._items[integration_id]
         del self._history[integration_id]
@@ -143,7 +143,7 @@ class InMemoryIntegrationStore:
         self._changed(integration_id)
 
     async def expiring_before(self, moment: datetime) -> Sequence[Integration]:
-        """Return integrations whose token expires before *moment*, soonest first."""
+        """See :meth:`IntegrationChanges.expiring_before`."""
         self._check()
         found = [
             i
@@ -153,7 +153,7 @@ class InMemoryIntegrationStore:
         return sorted(found, key=lambda i: (i.token_expires_at, i.id))
 
     async def count_by_channel(self) -> Mapping[Channel, int]:
-        """Return the number of active integrations per channel."""
+        """See :meth:`IntegrationChanges.count_by_channel`."""
         self._check()
         counts: dict[Channel, int] = {}
         for i in self._items.values():
@@ -162,14 +162,14 @@ class InMemoryIntegrationStore:
         return counts
 
     async def claim_for_rotation(self, criteria: RotationCriteria) -> Sequence[RotationClaim]:
-        """Lease the integrations due for rotation (see :class:`RotationCriteria`)."""
+        """See :meth:`RotationLeases.claim_for_rotation`."""
         self._check()
         return self._leases.claim(list(self._items.values()), criteria)
 
     async def claim_one_for_rotation(
         self, integration_id: str, *, owner: str, now: datetime, lease: timedelta
     ) -> RotationClaim | None:
-        """Lease one integration, due or not, if no one else holds it."""
+        """See :meth:`RotationLeases.claim_one_for_rotation`."""
         self._check()
         found = self._items.get(integration_id)
         if found is None:
@@ -179,7 +179,7 @@ class InMemoryIntegrationStore:
     async def release_rotation(
         self, claim: RotationClaim, *, integration: Integration, state: RotationState
     ) -> bool:
-        """Save the rotation's result if *claim* still holds the lease."""
+        """See :meth:`RotationLeases.release_rotation`."""
         self._check()
         before = self._items.get(claim.integration.id)
         released = self._leases.release(self._items, claim, integration=integration, state=state)

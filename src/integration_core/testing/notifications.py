@@ -25,7 +25,7 @@ class InMemoryPaymentNotificationStore:
             raise StorageUnavailable()
 
     async def add(self, notification: PaymentNotification) -> bool:
-        """Store *notification* unless its dedupe key is taken."""
+        """See :meth:`PaymentNotificationStore.add`."""
         self._check()
         if any(n.dedupe_key == notification.dedupe_key for n in self.items.values()):
             return False
@@ -33,7 +33,7 @@ class InMemoryPaymentNotificationStore:
         return True
 
     async def add_after(self, notification: PaymentNotification, *, after_key: str) -> bool:
-        """Store *notification* if the one keyed *after_key* is no longer pending."""
+        """See :meth:`PaymentNotificationStore.add_after`."""
         self._check()
         before = next((n for n in self.items.values() if n.dedupe_key == after_key), None)
         if before is None or before.status is NotificationStatus.PENDING:
@@ -43,7 +43,7 @@ class InMemoryPaymentNotificationStore:
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> Sequence[PaymentNotification]:
-        """Lease up to *limit* pending notifications due at *now*, oldest first."""
+        """See :meth:`PaymentNotificationStore.claim_due`."""
         self._check()
         due = sorted(
             (
@@ -69,7 +69,7 @@ class InMemoryPaymentNotificationStore:
         retry_at: datetime | None = None,
         error: str | None = None,
     ) -> None:
-        """Record one processing attempt."""
+        """See :meth:`PaymentNotificationStore.settle`."""
         self._check()
         found = self.items.get(notification_id)
         if found is None:

@@ -25,7 +25,7 @@ class InMemoryPaymentStore(OutageSwitch):
         self._items: dict[str, Payment] = {}
 
     async def add(self, payment: Payment) -> None:
-        """Store a new payment."""
+        """See :meth:`PaymentStore.add`."""
         self._check()
         if payment.id in self._items or (
             payment.provider_payment_id is not None
@@ -40,7 +40,7 @@ class InMemoryPaymentStore(OutageSwitch):
         self._items[payment.id] = payment
 
     async def get(self, tenant_id: TenantId, payment_id: str) -> Payment:
-        """Return the tenant's payment by our id or the provider's."""
+        """See :meth:`PaymentStore.get`."""
         self._check()
         found = self._items.get(payment_id) or next(
             (p for p in self._items.values() if p.provider_payment_id == payment_id), None
@@ -50,7 +50,7 @@ class InMemoryPaymentStore(OutageSwitch):
         return found
 
     async def find_by_provider_id(self, provider_payment_id: str) -> Payment | None:
-        """Return any tenant's payment by the provider's id."""
+        """See :meth:`PaymentStore.find_by_provider_id`."""
         self._check()
         return next(
             (p for p in self._items.values() if p.provider_payment_id == provider_payment_id),
@@ -58,12 +58,12 @@ class InMemoryPaymentStore(OutageSwitch):
         )
 
     async def find(self, payment_id: str) -> Payment | None:
-        """Return any tenant's payment by our id."""
+        """See :meth:`PaymentStore.find`."""
         self._check()
         return self._items.get(payment_id)
 
     async def update(self, payment: Payment) -> None:
-        """Replace a stored payment."""
+        """See :meth:`PaymentStore.update`."""
         self._check()
         current = self._items.get(payment.id)
         if current is None or current.tenant_id != payment.tenant_id:
@@ -93,7 +93,7 @@ class InMemoryPaymentStore(OutageSwitch):
         checkout_url: str,
         at: datetime,
     ) -> None:
-        """Store the hosted checkout opened for a payment."""
+        """See :meth:`PaymentStore.set_checkout`."""
         payment = self._owned(tenant_id, payment_id)
         self._items[payment_id] = attrs.evolve(
             payment, preference_id=preference_id, checkout_url=checkout_url, updated_at=at
@@ -108,7 +108,7 @@ class InMemoryPaymentStore(OutageSwitch):
         new: PaymentState,
         at: datetime,
     ) -> bool:
-        """Write *new* if the stored state is still *expected*."""
+        """See :meth:`PaymentStore.change_state`."""
         payment = self._owned(tenant_id, payment_id)
         if payment.state != expected:
             return False
@@ -128,7 +128,7 @@ class InMemoryPaymentStore(OutageSwitch):
         return True
 
     async def reserve_refund(self, tenant_id: TenantId, payment_id: str, refund: Refund) -> Payment:
-        """Append the pending *refund* if the balance allows it."""
+        """See :meth:`PaymentStore.reserve_refund`."""
         payment = self._owned(tenant_id, payment_id)
         if payment.refund(refund.id) is not None:
             return payment
@@ -146,7 +146,7 @@ class InMemoryPaymentStore(OutageSwitch):
         *,
         at: datetime,
     ) -> Refund:
-        """Complete the pending refund with the provider's answer."""
+        """See :meth:`PaymentStore.settle_refund`."""
         payment = self._owned(tenant_id, payment_id)
         known = self._refund_by_provider_id(seen.provider_refund_id)
         if known is not None and known[1].id != refund_id:
@@ -170,7 +170,7 @@ class InMemoryPaymentStore(OutageSwitch):
         return done
 
     async def release_refund(self, tenant_id: TenantId, payment_id: str, refund_id: str) -> None:
-        """Drop the refund *refund_id* if still pending."""
+        """See :meth:`PaymentStore.release_refund`."""
         payment = self._owned(tenant_id, payment_id)
         kept = tuple(r for r in payment.refunds if r.id != refund_id or not r.pending)
         self._items[payment_id] = attrs.evolve(payment, refunds=kept)
@@ -184,7 +184,7 @@ class InMemoryPaymentStore(OutageSwitch):
         at: datetime,
         pending_before: datetime,
     ) -> None:
-        """Append the provider's refunds we lack, update known ones, drop stale pending."""
+        """See :meth:`PaymentStore.record_refunds`."""
         payment = self._owned(tenant_id, payment_id)
         refunds = list(payment.refunds)
         for refund in seen:
@@ -211,7 +211,7 @@ class InMemoryPaymentStore(OutageSwitch):
     async def list(
         self, tenant_id: TenantId, *, limit: int = 50, cursor: str | None = None
     ) -> Page[Payment]:
-        """Return the tenant's payments, newest (highest id) first."""
+        """See :meth:`PaymentStore.list`."""
         self._check()
         check_limit(limit)
         after_id = decode_cursor(cursor) if cursor else None

@@ -44,7 +44,7 @@ class InMemoryEventStore(OutageSwitch):
     async def record(
         self, inbound: InboundEvent | None, events: Sequence[EventRecord]
     ) -> tuple[bool, ...]:
-        """Store a delivery and its events; ``False`` for each repeat."""
+        """See :meth:`EventLog.record`."""
         self._check()
         if inbound is not None:
             self._inbound.setdefault(inbound.id, inbound)
@@ -68,7 +68,7 @@ class InMemoryEventStore(OutageSwitch):
             self._leases[event_id] = until
 
     async def get(self, tenant_id: TenantId, event_id: str) -> EventRecord:
-        """Return the tenant's event."""
+        """See :meth:`EventLog.get`."""
         self._check()
         found = self._events.get(event_id)
         if found is None or found.tenant_id != tenant_id:
@@ -76,7 +76,7 @@ class InMemoryEventStore(OutageSwitch):
         return found
 
     async def get_inbound(self, inbound_id: str) -> InboundEvent:
-        """Return a stored raw delivery."""
+        """See :meth:`EventLog.get_inbound`."""
         self._check()
         try:
             return self._inbound[inbound_id]
@@ -94,7 +94,7 @@ class InMemoryEventStore(OutageSwitch):
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[EventRecord]:
-        """Return the tenant's events, newest (highest id) first."""
+        """See :meth:`EventLog.list`."""
         self._check()
         check_limit(limit)
         after_id = decode_cursor(cursor) if cursor else None
@@ -126,7 +126,7 @@ class InMemoryEventStore(OutageSwitch):
         after_id: str | None = None,
         limit: int = 200,
     ) -> Sequence[EventRecord]:
-        """Return up to *limit* events (any tenant's unless *tenant_id*) after *after_id*, by id."""
+        """See :meth:`EventLog.scan`."""
         self._check()
         check_limit(limit)
         return sorted(
@@ -145,7 +145,7 @@ class InMemoryEventStore(OutageSwitch):
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> Sequence[EventRecord]:
-        """Lease the oldest due pending events under one fresh lease token."""
+        """See :meth:`Outbox.claim_due`."""
         self._check()
         due = sorted(
             (
@@ -165,8 +165,7 @@ class InMemoryEventStore(OutageSwitch):
         return claimed
 
     async def settle(self, settlements: Sequence[Settlement]) -> Sequence[str]:
-        """Record how attempts ended; return the ids of those skipped (unknown, or no longer
-        held by their lease token)."""
+        """See :meth:`Outbox.settle`."""
         self._check()
         skipped: builtins.list[str] = []
         for settlement in settlements:
@@ -196,7 +195,7 @@ class InMemoryEventStore(OutageSwitch):
         at: datetime,
         data: Mapping[str, Any] | None = None,
     ) -> EventRecord:
-        """Queue the tenant's event again under the same id (with new *data*, if given)."""
+        """See :meth:`EventLog.requeue`."""
         event = await self.get(tenant_id, event_id)
         self._leases.pop(event_id, None)
         again = attrs.evolve(
@@ -214,7 +213,7 @@ class InMemoryEventStore(OutageSwitch):
         return again
 
     async def stats(self) -> QueueStats:
-        """Return the outbox depth."""
+        """See :meth:`Outbox.stats`."""
         self._check()
         pending = [e for e in self._events.values() if e.status is DeliveryStatus.PENDING]
         dead = sum(1 for e in self._events.values() if e.status is DeliveryStatus.DEAD)
