@@ -25,33 +25,51 @@ from integration_core.ports import Clock
 PLATFORM = "Meta"
 
 
-def graph_request(
-    method: str,
-    root: str,
-    label_prefix: str,
-    path: str,
-    *,
-    token: Secret | None = None,
-    params: Mapping[str, str] | None = None,
-    json: Any = None,
-    idempotent: bool | None = None,
-    secrets: tuple[str, ...] = (),
-) -> Request:
-    """Describe one call to a Meta graph: the token as a bearer header and among the secrets.
+class Graph:
+    """Send calls to one Meta graph: ``{base_url}[/{version}]/...``, the token as a bearer header.
 
-    Both graphs (Facebook's and Instagram Login's) build their calls here, so how a token is
-    sent, and kept out of messages and logs, is decided once.
+    Both graphs (Facebook's and Instagram Login's) call through one, so how a token is sent, and
+    kept out of messages and logs (it is among every call's secrets), is decided once.
     """
-    return Request(
-        method=method,
-        url=root + path,
-        label=f"{method} {label_prefix}{path}",
-        params=params or {},
-        json=json,
-        headers={"Authorization": f"Bearer {token.reveal()}"} if token is not None else {},
-        idempotent=idempotent,
-        secrets=(*secrets, token.reveal()) if token is not None else secrets,
-    )
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession,
+        platform: str,
+        base_url: str,
+        version: str | None,
+        retry: CallRetries | None,
+    ) -> None:
+        self._prefix = f"/{version.strip('/')}" if version else ""
+        self._root = base_url.rstrip("/") + self._prefix
+        self._caller = PlatformCaller(
+            session=session, platform=platform, read_failure=read_meta_failure, retry=retry
+        )
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: Secret | None = None,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> Any:
+        """Send *method* *path* (labelled with the version) and return the answer's JSON."""
+        request = Request(
+            method=method,
+            url=self._root + path,
+            label=f"{method} {self._prefix}{path}",
+            params=params or {},
+            json=json,
+            headers={"Authorization": f"Bearer {token.reveal()}"} if token is not None else {},
+            idempotent=idempotent,
+            secrets=(*secrets, token.reveal()) if token is not None else secrets,
+        )
+        return (await self._caller.call(request)).data
 
 
 class MetaGraphClient:
@@ -72,14 +90,12 @@ class MetaGraphClient:
         retry: CallRetries | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self._version = version.strip("/")
-        self._root = f"{base_url.rstrip('/')}/{self._version}"
+        self._graph = Graph(
+            session=session, platform=PLATFORM, base_url=base_url, version=version, retry=retry
+        )
         self._app_id = app_id
         self._app_secret = app_secret
         self._clock = clock or SystemClock()
-        self._caller = PlatformCaller(
-            session=session, platform=PLATFORM, read_failure=read_meta_failure, retry=retry
-        )
 
     @property
     def has_app_credentials(self) -> bool:
@@ -93,7 +109,7 @@ class MetaGraphClient:
         Meta refused our app credentials.
         """
         app_id, app_secret = self._app_credentials()
-        data = await self._call(
+        data = await self._graph.call(
             "GET",
             "/debug_token",
             params={
@@ -107,7 +123,7 @@ class MetaGraphClient:
     async def exchange_long_lived(self, token: Secret) -> RefreshedToken:
         """Exchange a user token for a long-lived one (~60 days); expired ones cannot be."""
         app_id, app_secret = self._app_credentials()
-        data = await self._call(
+        data = await self._graph.call(
             "GET",
             "/oauth/access_token",
             params={
@@ -122,7 +138,7 @@ class MetaGraphClient:
 
     async def phone_number(self, phone_number_id: str, token: Secret) -> values.PhoneNumber:
         """Read a WhatsApp phone number: display number, verified name, quality rating."""
-        data = await self._call(
+        data = await self._graph.call(
             "GET",
             f"/{phone_number_id}",
             token=token,
@@ -134,7 +150,7 @@ class MetaGraphClient:
         self, page_id: str, token: Secret, *, fields: Sequence[str] = ("id", "name")
     ) -> values.FacebookPage:
         """Read a Facebook Page (ask for ``instagram_business_account{id,username}`` to link)."""
-        data = await self._call(
+        data = await self._graph.call(
             "GET", f"/{page_id}", token=token, params={"fields": ",".join(fields)}
         )
         return values.page(data, page_id)
@@ -147,21 +163,21 @@ class MetaGraphClient:
         Subscribing twice is harmless, so the call is retried like a read.
         """
         params = {"subscribed_fields": ",".join(fields)} if fields else {}
-        data = await self._call(
+        data = await self._graph.call(
             "POST", f"/{object_id}/subscribed_apps", token=token, params=params, idempotent=True
         )
         values.require_success(data, PLATFORM, f"the webhook subscription of {object_id}")
 
     async def unsubscribe_app(self, object_id: str, token: Secret) -> None:
         """Remove our app's webhook subscription (``DELETE /{id}/subscribed_apps``)."""
-        data = await self._call("DELETE", f"/{object_id}/subscribed_apps", token=token)
+        data = await self._graph.call("DELETE", f"/{object_id}/subscribed_apps", token=token)
         values.require_success(data, PLATFORM, f"the webhook removal of {object_id}")
 
     async def send_whatsapp_text(
         self, phone_number_id: str, token: Secret, to: str, text: str
     ) -> str:
         """Send a free-form text (only inside the 24 h service window); return its ``wamid``."""
-        data = await self._call(
+        data = await self._graph.call(
             "POST",
             f"/{phone_number_id}/messages",
             token=token,
@@ -179,7 +195,7 @@ class MetaGraphClient:
         self, page_id: str, token: Secret, recipient_id: str, text: str
     ) -> str:
         """Send a text from a page to a PSID (or an IGSID for Instagram); return its ``mid``."""
-        data = await self._call(
+        data = await self._graph.call(
             "POST",
             f"/{page_id}/messages",
             token=token,
@@ -197,27 +213,3 @@ class MetaGraphClient:
                 "inspecting or exchanging Meta tokens needs META_APP_ID and the app secret"
             )
         return self._app_id, self._app_secret
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: Secret | None = None,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        idempotent: bool | None = None,
-        secrets: tuple[str, ...] = (),
-    ) -> Any:
-        request = graph_request(
-            method,
-            self._root,
-            f"/{self._version}",
-            path,
-            token=token,
-            params=params,
-            json=json,
-            idempotent=idempotent,
-            secrets=secrets,
-        )
-        return (await self._caller.call(request)).data

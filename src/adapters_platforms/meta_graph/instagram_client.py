@@ -7,15 +7,13 @@ unversioned unless *version* is given; the refresh endpoint is unversioned in Me
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import aiohttp
 
-from adapters_platforms.calls import CallRetries, PlatformCaller
+from adapters_platforms.calls import CallRetries
 from adapters_platforms.meta_graph import values
-from adapters_platforms.meta_graph.errors import read_meta_failure
-from adapters_platforms.meta_graph.graph_client import graph_request
+from adapters_platforms.meta_graph.graph_client import Graph
 from integration_core.channels import RefreshedToken
 from integration_core.clock import SystemClock
 from integration_core.credentials import Secret
@@ -36,21 +34,21 @@ class InstagramGraphClient:
         retry: CallRetries | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self._prefix = f"/{version.strip('/')}" if version else ""
-        self._root = base_url.rstrip("/") + self._prefix
-        self._clock = clock or SystemClock()
-        self._caller = PlatformCaller(
-            session=session, platform=PLATFORM, read_failure=read_meta_failure, retry=retry
+        self._graph = Graph(
+            session=session, platform=PLATFORM, base_url=base_url, version=version, retry=retry
         )
+        self._clock = clock or SystemClock()
 
     async def me(self, token: Secret) -> values.InstagramUser:
         """Return the account behind *token* (``GET /me?fields=user_id,username``)."""
-        data = await self._call("GET", "/me", token=token, params={"fields": "id,user_id,username"})
+        data = await self._graph.call(
+            "GET", "/me", token=token, params={"fields": "id,user_id,username"}
+        )
         return values.instagram_user(data)
 
     async def refresh_access_token(self, token: Secret) -> RefreshedToken:
         """Refresh a long-lived token (at least 24 h old, unexpired) for another 60 days."""
-        data = await self._call(
+        data = await self._graph.call(
             "GET",
             "/refresh_access_token",
             params={"grant_type": "ig_refresh_token", "access_token": token.reveal()},
@@ -60,7 +58,7 @@ class InstagramGraphClient:
 
     async def subscribe_app(self, token: Secret, fields: Sequence[str]) -> None:
         """Subscribe our app to the account's webhooks (``POST /me/subscribed_apps``)."""
-        data = await self._call(
+        data = await self._graph.call(
             "POST",
             "/me/subscribed_apps",
             token=token,
@@ -71,39 +69,15 @@ class InstagramGraphClient:
 
     async def unsubscribe_app(self, token: Secret) -> None:
         """Remove our app's webhook subscription (``DELETE /me/subscribed_apps``)."""
-        data = await self._call("DELETE", "/me/subscribed_apps", token=token)
+        data = await self._graph.call("DELETE", "/me/subscribed_apps", token=token)
         values.require_success(data, PLATFORM, "the webhook removal")
 
     async def send_text(self, account_id: str, token: Secret, recipient_id: str, text: str) -> str:
         """Send a text to an IGSID (``POST /{account_id}/messages``); return its ``mid``."""
-        data = await self._call(
+        data = await self._graph.call(
             "POST",
             f"/{account_id}/messages",
             token=token,
             json={"recipient": {"id": recipient_id}, "message": {"text": text}},
         )
         return values.message_id(data, PLATFORM)
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: Secret | None = None,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        idempotent: bool | None = None,
-        secrets: tuple[str, ...] = (),
-    ) -> Any:
-        request = graph_request(
-            method,
-            self._root,
-            self._prefix,
-            path,
-            token=token,
-            params=params,
-            json=json,
-            idempotent=idempotent,
-            secrets=secrets,
-        )
-        return (await self._caller.call(request)).data
