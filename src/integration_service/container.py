@@ -58,10 +58,9 @@ from integration_core.use_cases.splitting import SplitDeliveries
 from integration_core.use_cases.tawkto_config import GetTawkToConfig, UpdateTawkToConfig
 from integration_core.use_cases.tawkto_reports import TawkToReports
 from integration_core.use_cases.token_rotation import RotateTokens
-from integration_service.loops import NotificationWorker, TokenRotationScheduler
+from integration_service.loops import NotificationWorker, TokenRotationScheduler, Wakeup
 from integration_service.roles import background
 from integration_service.settings import Settings
-from integration_service.wakeup import Wakeup
 from integration_service.wiring import (
     MeasuredConnectIntegration,
     authenticator,

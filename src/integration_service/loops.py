@@ -31,7 +31,6 @@ from integration_core.use_cases.token_rotation import (
     RotationReport,
     RotationResult,
 )
-from integration_service.wakeup import Wakeup
 
 _LOGGER: Final = "integration_service.loops"
 FIRST_BACKOFF_SECONDS: Final = 0.5
@@ -41,6 +40,38 @@ AT_ONCE: Final = 0.0
 
 Step = Callable[[], Awaitable[float | None]]
 """One pass of a loop; returns how many seconds to wait before the next (``None``: the interval)."""
+
+
+class Wakeup:
+    """A doorbell the workers of one process wait on between polls.
+
+    Workers poll every ``FORWARD_POLL_INTERVAL``; in an ``all`` process that is needless
+    latency, since the process knows exactly when there is something to do: the event store
+    rings the forwarders' doorbell after a commit that queued an event, the intake rings the
+    splitter's after each spooled delivery. Across processes the poll interval is the signal.
+    """
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self._closed = False
+
+    def ring(self) -> None:
+        """Wake every worker waiting right now (and the next one to wait)."""
+        self._event.set()
+
+    def close(self) -> None:
+        """Wake everyone for good: from now on :meth:`wait` returns at once (shutdown)."""
+        self._closed = True
+        self._event.set()
+
+    async def wait(self, seconds: float) -> bool:
+        """Wait up to *seconds* for a ring; return whether one came, and reset it."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
+        rung = self._event.is_set()
+        if not self._closed:
+            self._event.clear()
+        return rung
 
 
 class Backoff:

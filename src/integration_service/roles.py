@@ -23,10 +23,10 @@ from integration_core.ports import Clock, EventStore, IdempotencyStore, MessageF
 from integration_service.loops import (
     NotificationWorker,
     TokenRotationScheduler,
+    Wakeup,
     purge_idempotency_records,
 )
 from integration_service.settings import Settings
-from integration_service.wakeup import Wakeup
 from integration_service.wiring import forward_events
 from integration_service.workers import ForwardingWorker, SplittingWorker, refresh_outbox_gauges
 

@@ -1,4 +1,4 @@
-"""The background loops of a ``worker``/``all`` process: forwarding, and the outbox gauges.
+"""The background loops of a ``worker``/``all`` process: splitting, forwarding, and the gauges.
 
 A forwarding worker drains the outbox one batch at a time: a full batch means more is waiting,
 so it claims again at once; an empty or short one means it has caught up, so it sleeps for the
@@ -12,48 +12,23 @@ the events it held hand them to the next worker once they run out.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
 from adapters_observability.forward_metrics import ForwardMetrics
 from adapters_observability.logging import get_logger
 from adapters_observability.split_metrics import SplitMetrics
-from integration_core.errors import StorageUnavailable
 from integration_core.ports import Clock, EventInbox, Outbox
 from integration_core.use_cases.forwarding import ForwardEvents, Outcome
 from integration_core.use_cases.splitting import SplitDeliveries
-from integration_service.wakeup import Wakeup
+from integration_service.loops import AT_ONCE, Backoff, Periodic, Wakeup
 
 _LOGGER: Final = "integration_service.workers"
-FIRST_BACKOFF_SECONDS: Final = 0.5
-MAX_BACKOFF_SECONDS: Final = 5.0
 GAUGE_INTERVAL_SECONDS: Final = 5.0
 
 
-class Backoff:
-    """Capped exponential backoff: each failure doubles the wait, a success resets it."""
-
-    def __init__(
-        self, first: float = FIRST_BACKOFF_SECONDS, maximum: float = MAX_BACKOFF_SECONDS
-    ) -> None:
-        self._first = first
-        self._maximum = maximum
-        self._next = first
-
-    def failed(self) -> float:
-        """Return how long to wait after this failure."""
-        delay = self._next
-        self._next = min(self._next * 2, self._maximum)
-        return delay
-
-    def succeeded(self) -> None:
-        """Start again from the first delay."""
-        self._next = self._first
-
-
 class ForwardingWorker:
-    """Run :meth:`ForwardEvents.run_once` until *stop* is set.
+    """Run :meth:`ForwardEvents.run_once` on the :class:`Periodic` runner until *stop* is set.
 
     *batch_size* must be the one *forward* claims with: a batch that came back full is how the
     worker knows more is waiting. *poll_interval* is in seconds.
@@ -69,52 +44,46 @@ class ForwardingWorker:
         wakeup: Wakeup,
         metrics: ForwardMetrics,
     ) -> None:
-        self._name = name
         self._forward = forward
         self._batch_size = batch_size
-        self._poll_interval = poll_interval
-        self._wakeup = wakeup
         self._metrics = metrics
         self._log = get_logger(_LOGGER).bind(worker=name)
+        self._loop = Periodic(
+            self._step,
+            interval=poll_interval,
+            unavailable="forwarding_storage_unavailable",
+            failed="forwarding_batch_failed",
+            log=self._log,
+            backoff=Backoff(),
+            wakeup=wakeup,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Forward batches until *stop* is set; never raise for a failing database."""
-        backoff = Backoff()
         self._log.info("forwarding_worker_started")
-        while not stop.is_set():
-            try:
-                attempts = await self._forward.run_once()
-            except StorageUnavailable:
-                delay = backoff.failed()
-                self._log.warning("forwarding_storage_unavailable", retry_in_seconds=delay)
-                await self._wakeup.wait(delay)
-                continue
-            except Exception:  # noqa: BLE001 - a bug must not end forwarding for good: log, retry
-                delay = backoff.failed()
-                self._log.exception("forwarding_batch_failed", retry_in_seconds=delay)
-                await self._wakeup.wait(delay)
-                continue
-            backoff.succeeded()
-            self._metrics.observe(attempts)
-            if attempts:
-                self._log.debug("forwarded_batch", size=len(attempts))
-                stale = [a.event_id for a in attempts if a.outcome is Outcome.STALE]
-                if stale:
-                    # A replay (or a newer claim) took these over mid-attempt: not an error.
-                    self._log.info("forwarding_attempts_stale", count=len(stale), events=stale)
-            if len(attempts) >= self._batch_size:
-                await asyncio.sleep(0)  # more is waiting: go again, letting others run first
-                continue
-            await self._wakeup.wait(self._poll_interval)
+        await self._loop.run(stop)
         self._log.info("forwarding_worker_stopped")
+
+    async def _step(self) -> float | None:
+        attempts = await self._forward.run_once()
+        self._metrics.observe(attempts)
+        if attempts:
+            self._log.debug("forwarded_batch", size=len(attempts))
+            stale = [a.event_id for a in attempts if a.outcome is Outcome.STALE]
+            if stale:
+                # A replay (or a newer claim) took these over mid-attempt: not an error.
+                self._log.info("forwarding_attempts_stale", count=len(stale), events=stale)
+        return AT_ONCE if len(attempts) >= self._batch_size else None
 
 
 class SplittingWorker:
-    """Run :meth:`SplitDeliveries.run_once` until *stop* is set: drain the spool of deliveries.
+    """Run :meth:`SplitDeliveries.run_once` on the :class:`Periodic` runner until *stop* is
+    set: drain the spool of deliveries.
 
     Like the forwarding worker it goes again at once after a full batch, waits for *wakeup*
     (rung by this process's intake) or the poll interval after a short one, and backs off while
-    the database is away; the deliveries are safe in the spool meanwhile.
+    the database is away; the deliveries are safe in the spool meanwhile. The attempts of the
+    events the splitter forwarded itself count in the forwarding metrics.
     """
 
     def __init__(
@@ -129,54 +98,43 @@ class SplittingWorker:
         clock: Clock,
     ) -> None:
         self._split = split
-        self._forward_metrics = forward_metrics
-        self._poll_interval = poll_interval
-        self._wakeup = wakeup
         self._metrics = metrics
+        self._forward_metrics = forward_metrics
         self._inbox = inbox
         self._clock = clock
         self._log = get_logger(_LOGGER).bind(worker="split")
+        self._loop = Periodic(
+            self._step,
+            interval=poll_interval,
+            unavailable="splitting_storage_unavailable",
+            failed="splitting_batch_failed",
+            log=self._log,
+            backoff=Backoff(),
+            wakeup=wakeup,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Split batches until *stop* is set; never raise for a failing database."""
-        backoff = Backoff()
-        while not stop.is_set():
-            try:
-                report = await self._split.run_once()
-            except StorageUnavailable:
-                delay = backoff.failed()
-                self._log.warning("splitting_storage_unavailable", retry_in_seconds=delay)
-                await self._wakeup.wait(delay)
-                continue
-            except Exception:  # noqa: BLE001 - a bug must not end splitting for good: log, retry
-                delay = backoff.failed()
-                self._log.exception("splitting_batch_failed", retry_in_seconds=delay)
-                await self._wakeup.wait(delay)
-                continue
-            backoff.succeeded()
-            self._metrics.observe(report)
-            if report.forwarded:
-                self._forward_metrics.observe(report.forwarded)
-            for channel in report.failed:
-                self._log.warning("webhook_delivery_failed", channel=str(channel))
-            if report.claimed >= self._split.batch_size:
-                await asyncio.sleep(0)  # more is waiting: go again, letting others run first
-                continue
-            await self._wakeup.wait(self._poll_interval)
+        await self._loop.run(stop)
+
+    async def _step(self) -> float | None:
+        report = await self._split.run_once()
+        self._metrics.observe(report)
+        if report.forwarded:
+            self._forward_metrics.observe(report.forwarded)
+        for channel in report.failed:
+            self._log.warning("webhook_delivery_failed", channel=str(channel))
+        return AT_ONCE if report.claimed >= self._split.batch_size else None
 
     async def refresh_gauges(
         self, stop: asyncio.Event, interval: float = GAUGE_INTERVAL_SECONDS
     ) -> None:
         """Set the spool gauges every *interval* seconds."""
-        while not stop.is_set():
-            try:
-                self._metrics.show(await self._inbox.spool_stats(), now=self._clock.now())
-            except StorageUnavailable:
-                self._log.debug("spool_stats_unavailable")
-            except Exception:  # noqa: BLE001 - a gauge is never worth a dead task
-                self._log.exception("spool_stats_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+
+        async def show() -> None:
+            self._metrics.show(await self._inbox.spool_stats(), now=self._clock.now())
+
+        await _gauge_loop(show, "spool_stats", interval, self._log).run(stop)
 
 
 async def refresh_outbox_gauges(
@@ -188,16 +146,25 @@ async def refresh_outbox_gauges(
     interval: float = GAUGE_INTERVAL_SECONDS,
 ) -> None:
     """Set the outbox gauges from :meth:`Outbox.stats` every *interval* seconds."""
-    log = get_logger(_LOGGER)
-    while not stop.is_set():
-        try:
-            metrics.show(await events.stats(), now=clock.now())
-        except StorageUnavailable:
-            log.debug("outbox_stats_unavailable")  # the workers already warn about it
-        except Exception:  # a gauge is never worth a dead task: log and try again later
-            log.exception("outbox_stats_failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
+
+    async def show() -> None:
+        metrics.show(await events.stats(), now=clock.now())
+
+    await _gauge_loop(show, "outbox_stats", interval, get_logger(_LOGGER)).run(stop)
+
+
+def _gauge_loop(
+    show: Callable[[], Awaitable[None]], name: str, interval: float, log: Any
+) -> Periodic:
+    """A gauge every *interval* seconds; an outage is logged at debug (the workers warn)."""
+    return Periodic(
+        show,
+        interval=interval,
+        unavailable=f"{name}_unavailable",
+        failed=f"{name}_failed",
+        log=log,
+        outage_level="debug",
+    )
 
 
 class Workers:

@@ -37,8 +37,8 @@ from integration_core.ids import TenantId, new_id
 from integration_core.ports import EventStore
 from integration_core.testing import FrozenClock, InMemoryEventStore, RecordingForwarder
 from integration_core.use_cases.forwarding import ForwardEvents, Outcome, RetryPolicy
-from integration_service.wakeup import Wakeup
-from integration_service.workers import Backoff, ForwardingWorker, Workers, refresh_outbox_gauges
+from integration_service.loops import Backoff, Wakeup
+from integration_service.workers import ForwardingWorker, Workers, refresh_outbox_gauges
 
 TENANT = TenantId("acme")
 

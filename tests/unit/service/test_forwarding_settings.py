@@ -12,8 +12,8 @@ from integration_core.channels import Channel
 from integration_core.credentials import Secret
 from integration_core.errors import ConfigurationError
 from integration_service.cli import main
+from integration_service.loops import Wakeup
 from integration_service.settings import Settings
-from integration_service.wakeup import Wakeup
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from integration_core.errors import StorageUnavailable
-from integration_service.loops import AT_ONCE, Backoff, Periodic
-from integration_service.wakeup import Wakeup
+from integration_service.loops import AT_ONCE, Backoff, Periodic, Wakeup
 
 
 class Script:
