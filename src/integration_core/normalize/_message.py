@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 import attrs
 
@@ -30,6 +30,9 @@ Kind = Literal[
     "unsupported",
 ]
 AttachmentKind = Literal["image", "audio", "video", "document", "sticker"]
+ATTACHMENT_KINDS: Final[Mapping[str, AttachmentKind]] = {k: k for k in get_args(AttachmentKind)}
+"""Each attachment kind by its own name, for payloads that name media as we do (WhatsApp, the
+web chat widget)."""
 StatusState = Literal["sent", "delivered", "read", "played", "deleted", "failed"]
 
 STATUS_STATES: Final[Mapping[str, StatusState]] = {

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from integration_core.events import EventType
 from integration_core.normalize._message import (
+    ATTACHMENT_KINDS,
     Address,
-    AttachmentKind,
     Content,
     attachment,
     message_data,
@@ -42,14 +42,6 @@ from integration_core.normalize._values import (
     text,
 )
 from integration_core.normalize.base import PlatformEvent
-
-_KINDS: Final[Mapping[str, AttachmentKind]] = {
-    "image": "image",
-    "audio": "audio",
-    "video": "video",
-    "document": "document",
-    "sticker": "sticker",
-}
 
 
 def normalize(payload: object, *, headers: Mapping[str, str] | None = None) -> list[PlatformEvent]:
@@ -90,7 +82,7 @@ def _attachment(value: Mapping[str, Any]) -> dict[str, Any] | None:
     url = nonempty(value.get("url"))
     if url is None:
         return None
-    kind = _KINDS.get(text(value.get("kind")) or "", "document")
+    kind = ATTACHMENT_KINDS.get(text(value.get("kind")) or "", "document")
     return attachment(kind, url=url, mime_type=nonempty(value.get("mime_type")))
 
 

@@ -38,6 +38,7 @@ import attrs
 
 from integration_core.events import EventType
 from integration_core.normalize._message import (
+    ATTACHMENT_KINDS,
     STATUS_STATES,
     Address,
     AttachmentKind,
@@ -70,14 +71,6 @@ from integration_core.normalize._values import (
 from integration_core.normalize.base import PlatformEvent, RouteBy
 
 OBJECT: Final = "whatsapp_business_account"
-
-_MEDIA: Final[Mapping[str, AttachmentKind]] = {
-    "image": "image",
-    "audio": "audio",
-    "video": "video",
-    "document": "document",
-    "sticker": "sticker",
-}
 
 
 def normalize(payload: object, *, headers: Mapping[str, str] | None = None) -> list[PlatformEvent]:
@@ -265,11 +258,10 @@ def _content(message: Mapping[str, Any], change_error: Mapping[str, str] | None)
     """Read what one message says; anything unreadable is ``unsupported`` with its type."""
     raw_type = text(message.get("type")) or "unknown"
     error = first_error(message.get("errors")) or change_error
-    if raw_type in _MEDIA:
+    if raw_type in ATTACHMENT_KINDS:
         media = obj(message.get(raw_type))
-        found = (
-            None if media is None else Content(attachments=(_attachment(_MEDIA[raw_type], media),))
-        )
+        kind = ATTACHMENT_KINDS[raw_type]
+        found = None if media is None else Content(attachments=(_attachment(kind, media),))
     elif raw_type == "interactive":
         found = _interactive(obj(message.get("interactive")))
         subtype = text(dig(message, "interactive", "type"))
