@@ -253,20 +253,26 @@ class ApplyProviderUpdate:
         received_at: datetime | None,
     ) -> UpdateResult | None:
         payment = await self._payments.find_by_provider_id(seen.provider_payment_id)
-        if payment is not None and tenant_id is not None and payment.tenant_id != tenant_id:
-            return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
         if payment is None:
-            return await self._link(seen, tenant_id, integration_id, received_at)
+            found = await self._link(seen, tenant_id)
+            if isinstance(found, UpdateResult):
+                return found
+            linked, expected = found
+            return await self._apply(
+                linked, expected, seen, integration_id, received_at, linking=True
+            )
+        if tenant_id is not None and payment.tenant_id != tenant_id:
+            return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
         return await self._apply(payment, payment.state, seen, integration_id, received_at)
 
     async def _link(
-        self,
-        seen: ProviderPayment,
-        tenant_id: TenantId | None,
-        integration_id: str,
-        received_at: datetime | None,
-    ) -> UpdateResult | None:
-        """Match a provider payment we have not seen to our payment by external reference."""
+        self, seen: ProviderPayment, tenant_id: TenantId | None
+    ) -> UpdateResult | tuple[Payment, PaymentState]:
+        """Match a provider payment we have not seen to our payment by external reference.
+
+        Return the payment linked to it with the state to expect in the store, or the result
+        that ends the update (unknown, mismatch).
+        """
         if not seen.external_reference:
             return UpdateResult(outcome=UpdateOutcome.UNKNOWN)
         # Only our own id links a checkout payment (``get`` would also match a provider id).
@@ -284,8 +290,7 @@ class ApplyProviderUpdate:
             payment = attrs.evolve(
                 payment, status="pending", status_detail=None, provider_updated_at=None
             )
-        linked = attrs.evolve(payment, provider_payment_id=seen.provider_payment_id)
-        return await self._apply(linked, expected, seen, integration_id, received_at, linking=True)
+        return attrs.evolve(payment, provider_payment_id=seen.provider_payment_id), expected
 
     async def _apply(
         self,
