@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from adapters_observability.queue_gauges import QueueGauges
 from integration_core.events import EventType, QueueStats
 from integration_core.use_cases.forwarding import Attempt, Outcome
 
@@ -62,20 +63,20 @@ class ForwardMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        self.pending = Gauge(
-            "integration_outbox_pending",
-            "Events waiting to be delivered (all workers, from the database).",
+        self.outbox = QueueGauges(
             registry=registry,
-        )
-        self.dead = Gauge(
-            "integration_outbox_dead",
-            "Dead-lettered events waiting for a replay (from the database).",
-            registry=registry,
-        )
-        self.oldest_pending_age = Gauge(
-            "integration_outbox_oldest_pending_age_seconds",
-            "Age of the oldest pending event; 0 when none is pending.",
-            registry=registry,
+            waiting=(
+                "integration_outbox_pending",
+                "Events waiting to be delivered (all workers, from the database).",
+            ),
+            failed=(
+                "integration_outbox_dead",
+                "Dead-lettered events waiting for a replay (from the database).",
+            ),
+            oldest_age=(
+                "integration_outbox_oldest_pending_age_seconds",
+                "Age of the oldest pending event; 0 when none is pending.",
+            ),
         )
 
     def observe(self, attempts: Iterable[Attempt]) -> None:
@@ -89,8 +90,4 @@ class ForwardMetrics:
 
     def show(self, stats: QueueStats, *, now: datetime) -> None:
         """Set the outbox gauges from *stats* read at *now*."""
-        self.pending.set(stats.pending)
-        self.dead.set(stats.dead)
-        oldest = stats.oldest_pending_at
-        age = (now - oldest).total_seconds() if oldest is not None else 0.0
-        self.oldest_pending_age.set(max(age, 0.0))
+        self.outbox.show(stats, now=now)

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter
 
+from adapters_observability.queue_gauges import QueueGauges
 from integration_core.channels import Channel
 from integration_core.events import QueueStats
 from integration_core.use_cases.splitting import SplitOutcome, SplitReport
@@ -50,20 +51,20 @@ class SplitMetrics:
             ("channel",),
             registry=registry,
         )
-        self.spooled = Gauge(
-            "integration_webhook_spool_pending",
-            "Verified deliveries acknowledged and waiting to be split into events.",
+        self.spool = QueueGauges(
             registry=registry,
-        )
-        self.spool_failed = Gauge(
-            "integration_webhook_spool_failed",
-            "Deliveries kept as failed (could not be split or stored).",
-            registry=registry,
-        )
-        self.oldest_spooled_age = Gauge(
-            "integration_webhook_spool_oldest_age_seconds",
-            "Age of the oldest delivery waiting to be split (0 when none waits).",
-            registry=registry,
+            waiting=(
+                "integration_webhook_spool_pending",
+                "Verified deliveries acknowledged and waiting to be split into events.",
+            ),
+            failed=(
+                "integration_webhook_spool_failed",
+                "Deliveries kept as failed (could not be split or stored).",
+            ),
+            oldest_age=(
+                "integration_webhook_spool_oldest_age_seconds",
+                "Age of the oldest delivery waiting to be split (0 when none waits).",
+            ),
         )
         for channel in channels:
             self.failed.labels(channel=channel)
@@ -80,8 +81,5 @@ class SplitMetrics:
             self.failed.labels(channel=channel).inc()
 
     def show(self, stats: QueueStats, *, now: datetime) -> None:
-        """Set the spool gauges."""
-        self.spooled.set(stats.pending)
-        self.spool_failed.set(stats.dead)
-        oldest = stats.oldest_pending_at
-        self.oldest_spooled_age.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+        """Set the spool gauges from *stats* read at *now*."""
+        self.spool.show(stats, now=now)
