@@ -148,33 +148,32 @@ class CheckoutItem:
 
 
 @attrs.frozen(kw_only=True)
-class CheckoutRequest:
-    """What the provider needs to open a hosted checkout (a Checkout Pro preference)."""
+class ProviderRequest:
+    """What the provider needs for any payment we open there, by checkout or by card."""
 
     payment_id: str
     amount: Decimal
     currency: str
     description: str
-    items: tuple[CheckoutItem, ...] = ()
     payer_email: str | None = None
     external_reference: str | None = None
     notification_url: str | None = None
 
 
 @attrs.frozen(kw_only=True)
-class CardPaymentRequest:
+class CheckoutRequest(ProviderRequest):
+    """What the provider needs to open a hosted checkout (a Checkout Pro preference)."""
+
+    items: tuple[CheckoutItem, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class CardPaymentRequest(ProviderRequest):
     """What the provider needs to charge a tokenized card directly."""
 
-    payment_id: str
-    amount: Decimal
-    currency: str
-    description: str
     card_token: str = attrs.field(repr=False)
     payment_method_id: str
     installments: int = 1
-    payer_email: str | None = None
-    external_reference: str | None = None
-    notification_url: str | None = None
 
 
 @attrs.frozen(kw_only=True)
