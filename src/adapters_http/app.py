@@ -27,12 +27,12 @@ from adapters_http.error_envelope import error_envelope_middleware
 from adapters_http.metrics import METRICS, HttpMetrics, metrics_middleware
 from adapters_http.rate_limit_middleware import rate_limit_middleware
 from adapters_http.request_id import request_id_middleware, stamp_request_id
-from adapters_http.routes import add_routes
+from adapters_http.routes import add_ops_routes, add_routes
 from adapters_http.runtime import PROCESS
 from adapters_http.services import SERVICES, HttpServices
 from adapters_http.webhook_deliveries import webhook_deliveries_middleware
 
-__all__ = ["SERVICES", "create_app"]
+__all__ = ["SERVICES", "create_app", "create_ops_app"]
 
 
 def create_app(services: HttpServices) -> web.Application:
@@ -55,9 +55,32 @@ def create_app(services: HttpServices) -> web.Application:
             body_limit_middleware,
         ],
     )
+    _serve(app, services)
+    add_routes(app)
+    return app
+
+
+def create_ops_app(services: HttpServices) -> web.Application:
+    """Return an application serving only the operational routes of *services* (a worker's).
+
+    It answers health, readiness and metrics and nothing else, so it needs neither CORS, nor
+    rate limits, nor body limits (its routes read no body).
+    """
+    app = web.Application(
+        middlewares=[
+            request_id_middleware,
+            access_log_middleware,
+            metrics_middleware,
+            error_envelope_middleware,
+        ],
+    )
+    _serve(app, services)
+    add_ops_routes(app)
+    return app
+
+
+def _serve(app: web.Application, services: HttpServices) -> None:
     app[SERVICES] = services
     app[METRICS] = HttpMetrics(services.registry)
     app[PROCESS] = psutil.Process()
     app.on_response_prepare.append(stamp_request_id)
-    add_routes(app)
-    return app

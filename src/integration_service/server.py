@@ -11,10 +11,10 @@ Migrations: while ``serve`` is still migrating (or waiting for the database to c
 :class:`~adapters_db.health.MigrationProbe` makes health and readiness answer ``503``. A
 ``--role worker`` process never migrates (the ``api`` processes do); it waits for the schema to
 reach this version's head before claiming any work, since its queries assume that schema. Its
-HTTP listener (:func:`create_ops_app`) answers only health, readiness and metrics: an
-orchestrator still probes it and Prometheus still scrapes the metrics that live in it alone,
-while a load balancer that sends platform traffic to it by mistake gets a ``404``, never a
-``200`` for an event it did not store.
+HTTP listener (:func:`adapters_http.app.create_ops_app`) answers only health, readiness and
+metrics: an orchestrator still probes it and Prometheus still scrapes the metrics that live in
+it alone, while a load balancer that sends platform traffic to it by mistake gets a ``404``,
+never a ``200`` for an event it did not store.
 """
 
 from __future__ import annotations
@@ -25,20 +25,13 @@ import gc
 import signal
 from typing import Any, Final
 
-import psutil
-from aiohttp import hdrs, web
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters_db.health import MigrationProbe
 from adapters_db.migrate import current_revision, head_revision, migrate
-from adapters_http import METRICS, SERVICES, HttpMetrics, HttpServices, add_route
-from adapters_http.access_log import access_log_middleware
-from adapters_http.app import create_app
-from adapters_http.error_envelope import error_envelope_middleware
-from adapters_http.metrics import metrics_middleware
-from adapters_http.request_id import request_id_middleware, stamp_request_id
-from adapters_http.routes import health
-from adapters_http.runtime import PROCESS
+from adapters_http import HttpServices
+from adapters_http.app import create_app, create_ops_app
 from adapters_observability.logging import configure_logging, get_logger
 from integration_core.errors import StorageUnavailable
 from integration_service.container import (
@@ -148,26 +141,6 @@ async def start_workers(container: Container, settings: Settings, workers: Worke
         await asyncio.gather(*(loop(workers.stopping) for loop in background.loops))
 
     workers.start("background", run())
-
-
-def create_ops_app(services: HttpServices) -> web.Application:
-    """Return an application serving only the operational routes of *services* (a worker's)."""
-    app = web.Application(
-        middlewares=[
-            request_id_middleware,
-            access_log_middleware,
-            metrics_middleware,
-            error_envelope_middleware,
-        ],
-    )
-    app[SERVICES] = services
-    app[METRICS] = HttpMetrics(services.registry)
-    app[PROCESS] = psutil.Process()
-    app.on_response_prepare.append(stamp_request_id)
-    add_route(app, hdrs.METH_GET, "/api/v1/health", health.health)
-    add_route(app, hdrs.METH_GET, "/api/v1/ready", health.ready)
-    add_route(app, hdrs.METH_GET, "/metrics", health.metrics)
-    return app
 
 
 async def migrate_until_done(engine: AsyncEngine, probe: MigrationProbe) -> None:

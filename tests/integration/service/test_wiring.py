@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from adapters_db.credentials import SqlCredentialStore
 from adapters_db.health import MigrationProbe
-from adapters_http.app import create_app
+from adapters_http.app import create_app, create_ops_app
 from adapters_platforms.messaging import HttpMessageForwarder
 from adapters_platforms.vault import VaultCredentialStore
 from integration_core.channels import Channel, Integration, IntegrationStatus
@@ -24,7 +24,6 @@ from integration_core.signatures import meta
 from integration_service.container import Container, build_services, engine_of, resolve, shutdown
 from integration_service.roles import Role
 from integration_service.server import (
-    create_ops_app,
     migrate_until_done,
     start_workers,
     wait_for_schema,

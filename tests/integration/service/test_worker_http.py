@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from adapters_http.app import create_ops_app
 from integration_service.container import Container, build_services, shutdown
-from integration_service.server import create_ops_app
 from integration_service.settings import Settings
 
 ClientFactory = Callable[[Any], Awaitable[TestClient[Any, Any]]]
