@@ -1,11 +1,11 @@
 """The spool's append on PostgreSQL: one binary ``COPY`` per batch, on connections of its own.
 
 This is the one write on a webhook's request path, so it is the one place that skips
-SQLAlchemy: a profile of ``serve --role api`` under load showed its pool checkout and checkin,
-psycopg's per-value dumpers and its asyncio waits among the larger costs of a delivery. Here a
-batch is encoded into PostgreSQL's binary ``COPY`` format in one buffer (the body goes over as
-its bytes, PostgreSQL parses no text per row) and written in autocommit, so the statement is
-the transaction. The encoding is the documented format ("Binary Format" under ``COPY`` in the
+SQLAlchemy: a profile of ``serve --role api`` under load showed its pool checkout and checkin
+and psycopg's per-value dumpers among the larger costs of a delivery. Here a batch is encoded
+into PostgreSQL's binary ``COPY`` format in one buffer (the body goes over as its bytes,
+PostgreSQL parses no text per row) and written in autocommit, so the statement is the
+transaction. The encoding is the documented format ("Binary Format" under ``COPY`` in the
 PostgreSQL manual); the contract tests of the ``EventInbox`` read every column back.
 """
 
@@ -15,7 +15,6 @@ import asyncio
 import json
 import struct
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -105,14 +104,7 @@ def driver_errors() -> Iterator[None]:
 
 
 class SpoolAppender:
-    """Up to *size* autocommit connections that run :data:`COPY_SPOOL`, each on a thread of
-    its own.
-
-    psycopg's blocking ``COPY`` costs about 120 µs of CPU a batch where its asyncio flavour
-    costs about 280 µs (measured on this project's CI machine, 1 to 15 rows: the asyncio one
-    resumes a generator for every wait), and the append is the request path's largest share;
-    the event loop only hands the batch over and is woken when it is committed. libpq lets go
-    of the GIL while it waits on the network.
+    """Up to *size* autocommit connections that run :data:`COPY_SPOOL`.
 
     A connection is opened when first needed and kept while it works; one that raised is
     closed, never reused (its state is unknown), so a restarted database costs the batches
@@ -123,49 +115,30 @@ class SpoolAppender:
         self._conninfo = conninfo
         self._connect_timeout = connect_timeout
         self._slots = asyncio.Semaphore(size)
-        self._idle: list[psycopg.Connection[Any]] = []
-        self._threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="spool-append")
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
 
     async def copy(self, data: bytes) -> None:
         """Write one binary ``COPY`` stream built by :func:`copy_rows`."""
         async with self._slots:
-            conn = self._idle.pop() if self._idle else None
-            running = asyncio.get_running_loop().run_in_executor(
-                self._threads, self._copy, conn, data
-            )
+            conn = self._idle.pop() if self._idle else await self._connect()
             try:
-                conn = await asyncio.shield(running)
-            except asyncio.CancelledError:
-                # The thread finishes the batch anyway; its connection is closed, not lost.
-                running.add_done_callback(_close_when_done)
+                async with conn.cursor() as cursor, cursor.copy(COPY_SPOOL) as copy:
+                    await copy.write(data)
+            except BaseException:
+                await conn.close()
                 raise
             self._idle.append(conn)
 
-    def _copy(self, conn: psycopg.Connection[Any] | None, data: bytes) -> psycopg.Connection[Any]:
-        """On a worker thread: write *data* and return the connection, or close it and raise."""
-        if conn is None:
-            conn = psycopg.Connection.connect(
-                self._conninfo,
-                autocommit=True,
-                connect_timeout=self._connect_timeout,
-                application_name="integration-service",
-            )
-        try:
-            with conn.cursor() as cursor, cursor.copy(COPY_SPOOL) as copy:
-                copy.write(data)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(
+            self._conninfo,
+            autocommit=True,
+            connect_timeout=self._connect_timeout,
+            application_name="integration-service",
+        )
 
     async def aclose(self) -> None:
-        """Close every idle connection and the threads."""
+        """Close every idle connection."""
         idle, self._idle = self._idle, []
         for conn in idle:
-            conn.close()
-        self._threads.shutdown(wait=False)
-
-
-def _close_when_done(running: asyncio.Future[psycopg.Connection[Any]]) -> None:
-    if not running.cancelled() and running.exception() is None:
-        running.result().close()
+            await conn.close()
