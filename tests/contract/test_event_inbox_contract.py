@@ -171,12 +171,18 @@ async def test_a_refused_member_of_a_group_commit_changes_no_other_answer(
     assert {d.id for d in healthy} <= claimed
 
 
-async def test_events_stored_held_are_claimed_by_nobody_until_their_lease_runs_out(
-    inbox: EventInbox, event_store: EventStore
-) -> None:
+async def claimed_delivery(inbox: EventInbox) -> InboundEvent:
+    """Spool one delivery and claim it, as a splitter does before storing its events."""
     one = delivery(1)
     await inbox.append(one)
     await inbox.claim_spooled(now=AT, limit=10, lease=LEASE)
+    return one
+
+
+async def test_events_stored_held_are_claimed_by_nobody_until_their_lease_runs_out(
+    inbox: EventInbox, event_store: EventStore
+) -> None:
+    one = await claimed_delivery(inbox)
     held = attrs.evolve(event_of(one, "held"), lease_token="token-1")
     loose = event_of(one, "loose")
 
@@ -195,9 +201,7 @@ async def test_events_stored_held_are_claimed_by_nobody_until_their_lease_runs_o
 async def test_a_held_event_whose_splitter_died_is_claimed_once_the_lease_runs_out(
     inbox: EventInbox, event_store: EventStore
 ) -> None:
-    one = delivery(1)
-    await inbox.append(one)
-    await inbox.claim_spooled(now=AT, limit=10, lease=LEASE)
+    one = await claimed_delivery(inbox)
     held = attrs.evolve(event_of(one, "held"), lease_token="token-1")
     await inbox.complete([(one, [held])], at=AT, held_until=SOON + LEASE)
 
@@ -214,9 +218,7 @@ async def test_a_held_event_whose_splitter_died_is_claimed_once_the_lease_runs_o
 async def test_a_lease_token_without_held_until_is_not_stored(
     inbox: EventInbox, event_store: EventStore
 ) -> None:
-    one = delivery(1)
-    await inbox.append(one)
-    await inbox.claim_spooled(now=AT, limit=10, lease=LEASE)
+    one = await claimed_delivery(inbox)
     event = attrs.evolve(event_of(one, "k"), lease_token="token-1")
 
     await inbox.complete([(one, [event])], at=AT)
