@@ -12,7 +12,8 @@ writers), so a balance check and the row it admits are one step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -171,15 +172,13 @@ class SqlPaymentStore:
 
     async def reserve_refund(self, tenant_id: TenantId, payment_id: str, refund: Refund) -> Payment:
         """See :meth:`PaymentStore.reserve_refund`."""
-        with storage_errors(unique_violation=_payment_conflict):
-            async with self._writer.begin() as conn:
-                row = await _locked_row(conn, tenant_id, payment_id)
-                held = (await _refunds_of(conn, [payment_id])).get(payment_id, [])
-                payment = _row_to_payment(row, held)
-                if payment.refund(refund.id) is not None:
-                    return payment
-                payment.check_refund(refund.amount)  # RefundExceedsBalance: nothing written
-                await _append_refund(conn, payment_id, refund)
+        async with self._locked(tenant_id, payment_id) as (conn, row):
+            held = (await _refunds_of(conn, [payment_id])).get(payment_id, [])
+            payment = _row_to_payment(row, held)
+            if payment.refund(refund.id) is not None:
+                return payment
+            payment.check_refund(refund.amount)  # RefundExceedsBalance: nothing written
+            await _append_refund(conn, payment_id, refund)
         return attrs.evolve(payment, refunds=(*payment.refunds, refund))
 
     async def settle_refund(
@@ -192,50 +191,48 @@ class SqlPaymentStore:
         at: datetime,
     ) -> Refund:
         """See :meth:`PaymentStore.settle_refund`."""
-        with storage_errors(unique_violation=_payment_conflict):
-            async with self._writer.begin() as conn:
-                await _locked_row(conn, tenant_id, payment_id)
-                known = (
-                    (
-                        await conn.execute(
-                            select(refunds).where(
-                                refunds.c.provider_refund_id == seen.provider_refund_id
-                            )
-                        )
-                    )
-                    .mappings()
-                    .first()
-                )
-                if known is not None and known["id"] != refund_id:
-                    # Recorded first from a notification: one provider refund, one row.
+        async with self._locked(tenant_id, payment_id) as (conn, _):
+            known = (
+                (
                     await conn.execute(
-                        delete(refunds).where(
-                            refunds.c.id == refund_id, refunds.c.status == REFUND_PENDING
+                        select(refunds).where(
+                            refunds.c.provider_refund_id == seen.provider_refund_id
                         )
                     )
-                    return _row_to_refund(known)
-                done = (
-                    (
-                        await conn.execute(
-                            update(refunds)
-                            .where(refunds.c.id == refund_id, refunds.c.payment_id == payment_id)
-                            .values(
-                                amount=seen.amount,
-                                status=seen.status,
-                                provider_refund_id=seen.provider_refund_id,
-                            )
-                            .returning(*refunds.c)
-                        )
-                    )
-                    .mappings()
-                    .first()
                 )
-                if done is not None:
-                    return _row_to_refund(done)
-                # Dropped as stale meanwhile: the provider's answer is what counts.
-                refund = _from_provider(refund_id, seen, at)
-                await _append_refund(conn, payment_id, refund)
-                return refund
+                .mappings()
+                .first()
+            )
+            if known is not None and known["id"] != refund_id:
+                # Recorded first from a notification: one provider refund, one row.
+                await conn.execute(
+                    delete(refunds).where(
+                        refunds.c.id == refund_id, refunds.c.status == REFUND_PENDING
+                    )
+                )
+                return _row_to_refund(known)
+            done = (
+                (
+                    await conn.execute(
+                        update(refunds)
+                        .where(refunds.c.id == refund_id, refunds.c.payment_id == payment_id)
+                        .values(
+                            amount=seen.amount,
+                            status=seen.status,
+                            provider_refund_id=seen.provider_refund_id,
+                        )
+                        .returning(*refunds.c)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if done is not None:
+                return _row_to_refund(done)
+            # Dropped as stale meanwhile: the provider's answer is what counts.
+            refund = _from_provider(refund_id, seen, at)
+            await _append_refund(conn, payment_id, refund)
+            return refund
 
     async def release_refund(self, tenant_id: TenantId, payment_id: str, refund_id: str) -> None:
         """See :meth:`PaymentStore.release_refund`."""
@@ -261,36 +258,42 @@ class SqlPaymentStore:
         pending_before: datetime,
     ) -> None:
         """See :meth:`PaymentStore.record_refunds`."""
+        async with self._locked(tenant_id, payment_id) as (conn, _):
+            ids = [r.provider_refund_id for r in seen]
+            stored: Mapping[str, RowMapping] = {
+                row["provider_refund_id"]: row
+                for row in (
+                    await conn.execute(select(refunds).where(refunds.c.provider_refund_id.in_(ids)))
+                ).mappings()
+            }
+            for refund in seen:
+                row = stored.get(refund.provider_refund_id)
+                if row is None:
+                    made = _from_provider(new_id("ref"), refund, at)
+                    await _append_refund(conn, payment_id, made)
+                elif row["payment_id"] == payment_id and row["status"] != refund.status:
+                    await conn.execute(
+                        update(refunds)
+                        .where(refunds.c.id == row["id"])
+                        .values(status=refund.status)
+                    )
+            await conn.execute(
+                delete(refunds).where(
+                    refunds.c.payment_id == payment_id,
+                    refunds.c.status == REFUND_PENDING,
+                    refunds.c.created_at < pending_before,
+                )
+            )
+
+    @asynccontextmanager
+    async def _locked(
+        self, tenant_id: TenantId, payment_id: str
+    ) -> AsyncIterator[tuple[AsyncConnection, RowMapping]]:
+        """Open a write transaction holding the tenant's payment row locked (:class:`NotFound`);
+        a unique violation in it is a :class:`Conflict`."""
         with storage_errors(unique_violation=_payment_conflict):
             async with self._writer.begin() as conn:
-                await _locked_row(conn, tenant_id, payment_id)
-                ids = [r.provider_refund_id for r in seen]
-                stored: Mapping[str, RowMapping] = {
-                    row["provider_refund_id"]: row
-                    for row in (
-                        await conn.execute(
-                            select(refunds).where(refunds.c.provider_refund_id.in_(ids))
-                        )
-                    ).mappings()
-                }
-                for refund in seen:
-                    row = stored.get(refund.provider_refund_id)
-                    if row is None:
-                        made = _from_provider(new_id("ref"), refund, at)
-                        await _append_refund(conn, payment_id, made)
-                    elif row["payment_id"] == payment_id and row["status"] != refund.status:
-                        await conn.execute(
-                            update(refunds)
-                            .where(refunds.c.id == row["id"])
-                            .values(status=refund.status)
-                        )
-                await conn.execute(
-                    delete(refunds).where(
-                        refunds.c.payment_id == payment_id,
-                        refunds.c.status == REFUND_PENDING,
-                        refunds.c.created_at < pending_before,
-                    )
-                )
+                yield conn, await _locked_row(conn, tenant_id, payment_id)
 
     async def list(
         self, tenant_id: TenantId, *, limit: int = 50, cursor: str | None = None
