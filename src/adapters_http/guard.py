@@ -5,7 +5,7 @@ signature, gets the :class:`~adapters_http.auth.Principal` as a typed value to s
 by tenant, and the scope it needs sits on the first line of its body::
 
     async def list_events(request: web.Request) -> web.Response:
-        principal = require(request, "events:read")
+        principal = await admit(request, "events:read")
         page = await request.app[SERVICES].events.list(principal.tenant_id)
 """
 
@@ -16,6 +16,8 @@ from typing import Final
 from aiohttp import hdrs, web
 
 from adapters_http.auth import SCOPES, Principal
+from adapters_http.rate_limit import SCOPE_TENANT
+from adapters_http.rate_limit_middleware import enforce_rate_limit
 from adapters_http.services import SERVICES
 from integration_core.errors import Forbidden, Unauthorized
 
@@ -51,4 +53,15 @@ def require(request: web.Request, scope: str) -> Principal:
     principal = authenticate(request)
     if not principal.allows(scope):
         raise Forbidden(f"The token does not grant the {scope} scope.")
+    return principal
+
+
+async def admit(request: web.Request, scope: str) -> Principal:
+    """Return the caller's principal for *scope*, counting the request against its tenant's rate.
+
+    :func:`require` decides ``401`` and ``403``; past the tenant's limit it is ``429``. Every
+    management route starts here.
+    """
+    principal = require(request, scope)
+    await enforce_rate_limit(request, SCOPE_TENANT, principal.tenant_id)
     return principal

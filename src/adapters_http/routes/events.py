@@ -15,11 +15,8 @@ from typing import Final
 import attrs
 from aiohttp import hdrs, web
 
-from adapters_http.auth import Principal
-from adapters_http.guard import require
+from adapters_http.guard import admit
 from adapters_http.query import QueryReader
-from adapters_http.rate_limit import SCOPE_TENANT
-from adapters_http.rate_limit_middleware import enforce_rate_limit
 from adapters_http.routing import add_route
 from adapters_http.services import SERVICES
 from integration_core.channels import Channel
@@ -78,16 +75,9 @@ def _body(record: EventRecord) -> object:
     return _CONVERTER.unstructure(EventResource.of(record))
 
 
-async def _caller(request: web.Request, scope: str) -> Principal:
-    """Authorize the caller for *scope* and count the request against its tenant's rate."""
-    principal = require(request, scope)
-    await enforce_rate_limit(request, SCOPE_TENANT, principal.tenant_id)
-    return principal
-
-
 async def list_events(request: web.Request) -> web.Response:
     """List the tenant's events, newest first, filtered and paged by the query."""
-    principal = await _caller(request, "events:read")
+    principal = await admit(request, "events:read")
     query = QueryReader(request.query)
     status = query.choice("status", DeliveryStatus)
     channel = query.choice("channel", Channel)
@@ -115,7 +105,7 @@ async def list_events(request: web.Request) -> web.Response:
 
 async def show_event(request: web.Request) -> web.Response:
     """Show one of the tenant's events."""
-    principal = await _caller(request, "events:read")
+    principal = await admit(request, "events:read")
     event = await request.app[SERVICES].events.get(principal.tenant_id, request.match_info["id"])
     return web.json_response(_body(event), headers=_NO_STORE)
 
@@ -126,7 +116,7 @@ async def replay_event(request: web.Request) -> web.Response:
     ``?renormalize=true`` first rebuilds its payload from the raw delivery with the current
     normalizer, as ``integration-service replay --renormalize`` does (the same use case).
     """
-    principal = await _caller(request, "events:write")
+    principal = await admit(request, "events:write")
     services = request.app[SERVICES]
     query = QueryReader(request.query)
     renormalize = query.choice("renormalize", _Flag)

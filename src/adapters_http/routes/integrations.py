@@ -19,11 +19,8 @@ from typing import Any, Final
 import attrs
 from aiohttp import hdrs, web
 
-from adapters_http.auth import Principal
-from adapters_http.guard import require
+from adapters_http.guard import admit
 from adapters_http.json_body import read_json
-from adapters_http.rate_limit import SCOPE_TENANT
-from adapters_http.rate_limit_middleware import enforce_rate_limit
 from adapters_http.routing import add_route
 from adapters_http.services import SERVICES, HttpServices
 from integration_core.channels import Channel, Integration, IntegrationStatus
@@ -121,13 +118,6 @@ def _connected_body(connected: ConnectedIntegration) -> dict[str, object]:
     return body
 
 
-async def _caller(request: web.Request, scope: str) -> Principal:
-    """Authorize the caller for *scope* and count the request against its tenant's rate."""
-    principal = require(request, scope)
-    await enforce_rate_limit(request, SCOPE_TENANT, principal.tenant_id)
-    return principal
-
-
 def _services(request: web.Request) -> HttpServices:
     return request.app[SERVICES]
 
@@ -172,7 +162,7 @@ def split_setup_body(
 
 async def list_integrations(request: web.Request) -> web.Response:
     """List the tenant's integrations and the channels this service can connect."""
-    principal = await _caller(request, "integrations:read")
+    principal = await admit(request, "integrations:read")
     found = await _services(request).list_integrations(principal.tenant_id)
     return web.json_response(
         {"data": [_view_body(v) for v in found], "channels": [str(c) for c in SETUP_CHANNELS]},
@@ -182,7 +172,7 @@ async def list_integrations(request: web.Request) -> web.Response:
 
 async def setup_integration(request: web.Request) -> web.Response:
     """Connect the tenant's account on one channel; ``201`` with the new integration."""
-    principal = await _caller(request, "integrations:write")
+    principal = await admit(request, "integrations:write")
     name = request.match_info["channel"]
     channel = next((c for c in SETUP_CHANNELS if c == name), None)
     if channel is None:
@@ -228,7 +218,7 @@ async def show_integration(request: web.Request) -> web.Response:
 
     The ``ETag`` names the stored state; a ``PATCH`` with it as ``If-Match`` applies only to it.
     """
-    principal = await _caller(request, "integrations:read")
+    principal = await admit(request, "integrations:read")
     get = _services(request).get_integration
     found = await get(principal.tenant_id, request.match_info["id"])
     headers = {**_NO_STORE, hdrs.ETAG: integration_etag(found.integration)}
@@ -240,7 +230,7 @@ async def update_integration(request: web.Request) -> web.Response:
 
     With ``If-Match``, ``412 precondition_failed`` if the integration changed since that ETag.
     """
-    principal = await _caller(request, "integrations:write")
+    principal = await admit(request, "integrations:write")
     update = _services(request).update_integration
     if_match = _if_match(request)
     body = await read_json(request, _INPUT, UpdateBody)
@@ -257,7 +247,7 @@ async def update_integration(request: web.Request) -> web.Response:
 
 async def delete_integration(request: web.Request) -> web.Response:
     """Disconnect an integration and forget its secrets; ``204``."""
-    principal = await _caller(request, "integrations:write")
+    principal = await admit(request, "integrations:write")
     disconnect = _services(request).disconnect_integration
     await disconnect(principal.tenant_id, request.match_info["id"])
     return web.Response(status=204)
@@ -265,7 +255,7 @@ async def delete_integration(request: web.Request) -> web.Response:
 
 async def send_test_message(request: web.Request) -> web.Response:
     """Send a test message through an integration; the platform's message id."""
-    principal = await _caller(request, "integrations:write")
+    principal = await admit(request, "integrations:write")
     send = _services(request).send_test_message
     body = await read_json(request, _INPUT, TestMessageBody)
     message_id = await send(
@@ -276,7 +266,7 @@ async def send_test_message(request: web.Request) -> web.Response:
 
 async def refresh_token(request: web.Request) -> web.Response:
     """Exchange an integration's token for a fresh one; the integration."""
-    principal = await _caller(request, "integrations:write")
+    principal = await admit(request, "integrations:write")
     refresh = _services(request).refresh_integration_token
     found = await refresh(principal.tenant_id, request.match_info["id"])
     return web.json_response(_view_body(found), headers=_NO_STORE)

@@ -16,11 +16,11 @@ from aiohttp import hdrs, web
 
 from adapters_http.auth import Principal
 from adapters_http.body_limit import read_body
-from adapters_http.guard import require
+from adapters_http.guard import admit
 from adapters_http.json_body import read_json
 from adapters_http.payment_metrics import PAYMENT_METRICS, PaymentMetrics
 from adapters_http.payment_services import PaymentServices
-from adapters_http.rate_limit import SCOPE_TENANT, SCOPE_WEBHOOK
+from adapters_http.rate_limit import SCOPE_WEBHOOK
 from adapters_http.rate_limit_middleware import enforce_rate_limit
 from adapters_http.routing import add_route
 from adapters_http.services import SERVICES
@@ -137,12 +137,6 @@ def _metrics(request: web.Request) -> PaymentMetrics:
     return request.app[PAYMENT_METRICS]
 
 
-async def _caller(request: web.Request, scope: str) -> Principal:
-    principal = require(request, scope)
-    await enforce_rate_limit(request, SCOPE_TENANT, principal.tenant_id)
-    return principal
-
-
 def _idempotency_key(request: web.Request) -> str | None:
     key = request.headers.get(IDEMPOTENCY_KEY)
     if key is not None and (not key.strip() or len(key) > 255):
@@ -196,7 +190,7 @@ def _item_price(value: object) -> Decimal:
 
 async def create_payment(request: web.Request) -> web.Response:
     """Open a Checkout Pro preference (or charge a card); ``201``, or ``200`` on a repeat."""
-    principal = await _caller(request, "payments:write")
+    principal = await admit(request, "payments:write")
     services = _services(request)
     key = _idempotency_key(request)
     body = await read_json(request, _INPUT, CreateBody)
@@ -214,14 +208,14 @@ async def create_payment(request: web.Request) -> web.Response:
 
 async def show_payment(request: web.Request) -> web.Response:
     """Show one of the tenant's payments, by our id or Mercado Pago's."""
-    principal = await _caller(request, "payments:read")
+    principal = await admit(request, "payments:read")
     payment = await _services(request).get(principal.tenant_id, request.match_info["id"])
     return web.json_response(payment_body(payment), headers=_NO_STORE)
 
 
 async def refund_payment(request: web.Request) -> web.Response:
     """Refund all or part of a payment; ``201`` with the refund, ``200`` on a repeat."""
-    principal = await _caller(request, "payments:write")
+    principal = await admit(request, "payments:write")
     services = _services(request)
     key = _idempotency_key(request)
     raw = await read_body(request)

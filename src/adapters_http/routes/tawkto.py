@@ -13,12 +13,9 @@ from typing import Any, Final
 
 from aiohttp import hdrs, web
 
-from adapters_http.auth import Principal
-from adapters_http.guard import require
+from adapters_http.guard import admit
 from adapters_http.json_body import read_json
 from adapters_http.query import QueryReader
-from adapters_http.rate_limit import SCOPE_TENANT
-from adapters_http.rate_limit_middleware import enforce_rate_limit
 from adapters_http.routing import add_route
 from adapters_http.services import SERVICES
 from integration_core.channels import IntegrationStatus
@@ -42,12 +39,6 @@ _PUT_FIELDS: Final = {
     "api_key": (str,),
     "webhook_secret": (str,),
 }
-
-
-async def _caller(request: web.Request, scope: str) -> Principal:
-    principal = require(request, scope)
-    await enforce_rate_limit(request, SCOPE_TENANT, principal.tenant_id)
-    return principal
 
 
 def _config_body(found: IntegrationView) -> dict[str, object]:
@@ -90,24 +81,28 @@ def _change(body: dict[str, Any]) -> TawkToConfigChange:
     )
 
 
-async def get_config(request: web.Request) -> web.Response:
-    """Show the tenant's Tawk.to configuration."""
-    principal = await _caller(request, "integrations:read")
-    get = request.app[SERVICES].get_tawkto_config
+def _property_id(request: web.Request) -> str | None:
+    # The configuration routes take this one parameter; anything else is refused.
     query = QueryReader(request.query)
     property_id = query.text("property_id")
     query.finish()
+    return property_id
+
+
+async def get_config(request: web.Request) -> web.Response:
+    """Show the tenant's Tawk.to configuration."""
+    principal = await admit(request, "integrations:read")
+    get = request.app[SERVICES].get_tawkto_config
+    property_id = _property_id(request)
     found = await get(principal.tenant_id, request.match_info["tenant"], property_id=property_id)
     return web.json_response(_config_body(found), headers=_NO_STORE)
 
 
 async def put_config(request: web.Request) -> web.Response:
     """Change the tenant's Tawk.to configuration; the configuration as it is now."""
-    principal = await _caller(request, "integrations:write")
+    principal = await admit(request, "integrations:write")
     update = request.app[SERVICES].update_tawkto_config
-    query = QueryReader(request.query)
-    property_id = query.text("property_id")
-    query.finish()
+    property_id = _property_id(request)
     body = await read_json(request, _INPUT, dict[str, Any])
     found = await update(
         principal.tenant_id,
@@ -166,7 +161,7 @@ def _sessions_body(report: TawkToSessions) -> dict[str, object]:
 
 async def get_analytics(request: web.Request) -> web.Response:
     """Report the tenant's Tawk.to chats and tickets of a window (default: the last 30 days)."""
-    principal = await _caller(request, "integrations:read")
+    principal = await admit(request, "integrations:read")
     reports = request.app[SERVICES].tawkto_reports
     query = QueryReader(request.query)
     start, end = query.timestamp("from"), query.timestamp("to")
@@ -184,7 +179,7 @@ async def get_analytics(request: web.Request) -> web.Response:
 
 async def get_sessions(request: web.Request) -> web.Response:
     """List the tenant's active Tawk.to chats (started within ``hours``, default 24)."""
-    principal = await _caller(request, "integrations:read")
+    principal = await admit(request, "integrations:read")
     reports = request.app[SERVICES].tawkto_reports
     query = QueryReader(request.query)
     hours = query.integer("hours", default=24, low=1, high=168)

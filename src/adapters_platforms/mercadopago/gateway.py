@@ -88,7 +88,7 @@ class MercadoPagoGateway:
     async def create_checkout(
         self, request: CheckoutRequest, *, idempotency_key: str, access_token: Secret | None = None
     ) -> Checkout:
-        """Create a Checkout Pro preference and return where to send the buyer."""
+        """``POST /checkout/preferences``; see :meth:`PaymentGateway.create_checkout`."""
         answer = await self._send(
             method="POST",
             path="/checkout/preferences",
@@ -105,7 +105,7 @@ class MercadoPagoGateway:
         idempotency_key: str,
         access_token: Secret | None = None,
     ) -> ProviderPayment:
-        """Charge a tokenized card; the same *idempotency_key* never charges twice."""
+        """``POST /v1/payments``; see :meth:`PaymentGateway.create_payment`."""
         answer = await self._send(
             method="POST",
             path="/v1/payments",
@@ -120,7 +120,7 @@ class MercadoPagoGateway:
     async def get_payment(
         self, provider_payment_id: str, *, access_token: Secret | None = None
     ) -> ProviderPayment:
-        """Fetch a payment as Mercado Pago sees it (the source of truth for its status)."""
+        """``GET /v1/payments/{id}``; see :meth:`PaymentGateway.get_payment`."""
         answer = await self._send(
             method="GET",
             path=f"/v1/payments/{_segment(provider_payment_id)}",
@@ -137,7 +137,7 @@ class MercadoPagoGateway:
         idempotency_key: str,
         access_token: Secret | None = None,
     ) -> ProviderRefund:
-        """Refund *amount* of a payment (``None``: all that is left)."""
+        """``POST /v1/payments/{id}/refunds``; see :meth:`PaymentGateway.refund`."""
         answer = await self._send(
             method="POST",
             path=f"/v1/payments/{_segment(provider_payment_id)}/refunds",
@@ -163,7 +163,7 @@ class MercadoPagoGateway:
     async def merchant_order_payment_ids(
         self, merchant_order_id: str, *, access_token: Secret | None = None
     ) -> Sequence[str]:
-        """Return the ids of a merchant order's payments (the notification worker's port)."""
+        """See :meth:`MerchantOrderLookup.merchant_order_payment_ids`."""
         order = await self.get_merchant_order(merchant_order_id, access_token=access_token)
         return [payment.id for payment in order.payments]
 

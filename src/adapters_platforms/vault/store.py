@@ -100,9 +100,9 @@ class VaultCredentialStore:
         return "/".join((self._prefix, *segments) if self._prefix else segments)
 
     async def put(self, ref: CredentialRef, secret: Secret) -> None:
-        """Store or replace the secret at *ref*; other fields of the integration are kept.
+        """Write one field of the integration's KV secret, keeping the others (``cas``).
 
-        A value that is not valid Unicode (a lone surrogate) raises :class:`InvalidInput`:
+        See :meth:`CredentialStore.put`. A value that is not valid Unicode (a lone surrogate) raises :class:`InvalidInput`:
         Vault would silently store a replacement character instead.
         """
         try:
@@ -112,11 +112,14 @@ class VaultCredentialStore:
         await asyncio.to_thread(self._put, ref, secret)
 
     async def get(self, ref: CredentialRef) -> Secret:
-        """Return the secret at *ref*; :class:`NotFound` if absent."""
+        """Read one field of the integration's KV secret; see :meth:`CredentialStore.get`."""
         return await asyncio.to_thread(self._get, ref)
 
     async def delete_all(self, tenant_id: TenantId, integration_id: str) -> None:
-        """Remove every secret of the integration, all versions and metadata (absent is fine)."""
+        """Delete the integration's KV secret with all its versions and metadata.
+
+        See :meth:`CredentialStore.delete_all`.
+        """
         await asyncio.to_thread(self._delete_all, tenant_id, integration_id)
 
     def close(self) -> None:
