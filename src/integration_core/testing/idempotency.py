@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from integration_core.errors import NotFound, StorageUnavailable
+from integration_core.errors import NotFound
 from integration_core.idempotency import IdempotencyRecord
 from integration_core.ids import TenantId
+from integration_core.testing._outage import OutageSwitch
 
 _Key = tuple[TenantId, str, str]
 
 
-class InMemoryIdempotencyStore:
+class InMemoryIdempotencyStore(OutageSwitch):
     """Keep idempotency records in a dict; set ``available = False`` to act like a down database."""
-
-    available: bool = True
 
     def __init__(self) -> None:
         self._items: dict[_Key, IdempotencyRecord] = {}
@@ -58,10 +57,6 @@ class InMemoryIdempotencyStore:
         for key in old:
             del self._items[key]
         return len(old)
-
-    def _check(self) -> None:
-        if not self.available:
-            raise StorageUnavailable()
 
 
 def _stale(held: IdempotencyRecord, abandoned_before: datetime, expired_before: datetime) -> bool:

@@ -10,16 +10,15 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from integration_core.channels import Channel, Integration, IntegrationStatus, StatusChange
-from integration_core.errors import IntegrationExists, NotFound, StorageUnavailable
+from integration_core.errors import IntegrationExists, NotFound
 from integration_core.ids import TenantId
 from integration_core.rotation import RotationClaim, RotationCriteria, RotationState
+from integration_core.testing._outage import OutageSwitch
 from integration_core.testing.rotation_leases import InMemoryRotationLeases
 
 
-class InMemoryIntegrationStore:
+class InMemoryIntegrationStore(OutageSwitch):
     """Keep integrations in a dict; set ``available = False`` to play a database outage."""
-
-    available: bool = True
 
     def __init__(self, *, on_change: Callable[[str], None] | None = None) -> None:
         self.on_change = on_change
@@ -197,7 +196,3 @@ class InMemoryIntegrationStore:
     def _changed(self, integration_id: str) -> None:
         if self.on_change is not None:
             self.on_change(integration_id)
-
-    def _check(self) -> None:
-        if not self.available:
-            raise StorageUnavailable()

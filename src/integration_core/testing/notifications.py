@@ -7,22 +7,17 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from integration_core.errors import NotFound, StorageUnavailable
+from integration_core.errors import NotFound
 from integration_core.payment_notifications import NotificationStatus, PaymentNotification
+from integration_core.testing._outage import OutageSwitch
 
 
-class InMemoryPaymentNotificationStore:
+class InMemoryPaymentNotificationStore(OutageSwitch):
     """Keep notifications in a dict; set ``available = False`` to play a database outage."""
-
-    available: bool = True
 
     def __init__(self) -> None:
         self.items: dict[str, PaymentNotification] = {}
         self._leases: dict[str, datetime] = {}
-
-    def _check(self) -> None:
-        if not self.available:
-            raise StorageUnavailable()
 
     async def add(self, notification: PaymentNotification) -> bool:
         """See :meth:`PaymentNotificationStore.add`."""
