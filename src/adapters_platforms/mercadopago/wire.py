@@ -27,7 +27,7 @@ def dumps(document: object) -> bytes:
 
 def _encode(value: object) -> str:
     if isinstance(value, Decimal):
-        return number(value)
+        return _fixed_point(value)
     if isinstance(value, float):
         raise TypeError("a float cannot carry an exact amount: use Decimal")
     if isinstance(value, Mapping):
@@ -42,7 +42,7 @@ def _encode(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def number(value: Decimal) -> str:
+def _fixed_point(value: Decimal) -> str:
     """Return *value* as a JSON number in fixed-point notation (``1E+2`` becomes ``100``)."""
     if not value.is_finite():
         raise ValueError(f"{value} is not an amount")

@@ -102,8 +102,8 @@ class VaultCredentialStore:
     async def put(self, ref: CredentialRef, secret: Secret) -> None:
         """Write one field of the integration's KV secret, keeping the others (``cas``).
 
-        See :meth:`CredentialStore.put`. A value that is not valid Unicode (a lone surrogate) raises :class:`InvalidInput`:
-        Vault would silently store a replacement character instead.
+        See :meth:`CredentialStore.put`. A value that is not valid Unicode (a lone surrogate)
+        raises :class:`InvalidInput`: Vault would silently store a replacement character instead.
         """
         try:
             secret.reveal().encode("utf-8")
