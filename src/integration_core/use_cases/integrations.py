@@ -39,8 +39,8 @@ from integration_core.use_cases.onboarding import (
     SETUP_FIELDS,
     TOKEN_FIELD,
     IntegrationView,
+    keep_refreshed,
     load_credentials,
-    put_credential,
     view,
 )
 from integration_core.verify_tokens import VERIFY_TOKEN_DIGEST, VERIFY_TOKEN_FIELD
@@ -367,14 +367,10 @@ class RefreshIntegrationToken:
         refreshed = await setup.refresh_token(integration=integration, credentials=secrets)
         if refreshed is None:
             raise Conflict(_NOT_REFRESHABLE)
-        # The platform may have invalidated the old token already: keep the new one first.
-        await put_credential(self._credentials, integration, token_field, refreshed.access_token)
-        if refreshed.refresh_token is not None:
-            await put_credential(
-                self._credentials, integration, REFRESH_TOKEN_FIELD, refreshed.refresh_token
-            )
         now = self._clock.now()
-        updated = attrs.evolve(integration, token_expires_at=refreshed.expires_at, updated_at=now)
+        updated = await keep_refreshed(
+            self._credentials, integration, token_field, refreshed, at=now
+        )
         if integration.status in _RECOVERABLE:
             updated = updated.with_status(IntegrationStatus.ACTIVE, at=now)
             await self._events.record(None, [integration_events.recovered(updated, now)])

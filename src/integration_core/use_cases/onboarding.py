@@ -15,7 +15,13 @@ from datetime import datetime
 
 import attrs
 
-from integration_core.channels import Channel, Integration, IntegrationStatus, StatusChange
+from integration_core.channels import (
+    Channel,
+    Integration,
+    IntegrationStatus,
+    RefreshedToken,
+    StatusChange,
+)
 from integration_core.credentials import CredentialRef, Secret, mask, read_credential
 from integration_core.errors import (
     IntegrationExists,
@@ -328,3 +334,22 @@ async def put_credential(
 ) -> None:
     """Store or replace one secret of *integration*."""
     await store.put(CredentialRef.of(integration, name), value)
+
+
+async def keep_refreshed(
+    store: CredentialStore,
+    integration: Integration,
+    token_field: str,
+    refreshed: RefreshedToken,
+    *,
+    at: datetime,
+) -> Integration:
+    """Store *refreshed*'s tokens, then return *integration* with its new expiry as of *at*.
+
+    The tokens are stored before anything else: the platform may have invalidated the old
+    token already, so the new one must never be lost to a later failure.
+    """
+    await put_credential(store, integration, token_field, refreshed.access_token)
+    if refreshed.refresh_token is not None:
+        await put_credential(store, integration, REFRESH_TOKEN_FIELD, refreshed.refresh_token)
+    return attrs.evolve(integration, token_expires_at=refreshed.expires_at, updated_at=at)

@@ -49,10 +49,9 @@ from integration_core.ports import (
 from integration_core.rotation import RotationClaim, RotationCriteria, RotationState
 from integration_core.use_cases import integration_events
 from integration_core.use_cases.onboarding import (
-    REFRESH_TOKEN_FIELD,
     TOKEN_FIELD,
+    keep_refreshed,
     load_credentials,
-    put_credential,
 )
 
 # Our own storage failing says nothing about a token: give up the pass, the leases run out.
@@ -283,13 +282,9 @@ class RotateTokens:
                 state=RotationState(next_attempt_at=now + self._policy.probe_interval),
                 events=_expiring(integration, now),
             )
-        # The platform may have invalidated the old token already: keep the new one first.
-        await put_credential(self._credentials, integration, token_field, refreshed.access_token)
-        if refreshed.refresh_token is not None:
-            await put_credential(
-                self._credentials, integration, REFRESH_TOKEN_FIELD, refreshed.refresh_token
-            )
-        updated = attrs.evolve(integration, token_expires_at=refreshed.expires_at, updated_at=now)
+        updated = await keep_refreshed(
+            self._credentials, integration, token_field, refreshed, at=now
+        )
         raised: tuple[EventRecord, ...] = ()
         if integration.status is IntegrationStatus.EXPIRED:
             updated = updated.with_status(IntegrationStatus.ACTIVE, at=now)
