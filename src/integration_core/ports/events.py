@@ -10,15 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from integration_core.channels import (
-    Channel,
-)
-from integration_core.events import (
-    DeliveryStatus,
-    EventRecord,
-    QueueStats,
-    Settlement,
-)
+from integration_core.channels import Channel
+from integration_core.events import DeliveryStatus, EventRecord, QueueStats, Settlement
 from integration_core.ids import TenantId
 from integration_core.paging import Page
 from integration_core.webhooks import InboundEvent

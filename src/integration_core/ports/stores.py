@@ -15,12 +15,7 @@ from integration_core.idempotency import IdempotencyRecord
 from integration_core.ids import TenantId
 from integration_core.paging import Page
 from integration_core.payment_notifications import NotificationStatus, PaymentNotification
-from integration_core.payments import (
-    Payment,
-    PaymentState,
-    ProviderRefund,
-    Refund,
-)
+from integration_core.payments import Payment, PaymentState, ProviderRefund, Refund
 
 
 class PaymentStore(Protocol):
