@@ -127,6 +127,11 @@ class ForwardEvents:
         )
         return await self.deliver(batch)
 
+    @property
+    def batch_size(self) -> int:
+        """Return how many events one batch holds at most (claimed, or stored held)."""
+        return self._batch_size
+
     def held_until(self, now: datetime) -> datetime:
         """Return when a claim made at *now* runs out (for events stored already claimed)."""
         return now + self._lease

@@ -116,6 +116,9 @@ class SplitDeliveries:
         if not claimed:
             return SplitReport(claimed=0)
         token = new_lease_token() if self._forwarding(now) else None
+        # At most one forwarding batch is held here, so the lease covers its attempts (the
+        # start-up check of FORWARD_LEASE assumes that); the rest go to the forwarders.
+        budget = self._forward.batch_size if self._forward is not None and token else 0
         splits: list[tuple[InboundEvent, Sequence[EventRecord]]] = []
         failed: list[Channel] = []
         for delivery in claimed:
@@ -127,8 +130,8 @@ class SplitDeliveries:
                 await self._inbox.fail(delivery.id, error=_reason("split", exc), at=now)
                 failed.append(delivery.channel)
                 continue
-            if token is not None:
-                records = [_held(record, token) for record in records]
+            if token is not None and budget:
+                records, budget = _held(records, token, budget)
             splits.append((delivery, records))
         held_until = self._forward.held_until(now) if self._forward and token else None
         stored = await self._store(splits, now, failed, held_until)
@@ -139,12 +142,13 @@ class SplitDeliveries:
             for record, is_new in zip(records, new, strict=True)
             if is_new and record.status is DeliveryStatus.PENDING
         ]
+        held = [record for record in fresh if token and record.lease_token == token]
         attempts: Sequence[Attempt] = ()
-        if fresh and self._forward is not None and token is not None:
-            attempts = await self._forward.deliver(fresh)
+        if held and self._forward is not None:
+            attempts = await self._forward.deliver(held)
             if any(attempt.outcome is Outcome.RETRY for attempt in attempts):
                 self._forward_paused_until = self._clock.now() + FORWARD_PAUSE
-        elif fresh and self._on_queued is not None:
+        if len(held) < len(fresh) and self._on_queued is not None:
             self._on_queued()
         return SplitReport(
             claimed=len(claimed),
@@ -301,11 +305,17 @@ def _record(delivery: InboundEvent, item: PlatformEvent, target: Integration) ->
     )
 
 
-def _held(record: EventRecord, token: str) -> EventRecord:
-    """Return *record* claimed under *token* if it is to be forwarded (see the module)."""
-    if record.status is not DeliveryStatus.PENDING:
-        return record
-    return attrs.evolve(record, lease_token=token)
+def _held(records: Sequence[EventRecord], token: str, budget: int) -> tuple[list[EventRecord], int]:
+    """Claim up to *budget* of *records* that are to be forwarded under *token* (see the
+    module); return them all and what is left of the budget."""
+    out: list[EventRecord] = []
+    for record in records:
+        if budget and record.status is DeliveryStatus.PENDING:
+            out.append(attrs.evolve(record, lease_token=token))
+            budget -= 1
+        else:
+            out.append(record)
+    return out, budget
 
 
 def _ignored(delivery: InboundEvent, item: PlatformEvent, *, unrouted: bool) -> EventRecord:

@@ -62,7 +62,7 @@ def _delivery(wamid: str) -> InboundEvent:
 
 
 class World:
-    def __init__(self, *, fail_next: int = 0) -> None:
+    def __init__(self, *, fail_next: int = 0, batch_size: int = 100) -> None:
         self.clock = FrozenClock(AT)
         self.integrations = InMemoryIntegrationStore()
         self.events = InMemoryEventStore()
@@ -74,6 +74,7 @@ class World:
             clock=self.clock,
             policy=RetryPolicy(jitter=0),
             lease=LEASE,
+            batch_size=batch_size,
         )
         self.rung = 0
         self.splitter = SplitDeliveries(
@@ -109,6 +110,21 @@ async def test_the_events_just_stored_are_forwarded_in_the_same_batch() -> None:
     assert await world.statuses() == [DeliveryStatus.DELIVERED] * 2
     assert world.rung == 0, "nothing left for the forwarding workers"
     assert await world.forward.run_once() == [], "and nothing is sent twice"
+
+
+async def test_at_most_one_forwarding_batch_is_held_the_rest_goes_to_the_workers() -> None:
+    world = World(batch_size=2)
+    await world.integrations.add(OWNER)
+    for wamid in ("wamid.A", "wamid.B", "wamid.C"):
+        await world.inbox.append(_delivery(wamid))
+
+    report = await world.splitter.run_once()
+
+    assert len(report.forwarded) == 2, "one batch, so FORWARD_LEASE covers its attempts"
+    assert world.rung == 1, "the third event is left to the forwarding workers"
+    [attempt] = await world.forward.run_once()
+    assert attempt.outcome is Outcome.DELIVERED
+    assert await world.statuses() == [DeliveryStatus.DELIVERED] * 3
 
 
 async def test_a_repeat_is_not_forwarded_again() -> None:
