@@ -28,11 +28,6 @@ class GroupCommitter(Generic[Item, Result]):
     then flushes both commits' WAL together). Callers of one batch hear back together; batches
     may finish in any order.
 
-    *spread_at*: while a batch is in flight, another starts only once that many items wait.
-    Every batch costs its round trips whatever its size, so when the caller is short of CPU,
-    fewer and fuller batches serve more; when the database is slow, the queue grows past
-    *spread_at* at once and the batches overlap again. ``1`` overlaps them always.
-
     *write* gets the items in submission order and returns one result per item. If it raises
     for a batch of several, nothing of it was committed and each item is written again alone,
     so one item the database refuses changes no other caller's answer; an item that fails alone
@@ -46,12 +41,10 @@ class GroupCommitter(Generic[Item, Result]):
         *,
         max_batch: int = 256,
         concurrency: int = 1,
-        spread_at: int = 1,
     ) -> None:
         self._write = write
         self._max_batch = max_batch
         self._concurrency = concurrency
-        self._spread_at = spread_at
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._flushers: set[asyncio.Task[None]] = set()
 
@@ -59,8 +52,7 @@ class GroupCommitter(Generic[Item, Result]):
         """Write *item* with whatever else is waiting; return once its batch committed."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        flushing = len(self._flushers)
-        if not flushing or (flushing < self._concurrency and len(self._waiting) >= self._spread_at):
+        if len(self._flushers) < self._concurrency:
             self._flushers.add(asyncio.create_task(self._flush()))
         # A caller that gives up (client gone) cancels only its own future: the batch is the
         # flusher's task, and a cancelled future is skipped when the batch settles.

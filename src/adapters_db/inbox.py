@@ -35,11 +35,8 @@ PROCESSED = "processed"
 FAILED = "failed"
 _ERROR_LIMIT = 500
 # Batches appended at once on PostgreSQL: one fills while the other commits (measured with
-# benchmarks/ingest.py: 2 against 1 lifts throughput when commits, not CPU, are the wait),
-# but a second starts only once _SPREAD_AT deliveries wait: a COPY costs the API about the
-# same CPU for 1 row as for 30, so while commits are quick, fuller batches serve more.
+# benchmarks/ingest.py: 2 against 1 lifts throughput when commits, not CPU, are the wait).
 _APPENDERS = 2
-_SPREAD_AT = 8
 
 
 def _give_up(ids: Sequence[str], now: datetime) -> Update:
@@ -64,9 +61,7 @@ class SqlEventInbox:
             SpoolAppender(libpq_url(engine.url), size=_APPENDERS) if self._postgres else None
         )
         self._group: GroupCommitter[InboundEvent, None] | None = (
-            GroupCommitter(self._append_many, concurrency=_APPENDERS, spread_at=_SPREAD_AT)
-            if group_commit
-            else None
+            GroupCommitter(self._append_many, concurrency=_APPENDERS) if group_commit else None
         )
 
     async def append(self, inbound: InboundEvent) -> None:

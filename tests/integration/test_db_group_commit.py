@@ -141,32 +141,3 @@ async def test_two_batches_are_in_flight_at_once_with_concurrency_two() -> None:
     assert most == 2
     release.set()
     assert await asyncio.gather(first, *later) == [0, 1, 2]
-
-
-async def test_a_second_batch_starts_only_once_spread_at_items_wait() -> None:
-    in_flight = 0
-    most = 0
-    release = asyncio.Event()
-    sizes: list[int] = []
-
-    async def write(items: Sequence[int]) -> list[int]:
-        nonlocal in_flight, most
-        in_flight += 1
-        most = max(most, in_flight)
-        sizes.append(len(items))
-        await release.wait()
-        in_flight -= 1
-        return list(items)
-
-    committer: GroupCommitter[int, int] = GroupCommitter(write, concurrency=2, spread_at=3)
-    first = asyncio.create_task(committer.submit(0))
-    await asyncio.sleep(0.01)  # its batch is committing
-    few = [asyncio.create_task(committer.submit(i)) for i in (1, 2)]
-    await asyncio.sleep(0.01)
-    assert most == 1, "two waiting: they wait for the batch in flight"
-    third = asyncio.create_task(committer.submit(3))
-    await asyncio.sleep(0.01)
-    assert most == 2, "three waiting: a second batch starts"
-    release.set()
-    assert await asyncio.gather(first, *few, third) == [0, 1, 2, 3]
-    assert sizes == [1, 3]
