@@ -4,7 +4,7 @@ Each ``entry`` is one professional account (``entry.id``, the routing key). Its 
 ``messaging`` items (Messenger API for Instagram; ``standby`` items too, marked ``"standby":
 true``) or as ``changes`` whose ``field`` is a messaging one (``messages``,
 ``messaging_seen``, ``message_reactions``, ...) with the same item in ``value`` (Instagram API
-with Instagram Login); both go through :mod:`integration_core.normalize._meta_common`. The
+with Instagram Login); both go through :mod:`integration_core.normalize._meta_messaging`. The
 conversation is the sender's IGSID.
 
 Instagram specifics: echoes arrive inside ``messages`` and become ``message.sent`` like
@@ -24,12 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from integration_core.normalize._meta_common import (
-    MESSENGER_FIELDS,
-    change_event,
-    messaging_events,
-    split_entries,
-)
+from integration_core.normalize._meta_envelope import change_event, split_entries
+from integration_core.normalize._meta_messaging import MESSENGER_FIELDS, messaging_events
 from integration_core.normalize._values import ident, obj, objs, text
 from integration_core.normalize.base import PlatformEvent
 

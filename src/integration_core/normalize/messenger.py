@@ -1,7 +1,7 @@
 """Normalize Messenger deliveries (``object: page``).
 
 Each ``entry`` is one page (``entry.id``, the routing key). Each item of its ``messaging`` list
-becomes its own events (see :mod:`integration_core.normalize._meta_common` for the kinds and
+becomes its own events (see :mod:`integration_core.normalize._meta_messaging` for the kinds and
 dedupe keys); so does each item of ``standby`` (handover protocol: another app holds the
 thread and answers), marked ``"standby": true`` so the messaging service can see the
 conversation without answering it. The conversation is the person's page-scoped id (PSID).
@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from integration_core.normalize._meta_common import change_event, messaging_events, split_entries
+from integration_core.normalize._meta_envelope import change_event, split_entries
+from integration_core.normalize._meta_messaging import messaging_events
 from integration_core.normalize._values import ident, obj, objs
 from integration_core.normalize.base import PlatformEvent
 

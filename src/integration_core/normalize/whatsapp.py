@@ -56,7 +56,7 @@ from integration_core.normalize._message import (
     status_data,
     unsupported,
 )
-from integration_core.normalize._meta_common import change_event, split_entries
+from integration_core.normalize._meta_envelope import change_event, split_entries
 from integration_core.normalize._platform import platform_event
 from integration_core.normalize._values import (
     dig,
