@@ -159,24 +159,15 @@ def main() -> int:
         }
         if args.workers is not None:
             env["FORWARD_WORKERS"] = str(args.workers)
-        worker_log = Path(tempfile.mkdtemp(prefix="is-drain-")).joinpath("worker.log").open("wb")
+        # The worker's log goes to a file (a pipe nobody reads would block it), named on stdout.
+        worker_log = Path(tempfile.mkdtemp(prefix="is-drain-")) / "worker.log"
+        print(f"worker log: {worker_log}")
         started = time.monotonic()
-        worker = subprocess.Popen(
-            [
-                "taskset",
-                "-c",
-                "0",
-                sys.executable,
-                "-m",
-                "integration_service",
-                "serve",
-                "--role",
-                "worker",
-            ],
-            env=env,
-            stdout=worker_log,
-            stderr=subprocess.STDOUT,
-        )
+        command = ["taskset", "-c", "0", sys.executable, "-m", "integration_service", "serve"]
+        with worker_log.open("wb") as sink:
+            worker = subprocess.Popen(
+                [*command, "--role", "worker"], env=env, stdout=sink, stderr=subprocess.STDOUT
+            )
         procs.append(worker)
         wait_http(f"http://127.0.0.1:{worker_port}/api/v1/ready", ok_only=True)
         ready = time.monotonic()
