@@ -7,26 +7,34 @@ Concurrent writers never undo each other: the provider's state is written by com
 (one ``UPDATE ... WHERE`` the state read), refunds are rows appended or completed one by one,
 unique on the provider's refund id, and every refund write first locks its payment's row
 (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serializes
-writers), so a balance check and the row it admits are one step.
+writers), so a balance check and the row it admits are one step. The refund rows themselves
+are written by :mod:`adapters_db.refunds`, inside the transactions opened here.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import attrs
-from sqlalchemy import RowMapping, case, delete, func, insert, or_, select, update
+from sqlalchemy import RowMapping, case, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
 from adapters_db.engine import for_writing, is_postgres
 from adapters_db.errors import storage_errors
+from adapters_db.refunds import (
+    append_refund,
+    insert_refunds,
+    record_refunds,
+    refunds_of,
+    settle_refund,
+)
 from adapters_db.tables import payment_status_history, payments, refunds
 from integration_core.errors import Conflict, NotFound
-from integration_core.ids import TenantId, new_id
+from integration_core.ids import TenantId
 from integration_core.paging import Page, check_limit, decode_cursor, encode_cursor
 from integration_core.payments import (
     REFUND_PENDING,
@@ -56,7 +64,7 @@ class SqlPaymentStore:
         with storage_errors(unique_violation=_payment_conflict):
             async with self._writer.begin() as conn:
                 await conn.execute(insert(payments).values(_payment_to_row(payment)))
-                await _insert_refunds(conn, payment)
+                await insert_refunds(conn, payment)
                 await _append_history(conn, payment)
 
     async def get(self, tenant_id: TenantId, payment_id: str) -> Payment:
@@ -110,7 +118,7 @@ class SqlPaymentStore:
                     await _append_history(conn, payment)
                 # Replace rather than diff: a payment has a handful of refunds at most.
                 await conn.execute(delete(refunds).where(refunds.c.payment_id == payment.id))
-                await _insert_refunds(conn, payment)
+                await insert_refunds(conn, payment)
 
     async def set_checkout(
         self,
@@ -173,12 +181,12 @@ class SqlPaymentStore:
     async def reserve_refund(self, tenant_id: TenantId, payment_id: str, refund: Refund) -> Payment:
         """See :meth:`PaymentStore.reserve_refund`."""
         async with self._locked(tenant_id, payment_id) as (conn, row):
-            held = (await _refunds_of(conn, [payment_id])).get(payment_id, [])
+            held = (await refunds_of(conn, [payment_id])).get(payment_id, [])
             payment = _row_to_payment(row, held)
             if payment.refund(refund.id) is not None:
                 return payment
             payment.check_refund(refund.amount)  # RefundExceedsBalance: nothing written
-            await _append_refund(conn, payment_id, refund)
+            await append_refund(conn, payment_id, refund)
         return attrs.evolve(payment, refunds=(*payment.refunds, refund))
 
     async def settle_refund(
@@ -192,47 +200,7 @@ class SqlPaymentStore:
     ) -> Refund:
         """See :meth:`PaymentStore.settle_refund`."""
         async with self._locked(tenant_id, payment_id) as (conn, _):
-            known = (
-                (
-                    await conn.execute(
-                        select(refunds).where(
-                            refunds.c.provider_refund_id == seen.provider_refund_id
-                        )
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            if known is not None and known["id"] != refund_id:
-                # Recorded first from a notification: one provider refund, one row.
-                await conn.execute(
-                    delete(refunds).where(
-                        refunds.c.id == refund_id, refunds.c.status == REFUND_PENDING
-                    )
-                )
-                return _row_to_refund(known)
-            done = (
-                (
-                    await conn.execute(
-                        update(refunds)
-                        .where(refunds.c.id == refund_id, refunds.c.payment_id == payment_id)
-                        .values(
-                            amount=seen.amount,
-                            status=seen.status,
-                            provider_refund_id=seen.provider_refund_id,
-                        )
-                        .returning(*refunds.c)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            if done is not None:
-                return _row_to_refund(done)
-            # Dropped as stale meanwhile: the provider's answer is what counts.
-            refund = _from_provider(refund_id, seen, at)
-            await _append_refund(conn, payment_id, refund)
-            return refund
+            return await settle_refund(conn, payment_id, refund_id, seen, at=at)
 
     async def release_refund(self, tenant_id: TenantId, payment_id: str, refund_id: str) -> None:
         """See :meth:`PaymentStore.release_refund`."""
@@ -259,31 +227,7 @@ class SqlPaymentStore:
     ) -> None:
         """See :meth:`PaymentStore.record_refunds`."""
         async with self._locked(tenant_id, payment_id) as (conn, _):
-            ids = [r.provider_refund_id for r in seen]
-            stored: Mapping[str, RowMapping] = {
-                row["provider_refund_id"]: row
-                for row in (
-                    await conn.execute(select(refunds).where(refunds.c.provider_refund_id.in_(ids)))
-                ).mappings()
-            }
-            for refund in seen:
-                row = stored.get(refund.provider_refund_id)
-                if row is None:
-                    made = _from_provider(new_id("ref"), refund, at)
-                    await _append_refund(conn, payment_id, made)
-                elif row["payment_id"] == payment_id and row["status"] != refund.status:
-                    await conn.execute(
-                        update(refunds)
-                        .where(refunds.c.id == row["id"])
-                        .values(status=refund.status)
-                    )
-            await conn.execute(
-                delete(refunds).where(
-                    refunds.c.payment_id == payment_id,
-                    refunds.c.status == REFUND_PENDING,
-                    refunds.c.created_at < pending_before,
-                )
-            )
+            await record_refunds(conn, payment_id, seen, at=at, pending_before=pending_before)
 
     @asynccontextmanager
     async def _locked(
@@ -322,7 +266,7 @@ class SqlPaymentStore:
                 rows = (await conn.execute(stmt)).mappings().all()
                 if not rows:
                     return []
-                by_payment = await _refunds_of(conn, [row["id"] for row in rows])
+                by_payment = await refunds_of(conn, [row["id"] for row in rows])
         return [_row_to_payment(row, by_payment.get(row["id"], ())) for row in rows]
 
 
@@ -339,29 +283,6 @@ async def _locked_row(conn: AsyncConnection, tenant_id: TenantId, payment_id: st
     return row
 
 
-async def _refunds_of(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, list[Refund]]:
-    rows = (
-        await conn.execute(
-            select(refunds)
-            .where(refunds.c.payment_id.in_(ids))
-            .order_by(refunds.c.payment_id, refunds.c.position)
-        )
-    ).mappings()
-    by_payment: dict[str, list[Refund]] = {}
-    for row in rows:
-        by_payment.setdefault(row["payment_id"], []).append(_row_to_refund(row))
-    return by_payment
-
-
-async def _append_refund(conn: AsyncConnection, payment_id: str, refund: Refund) -> None:
-    # Callers hold the payment's row lock, so the next position is theirs alone.
-    last = await conn.scalar(
-        select(func.max(refunds.c.position)).where(refunds.c.payment_id == payment_id)
-    )
-    position = 0 if last is None else last + 1
-    await conn.execute(insert(refunds).values(_refund_to_row(payment_id, position, refund)))
-
-
 async def _append_state(
     conn: AsyncConnection, payment_id: str, state: PaymentState, at: datetime
 ) -> None:
@@ -375,16 +296,6 @@ async def _append_state(
     )
 
 
-def _from_provider(refund_id: str, seen: ProviderRefund, at: datetime) -> Refund:
-    return Refund(
-        id=refund_id,
-        amount=seen.amount,
-        status=seen.status,
-        provider_refund_id=seen.provider_refund_id,
-        created_at=at,
-    )
-
-
 async def _append_history(conn: AsyncConnection, payment: Payment) -> None:
     # Kept for audit and support ("when did it become approved?"); the API shows the latest.
     await conn.execute(
@@ -395,12 +306,6 @@ async def _append_history(conn: AsyncConnection, payment: Payment) -> None:
             changed_at=payment.updated_at,
         )
     )
-
-
-async def _insert_refunds(conn: AsyncConnection, payment: Payment) -> None:
-    if payment.refunds:
-        rows = [_refund_to_row(payment.id, i, r) for i, r in enumerate(payment.refunds)]
-        await conn.execute(insert(refunds).values(rows))
 
 
 def _payment_to_row(payment: Payment) -> dict[str, Any]:
@@ -441,28 +346,4 @@ def _row_to_payment(row: RowMapping, refund_list: Sequence[Refund]) -> Payment:
         provider_updated_at=row["provider_updated_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
-    )
-
-
-def _refund_to_row(payment_id: str, position: int, refund: Refund) -> dict[str, Any]:
-    return {
-        "id": refund.id,
-        "payment_id": payment_id,
-        "position": position,
-        "amount": refund.amount,
-        "status": refund.status,
-        "provider_refund_id": refund.provider_refund_id,
-        "provider_key": refund.provider_key,
-        "created_at": refund.created_at,
-    }
-
-
-def _row_to_refund(row: RowMapping) -> Refund:
-    return Refund(
-        id=row["id"],
-        amount=row["amount"],
-        status=row["status"],
-        provider_refund_id=row["provider_refund_id"],
-        provider_key=row["provider_key"],
-        created_at=row["created_at"],
     )
