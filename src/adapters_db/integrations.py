@@ -1,33 +1,30 @@
 """Keep integrations in the ``integrations`` table (the SQL ``IntegrationStore``).
 
 Every status change is also appended to ``integration_status_history`` in the same
-transaction, so the history never misses or invents a change.
+transaction, so the history never misses or invents a change. The rotation leases' statements
+come from :mod:`adapters_db.rotation_leases`; this store runs them and records their status moves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    FromClause,
-    RowMapping,
-    and_,
-    case,
-    delete,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, RowMapping, and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
 from adapters_db.engine import for_writing
 from adapters_db.errors import storage_errors
+from adapters_db.rotation_leases import (
+    claim_due,
+    claim_one,
+    expiry_order,
+    held_by,
+    release,
+    row_to_state,
+)
 from adapters_db.tables import integration_status_history, integrations
 from integration_core.channels import Channel, Integration, IntegrationStatus, StatusChange
 from integration_core.errors import IntegrationExists, NotFound
@@ -231,42 +228,25 @@ class SqlIntegrationStore:
     async def claim_for_rotation(self, criteria: RotationCriteria) -> Sequence[RotationClaim]:
         """Lease soonest expiry first; see :meth:`RotationLeases.claim_for_rotation`.
 
-        One ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING``, like the outbox's claim: on
-        PostgreSQL the subquery locks with ``FOR UPDATE SKIP LOCKED`` (and re-checks a row another
-        rotator just leased), SQLite runs it under ``BEGIN IMMEDIATE``, one writer at a time.
+        The statement and its locking, per database: :func:`~adapters_db.rotation_leases.claim_due`.
         """
         if criteria.limit < 1:
             return []
         locked_until = criteria.now + criteria.lease
-        # An alias, so the subquery reads its own rows rather than correlating to the UPDATE's.
-        due = integrations.alias("due")
-        pick = (
-            select(due.c.id)
-            .where(_lease_is_free(due, criteria.now), _is_due(due, criteria))
-            .order_by(due.c.token_expires_at.is_(None), due.c.token_expires_at, due.c.id)
-            .limit(criteria.limit)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = (
-            update(integrations)
-            .where(integrations.c.id.in_(pick))
-            .values(rotation_owner=criteria.owner, rotation_locked_until=locked_until)
-            .returning(*integrations.c)
-        )
         with storage_errors():
             async with self._writer.begin() as conn:
-                rows = (await conn.execute(stmt)).mappings().all()
+                rows = (await conn.execute(claim_due(criteria))).mappings().all()
         claims = [
             RotationClaim(
                 integration=_row_to_integration(row),
-                state=_row_to_state(row),
+                state=row_to_state(row),
                 owner=criteria.owner,
                 locked_until=locked_until,
             )
             for row in rows
         ]
         # RETURNING has no order of its own.
-        return sorted(claims, key=lambda c: _expiry_order(c.integration))
+        return sorted(claims, key=lambda c: expiry_order(c.integration))
 
     async def claim_one_for_rotation(
         self, integration_id: str, *, owner: str, now: datetime, lease: timedelta
@@ -276,13 +256,7 @@ class SqlIntegrationStore:
         A concurrent claim waits for the row lock (PostgreSQL) or the write lock (SQLite), then
         finds the lease taken: no row. See :meth:`RotationLeases.claim_one_for_rotation`.
         """
-        locked_until = now + lease
-        stmt = (
-            update(integrations)
-            .where(integrations.c.id == integration_id, _lease_is_free(integrations, now))
-            .values(rotation_owner=owner, rotation_locked_until=locked_until)
-            .returning(*integrations.c)
-        )
+        stmt = claim_one(integration_id, owner=owner, now=now, lease=lease)
         with storage_errors():
             async with self._writer.begin() as conn:
                 row = (await conn.execute(stmt)).mappings().one_or_none()
@@ -290,9 +264,9 @@ class SqlIntegrationStore:
             return None
         return RotationClaim(
             integration=_row_to_integration(row),
-            state=_row_to_state(row),
+            state=row_to_state(row),
             owner=owner,
-            locked_until=locked_until,
+            locked_until=now + lease,
         )
 
     async def release_rotation(
@@ -303,29 +277,8 @@ class SqlIntegrationStore:
         The ``CASE`` compares the stored status in the same statement; a status move is appended to
         the history in the same transaction. See :meth:`RotationLeases.release_rotation`.
         """
-        claimed = integrations.c.status == claim.integration.status.value
-        held = and_(
-            integrations.c.id == claim.integration.id,
-            integrations.c.rotation_owner == claim.owner,
-        )
-        stmt = (
-            update(integrations)
-            .where(held)
-            .values(
-                token_expires_at=integration.token_expires_at,
-                updated_at=integration.updated_at,
-                status=case((claimed, integration.status.value), else_=integrations.c.status),
-                status_changed_at=case(
-                    (claimed, integration.status_changed_at),
-                    else_=integrations.c.status_changed_at,
-                ),
-                rotation_owner=None,
-                rotation_locked_until=None,
-                rotation_failures=state.failures,
-                rotation_failed_expiry=state.failed_expiry,
-                rotation_next_attempt_at=state.next_attempt_at,
-            )
-        )
+        held = held_by(claim)
+        stmt = release(claim, integration=integration, state=state)
         moves = integration.status is not claim.integration.status
         with storage_errors():
             async with self._writer.begin() as conn:
@@ -381,45 +334,6 @@ def _integration_to_row(integration: Integration) -> dict[str, Any]:
         "updated_at": integration.updated_at,
         "status_changed_at": integration.status_changed_at,
     }
-
-
-def _lease_is_free(table: FromClause, now: datetime) -> ColumnElement[bool]:
-    locked_until = table.c.rotation_locked_until
-    return or_(locked_until.is_(None), locked_until <= now)
-
-
-def _is_due(table: FromClause, criteria: RotationCriteria) -> ColumnElement[bool]:
-    """Return :meth:`RotationCriteria.selects` in SQL."""
-    c = table.c
-    now = criteria.now
-    active = c.status == IntegrationStatus.ACTIVE.value
-    no_cooldown = or_(c.rotation_next_attempt_at.is_(None), c.rotation_next_attempt_at <= now)
-    refresh = and_(c.token_expires_at < criteria.refresh_before, no_cooldown)
-    lapsed = and_(c.token_expires_at <= now, active)
-    probe = and_(
-        c.token_expires_at.is_(None),
-        active,
-        c.channel.in_(sorted(ch.value for ch in criteria.probe_channels)),
-        no_cooldown,
-    )
-    rotating = c.status.in_([s.value for s in _ROTATING])
-    return and_(rotating, or_(refresh, lapsed, probe))
-
-
-_ROTATING = (IntegrationStatus.ACTIVE, IntegrationStatus.EXPIRED)
-
-
-def _expiry_order(integration: Integration) -> tuple[bool, datetime, str]:
-    expires_at = integration.token_expires_at
-    return (expires_at is None, expires_at or datetime.min.replace(tzinfo=UTC), integration.id)
-
-
-def _row_to_state(row: RowMapping) -> RotationState:
-    return RotationState(
-        failures=int(row["rotation_failures"]),
-        failed_expiry=row["rotation_failed_expiry"],
-        next_attempt_at=row["rotation_next_attempt_at"],
-    )
 
 
 def _row_to_integration(row: RowMapping) -> Integration:
