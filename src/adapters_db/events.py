@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     RowMapping,
+    bindparam,
     func,
     select,
     update,
@@ -26,7 +27,7 @@ from adapters_db.engine import for_writing, is_postgres
 from adapters_db.errors import storage_errors
 from adapters_db.event_rows import event_to_row, inbound_to_row, row_to_event, row_to_inbound
 from adapters_db.group_commit import GroupCommitter
-from adapters_db.leases import lease_due
+from adapters_db.leases import lease_due, lease_params
 from adapters_db.recordset import as_recordset, recordset_insert
 from adapters_db.settlement import settle_on
 from adapters_db.tables import events as event_table
@@ -46,6 +47,8 @@ from integration_core.paging import Page, check_limit, decode_cursor, encode_cur
 from integration_core.webhooks import InboundEvent
 
 _PENDING = DeliveryStatus.PENDING.value
+# Each claim writes a fresh lease token on its rows (``lease_token``, with the lease_params).
+_CLAIM = lease_due(event_table, pending=_PENDING).values(lease_token=bindparam("lease_token"))
 
 
 _Delivery = tuple[InboundEvent | None, Sequence[EventRecord]]
@@ -187,12 +190,11 @@ class SqlEventStore:
         """
         if limit < 1:
             return []
-        stmt = lease_due(event_table, pending=_PENDING, now=now, limit=limit, lease=lease).values(
-            lease_token=new_lease_token()
-        )
+        params = lease_params(now=now, limit=limit, lease=lease)
+        params["lease_token"] = new_lease_token()
         with storage_errors():
             async with self._writer.begin() as conn:
-                rows = (await conn.execute(stmt)).mappings().all()
+                rows = (await conn.execute(_CLAIM, params)).mappings().all()
         claimed = [row_to_event(row) for row in rows]
         # RETURNING has no order of its own.
         return sorted(claimed, key=lambda e: (e.next_attempt_at or e.received_at, e.id))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Update, func, or_, select, update
+from sqlalchemy import Update, func, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,6 +20,7 @@ from adapters_db.errors import storage_errors
 from adapters_db.event_rows import inbound_to_row, row_to_inbound
 from adapters_db.events import write_deliveries
 from adapters_db.group_commit import GroupCommitter
+from adapters_db.leases import lease_due, lease_params
 from adapters_db.spool_copy import SpoolAppender, copy_rows, driver_errors, libpq_url
 from adapters_db.tables import inbound_events
 from integration_core.events import (
@@ -37,6 +38,10 @@ _ERROR_LIMIT = 500
 # Batches appended at once on PostgreSQL: one fills while the other commits (measured with
 # benchmarks/ingest.py: 2 against 1 lifts throughput when commits, not CPU, are the wait).
 _APPENDERS = 2
+# A claim counts as an attempt: a delivery its splitter died on too often is given up.
+_CLAIM = lease_due(inbound_events, pending=PENDING, state="state", scheduled=False).values(
+    attempts=inbound_events.c.attempts + 1
+)
 
 
 def _give_up(ids: Sequence[str], now: datetime) -> Update:
@@ -90,26 +95,10 @@ class SqlEventInbox:
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> Sequence[InboundEvent]:
         """Lease up to *limit* pending deliveries, oldest first."""
-        due = inbound_events.alias("due")
-        pick = (
-            select(due.c.id)
-            .where(
-                due.c.state == PENDING,
-                or_(due.c.lease_expires_at.is_(None), due.c.lease_expires_at <= now),
-            )
-            .order_by(due.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = (
-            update(inbound_events)
-            .where(inbound_events.c.id.in_(pick))
-            .values(lease_expires_at=now + lease, attempts=inbound_events.c.attempts + 1)
-            .returning(*inbound_events.c)
-        )
+        params = lease_params(now=now, limit=limit, lease=lease)
         with storage_errors():
             async with self._writer.begin() as conn:
-                rows = (await conn.execute(stmt)).mappings().all()
+                rows = (await conn.execute(_CLAIM, params)).mappings().all()
                 abandoned = [row["id"] for row in rows if row["attempts"] > MAX_SPLIT_CLAIMS]
                 if abandoned:
                     await conn.execute(_give_up(abandoned, now))

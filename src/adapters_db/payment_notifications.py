@@ -17,12 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters_db.engine import for_writing, is_postgres
 from adapters_db.errors import storage_errors
-from adapters_db.leases import lease_due
+from adapters_db.leases import lease_due, lease_params
 from adapters_db.tables import payment_notifications as table
 from integration_core.errors import NotFound
 from integration_core.payment_notifications import NotificationStatus, PaymentNotification
 
 _PENDING = NotificationStatus.PENDING.value
+_CLAIM = lease_due(table, pending=_PENDING)
 
 
 class SqlPaymentNotificationStore:
@@ -62,10 +63,10 @@ class SqlPaymentNotificationStore:
         """See :meth:`PaymentNotificationStore.claim_due`."""
         if limit < 1:
             return []
-        stmt = lease_due(table, pending=_PENDING, now=now, limit=limit, lease=lease)
+        params = lease_params(now=now, limit=limit, lease=lease)
         with storage_errors():
             async with self._writer.begin() as conn:
-                rows = (await conn.execute(stmt)).mappings().all()
+                rows = (await conn.execute(_CLAIM, params)).mappings().all()
         claimed = [_from_row(row) for row in rows]
         return sorted(claimed, key=lambda n: (n.next_attempt_at or n.received_at, n.id))
 
