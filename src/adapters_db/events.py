@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     RowMapping,
+    ScalarSelect,
     bindparam,
     func,
     select,
@@ -245,22 +247,30 @@ class SqlEventStore:
         return row_to_event(row)
 
     async def stats(self) -> QueueStats:
-        """Count pending and dead in one aggregate ``SELECT``; see :meth:`Outbox.stats`."""
-        pending = event_table.c.status == _PENDING
-        stmt = select(
-            func.count().filter(pending),
-            func.count().filter(event_table.c.status == DeliveryStatus.DEAD.value),
-            func.min(event_table.c.received_at).filter(pending),
-        )
+        """Count pending and dead in one ``SELECT``; see :meth:`Outbox.stats`."""
         with storage_errors():
             async with self._engine.connect() as conn:
-                row = (await conn.execute(stmt)).one()
+                row = (await conn.execute(_STATS)).one()
         return QueueStats(pending=int(row[0]), dead=int(row[1]), oldest_pending_at=row[2])
 
     async def _fetch_one(self, stmt: Executable, *, write: bool = False) -> RowMapping | None:
         with storage_errors():
             async with (self._writer if write else self._engine).begin() as conn:
                 return (await conn.execute(stmt)).mappings().one_or_none()
+
+
+def _of_status(status: str, column: ColumnElement[Any]) -> ScalarSelect[Any]:
+    return select(column).where(event_table.c.status == status).scalar_subquery()
+
+
+# Each figure reads only the rows of its status, through the (status, next_attempt_at) index:
+# the gauges cost what the backlog holds, not what the table does. (One aggregate with FILTER
+# read every delivered event too: a parallel scan of the whole table every 5 s per worker.)
+_STATS = select(
+    _of_status(_PENDING, func.count()),
+    _of_status(DeliveryStatus.DEAD.value, func.count()),
+    _of_status(_PENDING, func.min(event_table.c.received_at)),
+)
 
 
 async def write_deliveries(
