@@ -81,12 +81,16 @@ class ForwardMetrics:
 
     def observe(self, attempts: Iterable[Attempt]) -> None:
         """Count each attempt and, for deliveries, the time since receipt."""
+        # One labelled increment per outcome of the batch, not one per attempt.
+        outcomes: dict[str, int] = {}
         for attempt in attempts:
-            self.attempts.labels(outcome=attempt.outcome.value).inc()
+            outcomes[attempt.outcome.value] = outcomes.get(attempt.outcome.value, 0) + 1
             if attempt.latency is not None:
                 self.latency.observe(max(attempt.latency.total_seconds(), 0.0))
                 if attempt.event_type is EventType.PAYMENT_UPDATED:
                     self.payment_latency.observe(max(attempt.latency.total_seconds(), 0.0))
+        for outcome, count in outcomes.items():
+            self.attempts.labels(outcome=outcome).inc(count)
 
     def show(self, stats: QueueStats, *, now: datetime) -> None:
         """Set the outbox gauges from *stats* read at *now*."""
