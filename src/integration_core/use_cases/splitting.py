@@ -115,10 +115,11 @@ class SplitDeliveries:
         claimed = await self._inbox.claim_spooled(now=now, limit=self.batch_size, lease=self._lease)
         if not claimed:
             return SplitReport(claimed=0)
-        token = new_lease_token() if self._forwarding(now) else None
+        forward = self._forwarder(now)
+        token = new_lease_token()
         # At most one forwarding batch is held here, so the lease covers its attempts (the
         # start-up check of FORWARD_LEASE assumes that); the rest go to the forwarders.
-        budget = self._forward.batch_size if self._forward is not None and token else 0
+        budget = forward.batch_size if forward is not None else 0
         splits: list[tuple[InboundEvent, Sequence[EventRecord]]] = []
         failed: list[Channel] = []
         for delivery in claimed:
@@ -130,10 +131,10 @@ class SplitDeliveries:
                 await self._inbox.fail(delivery.id, error=_reason("split", exc), at=now)
                 failed.append(delivery.channel)
                 continue
-            if token is not None and budget:
+            if budget:
                 records, budget = _held(records, token, budget)
             splits.append((delivery, records))
-        held_until = self._forward.held_until(now) if self._forward and token else None
+        held_until = forward.held_until(now) if forward is not None else None
         stored = await self._store(splits, now, failed, held_until)
         outcomes = [_outcome(delivery.channel, records, new) for delivery, records, new in stored]
         fresh = [
@@ -142,10 +143,10 @@ class SplitDeliveries:
             for record, is_new in zip(records, new, strict=True)
             if is_new and record.status is DeliveryStatus.PENDING
         ]
-        held = [record for record in fresh if token and record.lease_token == token]
+        held = [record for record in fresh if record.lease_token == token]
         attempts: Sequence[Attempt] = ()
-        if held and self._forward is not None:
-            attempts = await self._forward.deliver(held)
+        if forward is not None and held:
+            attempts = await forward.deliver(held)
             if any(attempt.outcome is Outcome.RETRY for attempt in attempts):
                 self._forward_paused_until = self._clock.now() + FORWARD_PAUSE
         if len(held) < len(fresh) and self._on_queued is not None:
@@ -157,12 +158,10 @@ class SplitDeliveries:
             forwarded=tuple(attempts),
         )
 
-    def _forwarding(self, now: datetime) -> bool:
-        """Tell whether to forward this batch's events here (not while forwarding fails)."""
-        if self._forward is None:
-            return False
+    def _forwarder(self, now: datetime) -> ForwardEvents | None:
+        """Return what forwards this batch's events here: nothing while forwarding fails."""
         paused = self._forward_paused_until
-        return paused is None or paused <= now
+        return self._forward if paused is None or paused <= now else None
 
     async def split(self, delivery: InboundEvent) -> list[EventRecord]:
         """Return the events *delivery* holds, each routed (or ``ignored``)."""
