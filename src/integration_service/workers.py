@@ -48,15 +48,7 @@ class ForwardingWorker:
         self._batch_size = batch_size
         self._metrics = metrics
         self._log = get_logger(_LOGGER).bind(worker=name)
-        self._loop = Periodic(
-            self._step,
-            interval=poll_interval,
-            unavailable="forwarding_storage_unavailable",
-            failed="forwarding_batch_failed",
-            log=self._log,
-            backoff=Backoff(),
-            wakeup=wakeup,
-        )
+        self._loop = _drain_loop(self._step, "forwarding", poll_interval, wakeup, self._log)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Forward batches until *stop* is set; never raise for a failing database."""
@@ -103,15 +95,7 @@ class SplittingWorker:
         self._inbox = inbox
         self._clock = clock
         self._log = get_logger(_LOGGER).bind(worker="split")
-        self._loop = Periodic(
-            self._step,
-            interval=poll_interval,
-            unavailable="splitting_storage_unavailable",
-            failed="splitting_batch_failed",
-            log=self._log,
-            backoff=Backoff(),
-            wakeup=wakeup,
-        )
+        self._loop = _drain_loop(self._step, "splitting", poll_interval, wakeup, self._log)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Split batches until *stop* is set; never raise for a failing database."""
@@ -151,6 +135,26 @@ async def refresh_outbox_gauges(
         metrics.show(await events.stats(), now=clock.now())
 
     await _gauge_loop(show, "outbox_stats", interval, get_logger(_LOGGER)).run(stop)
+
+
+def _drain_loop(
+    step: Callable[[], Awaitable[float | None]],
+    name: str,
+    poll_interval: float,
+    wakeup: Wakeup,
+    log: Any,
+) -> Periodic:
+    """A queue drained batch after batch: woken by *wakeup*, backing off while storage is away
+    (logged as ``{name}_storage_unavailable``, a bug as ``{name}_batch_failed``)."""
+    return Periodic(
+        step,
+        interval=poll_interval,
+        unavailable=f"{name}_storage_unavailable",
+        failed=f"{name}_batch_failed",
+        log=log,
+        backoff=Backoff(),
+        wakeup=wakeup,
+    )
 
 
 def _gauge_loop(
