@@ -1,18 +1,23 @@
-"""Shared pieces of the benchmarks: a throwaway database, signed payloads, waiting for servers."""
+"""Shared pieces of the benchmarks: a throwaway database, signed payloads, waiting for servers,
+and measuring them (CPU time, py-spy)."""
 
 from __future__ import annotations
 
 import json
 import secrets
 import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
+import psutil
 import psycopg
 
 from adapters_db.engine import create_engine
@@ -170,3 +175,24 @@ def wait_http(
         if time.monotonic() > deadline:
             raise TimeoutError(f"{url} did not answer within {timeout:g}s")
         time.sleep(0.2)
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time process *pid* and its children have used so far (user + system)."""
+    process = psutil.Process(pid)
+    total = 0.0
+    for proc in (process, *process.children(recursive=True)):
+        times = proc.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def py_spy(pid: int, output: str, seconds: int = 10) -> subprocess.Popen[bytes]:
+    """Record *pid*'s stacks for *seconds* (py-spy from PyPI, beside this Python; needs root)."""
+    binary = str(Path(sys.executable).with_name("py-spy"))
+    flags = ["--duration", str(seconds), "--rate", "250", "--format", "raw", "--nonblocking"]
+    return subprocess.Popen(
+        [binary, "record", "--pid", str(pid), *flags, "--output", output],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )

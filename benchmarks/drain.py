@@ -23,8 +23,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
-from benchmark_support import Database, free_port, integration_for, wait_http, whatsapp_body
+from benchmark_support import (
+    Database,
+    cpu_seconds,
+    free_port,
+    integration_for,
+    py_spy,
+    wait_http,
+    whatsapp_body,
+)
 
 from adapters_db.engine import create_engine
 from adapters_db.events import SqlEventStore
@@ -98,23 +105,6 @@ async def _pending(url: str) -> int:
         await engine.dispose()
 
 
-def _cpu_seconds(pid: int) -> float:
-    """Return the CPU time (user + system) process *pid* has used so far."""
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
-
-
-def _py_spy(pid: int, output: str) -> subprocess.Popen[bytes]:
-    """Record *pid*'s stacks for 10 s (py-spy from PyPI, beside this Python; needs root)."""
-    py_spy = str(Path(sys.executable).with_name("py-spy"))
-    flags = ["--duration", "10", "--rate", "250", "--format", "raw", "--nonblocking"]
-    return subprocess.Popen(
-        [py_spy, "record", "--pid", str(pid), *flags, "--output", output],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def main() -> int:
     """Run the benchmark and print events/s."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -171,15 +161,15 @@ def main() -> int:
         procs.append(worker)
         wait_http(f"http://127.0.0.1:{worker_port}/api/v1/ready", ok_only=True)
         ready = time.monotonic()
-        cpu_before = _cpu_seconds(worker.pid)
+        cpu_before = cpu_seconds(worker.pid)
         if args.profile:
-            procs.append(_py_spy(worker.pid, args.profile))
+            procs.append(py_spy(worker.pid, args.profile))
         left = args.events
         while left and time.monotonic() - ready < args.timeout:
             time.sleep(0.25)
             left = asyncio.run(_pending(database.url))
         elapsed = time.monotonic() - ready
-        cpu = _cpu_seconds(worker.pid) - cpu_before
+        cpu = cpu_seconds(worker.pid) - cpu_before
         delivered = args.events - left
         print(f"drain benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
         print(

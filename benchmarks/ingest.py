@@ -37,9 +37,11 @@ import psutil
 import psycopg
 from benchmark_support import (
     Database,
+    cpu_seconds,
     forged_whatsapp_lines,
     free_port,
     integration_for,
+    py_spy,
     signed_whatsapp_lines,
     wait_http,
 )
@@ -57,15 +59,6 @@ def _start(cmd: list[str], env: dict[str, str], core: int) -> subprocess.Popen[b
         return subprocess.Popen(
             ["taskset", "-c", str(core), *cmd], env=env, stdout=sink, stderr=subprocess.STDOUT
         )
-
-
-def _cpu_seconds(process: psutil.Process) -> float:
-    """Return the CPU time *process* and its children have used so far (user + system)."""
-    total = 0.0
-    for proc in (process, *process.children(recursive=True)):
-        times = proc.cpu_times()
-        total += times.user + times.system
-    return total
 
 
 def _postgres_cpu_seconds() -> float:
@@ -210,13 +203,11 @@ def main() -> int:  # noqa: PLR0915 - one straight script: start, load, drain, r
             wait_http(f"http://127.0.0.1:{worker_port}/api/v1/ready", ok_only=True)
 
         rows: dict[str, list[dict[str, float]]] = {"bare": [], "ingest": []}
-        servers = {"bare": psutil.Process(bare.pid), "ingest": psutil.Process(app.pid)}
+        servers = {"bare": bare.pid, "ingest": app.pid}
         # What the other processes spend from the first round to the last forward: on two
         # cores, the worker shares its core with wrk, the sink and (mostly) PostgreSQL.
         others = {"worker": worker, "sink": procs[0] if forwarding else None}
-        others_before = {
-            k: _cpu_seconds(psutil.Process(v.pid)) for k, v in others.items() if v is not None
-        }
+        others_before = {k: cpu_seconds(v.pid) for k, v in others.items() if v is not None}
         postgres_before = _postgres_cpu_seconds()
         started = time.monotonic()
         for round_no in range(args.rounds):
@@ -244,16 +235,13 @@ def main() -> int:  # noqa: PLR0915 - one straight script: start, load, drain, r
             else None
         )
         spent = {
-            k: _cpu_seconds(psutil.Process(v.pid)) - others_before[k]
-            for k, v in others.items()
-            if v is not None
+            k: cpu_seconds(v.pid) - others_before[k] for k, v in others.items() if v is not None
         }
         spent["PostgreSQL"] = _postgres_cpu_seconds() - postgres_before
         spent["wrk"] = sum(r["wrk_cpu"] for rs in rows.values() for r in rs)
         spent["service"] = sum(r["cpu_seconds"] for r in rows["ingest"])
         spent["bare handler"] = sum(r["cpu_seconds"] for r in rows["bare"])
-        spent["wall"] = time.monotonic() - started
-        worker_cpu = spent.get("worker")
+        wall = time.monotonic() - started
 
         forged: dict[str, dict[str, float]] = {}
         statements = None
@@ -268,10 +256,10 @@ def main() -> int:  # noqa: PLR0915 - one straight script: start, load, drain, r
             forged["ingest"] = _measure(servers["ingest"], app_port, payloads, args)
             statements = _statements(database.url) - before
 
-        failures = sum(r["non_2xx"] + r["socket_errors"] for rs in rows.values() for r in rs)
+        failures = int(sum(r["non_2xx"] + r["socket_errors"] for rs in rows.values() for r in rs))
         lost = drained is not None and drained["forwarded"] < acknowledged
-        _report(rows, args, failures, acknowledged, drained, worker_cpu)
-        _report_spent(spent, acknowledged)
+        _report(rows, args, failures, acknowledged, drained)
+        _report_spent(spent, acknowledged, wall)
         if forged:
             _report_forged(forged, statements)
         refused_ok = all(r["non_2xx"] == r["requests"] for r in forged.values())
@@ -285,38 +273,27 @@ def main() -> int:  # noqa: PLR0915 - one straight script: start, load, drain, r
 
 
 def _measure(
-    server: psutil.Process,
+    server: int,
     port: int,
     payloads: Path,
     args: argparse.Namespace,
     profile: str | None = None,
 ) -> dict[str, float]:
-    before = _cpu_seconds(server)
-    spy = _py_spy(server.pid, profile, args.duration) if profile else None
+    before = cpu_seconds(server)
+    spy = py_spy(server, profile, args.duration) if profile else None
     result = _wrk(
         f"http://127.0.0.1:{port}{PATH}",
         payloads,
         duration=args.duration,
         connections=args.connections,
     )
-    cpu = _cpu_seconds(server) - before
+    cpu = cpu_seconds(server) - before
     if spy is not None:
         spy.wait(timeout=args.duration + 30)
     result["cpu_seconds"] = cpu
     result["cpu_us_per_request"] = cpu * 1e6 / max(result["requests"], 1)
     result["cpu_busy"] = cpu / (result["duration_us"] / 1e6)
     return result
-
-
-def _py_spy(pid: int, output: str, seconds: int) -> subprocess.Popen[bytes]:
-    """Record *pid*'s stacks for *seconds* (py-spy from PyPI, beside this Python; needs root)."""
-    py_spy = str(Path(sys.executable).with_name("py-spy"))
-    flags = ["--duration", str(seconds), "--rate", "250", "--format", "raw", "--nonblocking"]
-    return subprocess.Popen(
-        [py_spy, "record", "--pid", str(pid), *flags, "--output", output],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def _count(url: str, sql: str) -> int:
@@ -354,13 +331,12 @@ def _drain(url: str, acknowledged: int, timeout: float, since: float) -> dict[st
     return {"forwarded": forwarded, "seconds": time.monotonic() - since}
 
 
-def _report(  # noqa: PLR0917 - a private printer
+def _report(
     rows: dict[str, list[dict[str, float]]],
     args: argparse.Namespace,
     failures: int,
     acknowledged: int,
     drained: dict[str, float] | None,
-    worker_cpu: float | None,
 ) -> None:
     def best(name: str, key: str) -> float:
         values = sorted(r[key] for r in rows[name])
@@ -391,8 +367,6 @@ def _report(  # noqa: PLR0917 - a private printer
             f"acknowledged {acknowledged}, forwarded {drained['forwarded']:.0f}; the last "
             f"forwarded {drained['seconds']:.1f} s after the load ended"
         )
-    if worker_cpu is not None:
-        print(f"worker CPU: {worker_cpu * 1e6 / max(acknowledged, 1):.0f} µs per delivery")
     for name, rs in rows.items():
         for i, r in enumerate(rs):
             print(
@@ -401,9 +375,9 @@ def _report(  # noqa: PLR0917 - a private printer
             )
 
 
-def _report_spent(spent: dict[str, float], acknowledged: int) -> None:
-    """Print where the machine's CPU went, per acknowledged delivery, over the whole run."""
-    wall = spent.pop("wall")
+def _report_spent(spent: dict[str, float], acknowledged: int, wall: float) -> None:
+    """Print where the machine's CPU went, per acknowledged delivery, over the *wall* seconds
+    of the run (the worker's share is its CPU per delivery)."""
     parts = ", ".join(
         f"{name} {seconds * 1e6 / max(acknowledged, 1):.0f}" for name, seconds in spent.items()
     )
