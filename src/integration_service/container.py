@@ -79,6 +79,7 @@ from integration_service.wiring import (
     rate_limiter,
     rotation_policy,
     seller_accounts,
+    split_loops,
     watched_credentials,
     webhook_verifiers,
 )
@@ -313,7 +314,14 @@ class Container(containers.DeclarativeContainer):
     )
     splitter = providers.Singleton(
         SplittingWorker,
-        split=split_deliveries,
+        splits=providers.Callable(
+            split_loops,
+            settings=settings,
+            split=split_deliveries,
+            events=events,
+            forwarder=forwarder,
+            clock=clock,
+        ),
         poll_interval=poll_seconds,
         wakeup=spool_wakeup,
         metrics=split_metrics,

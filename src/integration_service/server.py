@@ -25,6 +25,7 @@ import gc
 import signal
 from typing import Any, Final
 
+import attrs
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -56,6 +57,9 @@ _SCHEMA_POLL_SECONDS = 1.0
 async def serve(settings: Settings, role: Role = Role.ALL) -> None:
     """Serve on ``HOST:PORT`` in *role* until SIGTERM/SIGINT; return once everything is closed."""
     configure_logging(settings.log_level)
+    settings = attrs.evolve(
+        settings, messaging=settings.messaging.for_process(serves_api=role.serves_api)
+    )
     log = get_logger(_LOGGER)
     for warning in settings.warnings():
         log.warning(warning, startup_warning=True)
@@ -135,6 +139,7 @@ async def start_workers(container: Container, settings: Settings, workers: Worke
         log.info(
             "workers_started",
             forwarding_workers=background.forwarding_workers,
+            split_workers=messaging.split_workers or 1,
             batch_size=messaging.batch_size,
             poll_interval_seconds=messaging.poll_interval.total_seconds(),
         )

@@ -12,7 +12,8 @@ the events it held hand them to the next worker once they run out.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+import functools
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Final
 
 from adapters_observability.forward_metrics import ForwardMetrics
@@ -70,18 +71,20 @@ class ForwardingWorker:
 
 class SplittingWorker:
     """Run :meth:`SplitDeliveries.run_once` on the :class:`Periodic` runner until *stop* is
-    set: drain the spool of deliveries.
+    set: drain the spool of deliveries, one loop per splitter in *splits*, side by side.
 
-    Like the forwarding worker it goes again at once after a full batch, waits for *wakeup*
-    (rung by this process's intake) or the poll interval after a short one, and backs off while
-    the database is away; the deliveries are safe in the spool meanwhile. The attempts of the
-    events the splitter forwarded itself count in the forwarding metrics.
+    Like the forwarding worker each loop goes again at once after a full batch, waits for
+    *wakeup* (rung by this process's intake) or the poll interval after a short one, and backs
+    off while the database is away; the deliveries are safe in the spool meanwhile. Several
+    loops overlap one batch's waits (its claim, its commit, its forwarding round trips) with
+    another's parsing. The attempts of the events the splitters forwarded themselves count in
+    the forwarding metrics.
     """
 
     def __init__(
         self,
         *,
-        split: SplitDeliveries,
+        splits: Sequence[SplitDeliveries],
         poll_interval: float,
         wakeup: Wakeup,
         metrics: SplitMetrics,
@@ -89,26 +92,36 @@ class SplittingWorker:
         inbox: EventInbox,
         clock: Clock,
     ) -> None:
-        self._split = split
+        if not splits:
+            raise ValueError("a splitting worker needs at least one splitter")
         self._metrics = metrics
         self._forward_metrics = forward_metrics
         self._inbox = inbox
         self._clock = clock
         self._log = get_logger(_LOGGER).bind(worker="split")
-        self._loop = _drain_loop(self._step, "splitting", poll_interval, wakeup, self._log)
+        self._loops = [
+            _drain_loop(
+                functools.partial(self._step, split),
+                "splitting",
+                poll_interval,
+                wakeup,
+                self._log.bind(worker=f"split-{number}"),
+            )
+            for number, split in enumerate(splits, start=1)
+        ]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Split batches until *stop* is set; never raise for a failing database."""
-        await self._loop.run(stop)
+        await asyncio.gather(*(loop.run(stop) for loop in self._loops))
 
-    async def _step(self) -> float | None:
-        report = await self._split.run_once()
+    async def _step(self, split: SplitDeliveries) -> float | None:
+        report = await split.run_once()
         self._metrics.observe(report)
         if report.forwarded:
             self._forward_metrics.observe(report.forwarded)
         for channel in report.failed:
             self._log.warning("webhook_delivery_failed", channel=str(channel))
-        return AT_ONCE if report.claimed >= self._split.batch_size else None
+        return AT_ONCE if report.claimed >= split.batch_size else None
 
     async def refresh_gauges(
         self, stop: asyncio.Event, interval: float = GAUGE_INTERVAL_SECONDS

@@ -108,6 +108,25 @@ class SplitDeliveries:
         self._forward = forward
         self._forward_paused_until: datetime | None = None
 
+    def alongside(self, forward: ForwardEvents | None) -> SplitDeliveries:
+        """Return another splitter over the same stores that forwards with *forward*.
+
+        Splitters that run side by side each need a forwarding use case of their own: the held
+        batch's lease covers its attempts only if no other batch waits for the same
+        concurrency limit.
+        """
+        return SplitDeliveries(
+            inbox=self._inbox,
+            directory=self._directory,
+            own_secrets=self._own,
+            clock=self._clock,
+            batch_size=self.batch_size,
+            lease=self._lease,
+            normalizers=self._normalizers,
+            on_queued=self._on_queued,
+            forward=forward,
+        )
+
     async def run_once(self) -> SplitReport:
         """Claim up to a batch of deliveries and split each; raise only
         :class:`StorageUnavailable` (the deliveries stay spooled and come back)."""

@@ -97,6 +97,12 @@ class EnvReader:
         """Return *name* as an integer in ``[minimum, maximum]``."""
         return self._parse(name, default, lambda v: _bounded(int(v), minimum, maximum))
 
+    def optional_integer(
+        self, name: str, *, minimum: int, maximum: int | None = None
+    ) -> int | None:
+        """Return *name* as an integer in ``[minimum, maximum]``, or ``None`` when unset."""
+        return self._parse(name, None, lambda v: _bounded(int(v), minimum, maximum))
+
     def number(self, name: str, default: float, *, positive: bool = True) -> float:
         """Return *name* as a finite float, greater than zero when *positive*."""
 

@@ -194,3 +194,33 @@ class _Crash(BaseException):
 class _Dies:
     async def forward(self, event: object) -> None:
         raise _Crash
+
+
+async def test_a_splitter_alongside_forwards_with_its_own_use_case() -> None:
+    world = World()
+    await world.integrations.add(OWNER)
+    own = RecordingForwarder()
+    beside = world.splitter.alongside(
+        ForwardEvents(events=world.events, forwarder=own, clock=world.clock, lease=LEASE)
+    )
+    await world.inbox.append(_delivery("wamid.A"))
+
+    report = await beside.run_once()
+
+    assert [a.outcome for a in report.forwarded] == [Outcome.DELIVERED]
+    assert [e.data["message"]["id"] for e in own.delivered] == ["wamid.A"]
+    assert world.forwarder.delivered == [], "not through the first splitter's use case"
+    await world.inbox.append(_delivery("wamid.A"))
+    assert (await beside.run_once()).outcomes[0].duplicates == 1, "the same stores"
+
+
+async def test_a_splitter_alongside_without_forwarding_only_stores() -> None:
+    world = World()
+    await world.integrations.add(OWNER)
+    await world.inbox.append(_delivery("wamid.A"))
+
+    report = await world.splitter.alongside(None).run_once()
+
+    assert report.forwarded == ()
+    assert await world.statuses() == [DeliveryStatus.PENDING]
+    assert world.rung == 1, "left to the forwarding workers, who are woken"

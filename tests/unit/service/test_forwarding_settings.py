@@ -32,6 +32,9 @@ def test_forwarding_defaults(tmp_path: Path) -> None:
     messaging = load(tmp_path).messaging
 
     assert (messaging.workers, messaging.batch_size) == (2, 100)
+    assert messaging.split_workers is None, "decided per process"
+    assert messaging.for_process(serves_api=False).split_workers == 4
+    assert messaging.for_process(serves_api=True).split_workers == 1, "acknowledgements first"
     assert messaging.poll_interval == timedelta(milliseconds=500)
     assert messaging.lease == timedelta(minutes=2)
     assert messaging.lease > messaging.slowest_batch, "the defaults never send an event twice"
@@ -41,12 +44,14 @@ def test_forwarding_variables_are_parsed(tmp_path: Path) -> None:
     messaging = load(
         tmp_path,
         FORWARD_WORKERS="4",
+        SPLIT_WORKERS="3",
         FORWARD_BATCH_SIZE="20",
         FORWARD_POLL_INTERVAL="250ms",
         FORWARD_LEASE="90s",
     ).messaging
 
-    assert (messaging.workers, messaging.batch_size) == (4, 20)
+    assert (messaging.workers, messaging.split_workers, messaging.batch_size) == (4, 3, 20)
+    assert messaging.for_process(serves_api=True).split_workers == 3, "set: in every process"
     assert messaging.poll_interval == timedelta(milliseconds=250)
     assert messaging.lease == timedelta(seconds=90)
     assert messaging.slowest_batch == timedelta(seconds=30), "20 at 16 at a time, 15 s each"
@@ -57,6 +62,7 @@ def test_bad_forwarding_variables_are_all_reported(tmp_path: Path) -> None:
         load(
             tmp_path,
             FORWARD_WORKERS="0",
+            SPLIT_WORKERS="65",
             FORWARD_BATCH_SIZE="5000",
             FORWARD_POLL_INTERVAL="0s",
             FORWARD_LEASE="soon",
@@ -64,6 +70,7 @@ def test_bad_forwarding_variables_are_all_reported(tmp_path: Path) -> None:
 
     assert [p.split(":")[0] for p in caught.value.problems] == [
         "FORWARD_WORKERS",
+        "SPLIT_WORKERS",
         "FORWARD_BATCH_SIZE",
         "FORWARD_POLL_INTERVAL",
         "FORWARD_LEASE",
