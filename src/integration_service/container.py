@@ -79,11 +79,9 @@ from integration_service.wiring import (
     rate_limiter,
     rotation_policy,
     seller_accounts,
-    split_loops,
     watched_credentials,
     webhook_verifiers,
 )
-from integration_service.workers import SplittingWorker
 
 T = TypeVar("T")
 
@@ -312,23 +310,6 @@ class Container(containers.DeclarativeContainer):
     poll_seconds = providers.Callable(
         timedelta.total_seconds, settings.provided.messaging.poll_interval
     )
-    splitter = providers.Singleton(
-        SplittingWorker,
-        splits=providers.Callable(
-            split_loops,
-            settings=settings,
-            split=split_deliveries,
-            events=events,
-            forwarder=forwarder,
-            clock=clock,
-        ),
-        poll_interval=poll_seconds,
-        wakeup=spool_wakeup,
-        metrics=split_metrics,
-        forward_metrics=forward_metrics,
-        inbox=inbox,
-        clock=clock,
-    )
     notification_worker = providers.Singleton(
         NotificationWorker,
         process=process_notifications,
@@ -346,7 +327,9 @@ class Container(containers.DeclarativeContainer):
     background = providers.Singleton(
         background,
         settings=settings,
-        splitter=splitter,
+        split=split_deliveries,
+        split_metrics=split_metrics,
+        inbox=inbox,
         forwarder=forwarder,
         wakeup=wakeup,
         spool_wakeup=spool_wakeup,

@@ -19,7 +19,15 @@ from collections.abc import Awaitable, Callable
 import attrs
 
 from adapters_observability.forward_metrics import ForwardMetrics
-from integration_core.ports import Clock, EventStore, IdempotencyStore, MessageForwarder
+from adapters_observability.split_metrics import SplitMetrics
+from integration_core.ports import (
+    Clock,
+    EventInbox,
+    EventStore,
+    IdempotencyStore,
+    MessageForwarder,
+)
+from integration_core.use_cases.splitting import SplitDeliveries
 from integration_service.loops import (
     NotificationWorker,
     TokenRotationScheduler,
@@ -59,12 +67,15 @@ class Background:
     loops: tuple[Loop, ...]
     wakeups: tuple[Wakeup, ...]
     forwarding_workers: int
+    split_workers: int
 
 
 def background(
     *,
     settings: Settings,
-    splitter: SplittingWorker,
+    split: SplitDeliveries,
+    split_metrics: SplitMetrics,
+    inbox: EventInbox,
     forwarder: MessageForwarder | None,
     wakeup: Wakeup,
     spool_wakeup: Wakeup,
@@ -79,10 +90,26 @@ def background(
 
     One forwarding worker per ``FORWARD_WORKERS``, each with its own use case (so its own
     concurrency limit), none without ``MESSAGING_SERVICE_URL`` (no *forwarder*); the outbox
-    gauges still run then, so the backlog is visible. Mercado Pago notifications are applied
-    whether or not anything is forwarded.
+    gauges still run then, so the backlog is visible. ``SPLIT_WORKERS`` splitting loops: *split*
+    and, beside it, splitters over the same stores that each forward with a use case of their
+    own (settings not yet decided for a process, see
+    :meth:`~integration_service.settings.MessagingSettings.for_process`, give one). Mercado Pago
+    notifications are applied whether or not anything is forwarded.
     """
     poll = settings.messaging.poll_interval.total_seconds()
+    splits = [split] + [
+        split.alongside(forward_events(settings, events, forwarder, clock))
+        for _ in range((settings.messaging.split_workers or 1) - 1)
+    ]
+    splitter = SplittingWorker(
+        splits=splits,
+        poll_interval=poll,
+        wakeup=spool_wakeup,
+        metrics=split_metrics,
+        forward_metrics=forward_metrics,
+        inbox=inbox,
+        clock=clock,
+    )
     forwarding: list[ForwardingWorker] = []
     for number in range(1, settings.messaging.workers + 1):
         forward = forward_events(settings, events, forwarder, clock)
@@ -109,5 +136,8 @@ def background(
         functools.partial(purge_idempotency_records, store=idempotency, clock=clock),
     ]
     return Background(
-        loops=tuple(loops), wakeups=(wakeup, spool_wakeup), forwarding_workers=len(forwarding)
+        loops=tuple(loops),
+        wakeups=(wakeup, spool_wakeup),
+        forwarding_workers=len(forwarding),
+        split_workers=len(splits),
     )

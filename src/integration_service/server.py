@@ -139,7 +139,7 @@ async def start_workers(container: Container, settings: Settings, workers: Worke
         log.info(
             "workers_started",
             forwarding_workers=background.forwarding_workers,
-            split_workers=messaging.split_workers or 1,
+            split_workers=background.split_workers,
             batch_size=messaging.batch_size,
             poll_interval_seconds=messaging.poll_interval.total_seconds(),
         )

@@ -68,7 +68,6 @@ from integration_core.use_cases.payment_notifications import ReceivePaymentNotif
 from integration_core.use_cases.payment_refunds import RefundPayment
 from integration_core.use_cases.payments import CreatePayment, GetPayment
 from integration_core.use_cases.seller_accounts import SellerAccounts
-from integration_core.use_cases.splitting import SplitDeliveries
 from integration_core.use_cases.token_rotation import RotationPolicy
 from integration_core.webhook_urls import WebhookUrls
 from integration_service import __version__
@@ -155,23 +154,6 @@ def forward_events(
         concurrency=messaging.CONCURRENCY,
         lease=messaging.lease,
     )
-
-
-def split_loops(
-    settings: Settings,
-    split: SplitDeliveries,
-    events: EventStore,
-    forwarder: MessageForwarder | None,
-    clock: Clock,
-) -> list[SplitDeliveries]:
-    """Return the ``SPLIT_WORKERS`` splitters of a worker process: *split*, and beside it
-    others over the same stores, each forwarding with a use case of its own. Settings not yet
-    decided for a process (:meth:`MessagingSettings.for_process`) give one."""
-    count = settings.messaging.split_workers or 1
-    return [split] + [
-        split.alongside(forward_events(settings, events, forwarder, clock))
-        for _ in range(count - 1)
-    ]
 
 
 def webhook_verifiers(clock: Clock) -> Mapping[Channel, WebhookVerifier]:

@@ -24,6 +24,7 @@ failing messaging service.
 
 from __future__ import annotations
 
+import copy
 import hmac
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -115,17 +116,10 @@ class SplitDeliveries:
         batch's lease covers its attempts only if no other batch waits for the same
         concurrency limit.
         """
-        return SplitDeliveries(
-            inbox=self._inbox,
-            directory=self._directory,
-            own_secrets=self._own,
-            clock=self._clock,
-            batch_size=self.batch_size,
-            lease=self._lease,
-            normalizers=self._normalizers,
-            on_queued=self._on_queued,
-            forward=forward,
-        )
+        beside = copy.copy(self)
+        beside._forward = forward
+        beside._forward_paused_until = None
+        return beside
 
     async def run_once(self) -> SplitReport:
         """Claim up to a batch of deliveries and split each; raise only

@@ -29,7 +29,6 @@ from integration_service.server import (
     wait_for_schema,
 )
 from integration_service.settings import Settings
-from integration_service.wiring import split_loops
 from integration_service.workers import Workers
 
 from ...conftest import VaultServer
@@ -144,25 +143,14 @@ async def test_with_a_messaging_service_each_worker_gets_its_own_use_case(
     assert not messaging.ok, "nothing listens there, and that only degrades health"
 
 
-async def test_a_worker_runs_split_workers_splitters_each_forwarding_on_its_own(
+async def test_a_worker_runs_split_workers_splitting_loops(
     make_container: Callable[..., Container],
 ) -> None:
     container = make_container(MESSAGING_SERVICE_URL="http://127.0.0.1:9/events", SPLIT_WORKERS="3")
-    await build_services(container)
-    settings = await resolve(container.settings)
-    split = await resolve(container.split_deliveries)
 
-    splits = split_loops(
-        settings,
-        split,
-        await resolve(container.events),
-        await resolve(container.forwarder),
-        await resolve(container.clock),
-    )
+    background = await resolve(container.background)
 
-    assert len(splits) == 3
-    assert splits[0] is split
-    assert len({id(s) for s in splits}) == 3
+    assert (background.split_workers, background.forwarding_workers) == (3, 2)
 
 
 async def test_the_intake_verifies_with_the_configured_secrets_and_tokens(
