@@ -29,7 +29,7 @@ from adapters_db.engine import for_writing, is_postgres
 from adapters_db.errors import storage_errors
 from adapters_db.event_rows import event_to_row, inbound_to_row, row_to_event, row_to_inbound
 from adapters_db.group_commit import GroupCommitter
-from adapters_db.leases import lease_due, lease_params
+from adapters_db.leases import claim_rows, lease_due, lease_params
 from adapters_db.recordset import as_recordset, recordset_insert
 from adapters_db.settlement import settle_on
 from adapters_db.tables import events as event_table
@@ -196,7 +196,7 @@ class SqlEventStore:
         params["lease_token"] = new_lease_token()
         with storage_errors():
             async with self._writer.begin() as conn:
-                rows = (await conn.execute(_CLAIM, params)).mappings().all()
+                rows = await claim_rows(conn, _CLAIM, params)
         claimed = [row_to_event(row) for row in rows]
         # RETURNING has no order of its own.
         return sorted(claimed, key=lambda e: (e.next_attempt_at or e.received_at, e.id))

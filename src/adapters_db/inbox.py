@@ -20,7 +20,7 @@ from adapters_db.errors import storage_errors
 from adapters_db.event_rows import inbound_to_row, row_to_inbound
 from adapters_db.events import write_deliveries
 from adapters_db.group_commit import GroupCommitter
-from adapters_db.leases import lease_due, lease_params
+from adapters_db.leases import claim_rows, lease_due, lease_params
 from adapters_db.spool_copy import SpoolAppender, copy_rows, driver_errors, libpq_url
 from adapters_db.tables import inbound_events
 from integration_core.events import (
@@ -98,7 +98,7 @@ class SqlEventInbox:
         params = lease_params(now=now, limit=limit, lease=lease)
         with storage_errors():
             async with self._writer.begin() as conn:
-                rows = (await conn.execute(_CLAIM, params)).mappings().all()
+                rows = await claim_rows(conn, _CLAIM, params)
                 abandoned = [row["id"] for row in rows if row["attempts"] > MAX_SPLIT_CLAIMS]
                 if abandoned:
                     await conn.execute(_give_up(abandoned, now))

@@ -10,15 +10,40 @@ concurrent workers skip each other's rows instead of waiting; SQLite runs it und
 Each table's statement is built once, at import, with bound parameters (:func:`lease_params`):
 building it anew on every claim cost the worker a few per cent of its CPU (SQLAlchemy derives
 the alias's columns each time).
+
+A claim runs through :func:`claim_rows`, which steers PostgreSQL's plan to an index walk. These
+tables churn faster than autovacuum's ANALYZE follows (and CI's server runs without it): with
+stale statistics the planner expects a handful of due rows and picks a bitmap scan of them all
+(and a sort). Every claim then reads the whole backlog and every dead index entry (bitmap scans
+never mark dead entries, index scans do), so the queue slows as it grows, exactly when it must
+not. Measured: a claim of 200 of 20,000 pending deliveries 10-12 ms -> 2.7-3.5 ms; an empty
+claim over 60,000 settled events 2.7-5.3 ms -> 0.25 ms.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, Table, Update, bindparam, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    RowMapping,
+    Table,
+    Update,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+# For the claim's transaction only (is_local). Only this knob: ``enable_sort = off`` would add
+# 1e10 to every plan's cost where a sort is unavoidable (the scheduled claims) and so cross
+# ``jit_above_cost`` (140 ms of JIT compilation for an empty claim, measured).
+_INDEX_WALK = text("SELECT set_config('enable_bitmapscan', 'off', true)")
 _NOW = "lease_now"
 _UNTIL = "lease_until"
 _LIMIT = "lease_limit"
@@ -62,3 +87,13 @@ def lease_due(
 def lease_params(*, now: datetime, limit: int, lease: timedelta) -> dict[str, Any]:
     """Return the parameters of a :func:`lease_due` statement: lease until ``now + lease``."""
     return {_NOW: now, _UNTIL: now + lease, _LIMIT: limit}
+
+
+async def claim_rows(
+    conn: AsyncConnection, claim: Update, params: dict[str, Any]
+) -> Sequence[RowMapping]:
+    """Run the *claim* statement of :func:`lease_due` in *conn*'s transaction and return the
+    leased rows; on PostgreSQL its plan walks an index (see the module's docstring)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_INDEX_WALK)
+    return (await conn.execute(claim, params)).mappings().all()

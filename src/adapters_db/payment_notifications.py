@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters_db.engine import for_writing, is_postgres
 from adapters_db.errors import storage_errors
-from adapters_db.leases import lease_due, lease_params
+from adapters_db.leases import claim_rows, lease_due, lease_params
 from adapters_db.tables import payment_notifications as table
 from integration_core.errors import NotFound
 from integration_core.payment_notifications import NotificationStatus, PaymentNotification
@@ -66,7 +66,7 @@ class SqlPaymentNotificationStore:
         params = lease_params(now=now, limit=limit, lease=lease)
         with storage_errors():
             async with self._writer.begin() as conn:
-                rows = (await conn.execute(_CLAIM, params)).mappings().all()
+                rows = await claim_rows(conn, _CLAIM, params)
         claimed = [_from_row(row) for row in rows]
         return sorted(claimed, key=lambda n: (n.next_attempt_at or n.received_at, n.id))
 
