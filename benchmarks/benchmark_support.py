@@ -187,6 +187,20 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def runqueue_seconds(pid: int) -> float:
+    """Return how long process *pid*'s threads have waited, runnable, for a CPU (Linux's
+    ``/proc/PID/task/*/schedstat``; NaN where the kernel does not keep it). A server well under
+    100 % busy is either idle (waiting for its database, say) or ready and denied its core by
+    other processes: this tells the two apart."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+    return total / 1e9
+
+
 def py_spy(pid: int, output: str, seconds: int = 10) -> subprocess.Popen[bytes]:
     """Record *pid*'s stacks for *seconds* (py-spy from PyPI, beside this Python; needs root)."""
     binary = str(Path(sys.executable).with_name("py-spy"))

@@ -6,8 +6,9 @@ on core 1 (``--no-worker`` leaves them out); wrk runs pinned to core 1 with 64 k
 connections and posts signed WhatsApp deliveries, every one with a new message id. Rounds
 alternate bare/service so drift on the machine hits both alike. Reports requests/s, p50 and
 p99 of each and the ratio, and the server's CPU time per request and how busy its core was: on
-a shared machine the CPU figure is the steadier one, and a server well under 100 % busy is
-waiting (on the database), not computing.
+a shared machine the CPU figure is the steadier one. A server well under 100 % busy is waiting:
+"ready but waiting for a CPU" (from Linux's schedstat) is the part of that time it could have
+run but its core was taken, by PostgreSQL's backends say; the rest it had nothing to do.
 
 Run from the repository root (needs ``wrk`` and ``taskset``, and PostgreSQL):
 
@@ -42,6 +43,7 @@ from benchmark_support import (
     free_port,
     integration_for,
     py_spy,
+    runqueue_seconds,
     signed_whatsapp_lines,
     wait_http,
 )
@@ -280,6 +282,7 @@ def _measure(
     profile: str | None = None,
 ) -> dict[str, float]:
     before = cpu_seconds(server)
+    waited = runqueue_seconds(server)
     spy = py_spy(server, profile, args.duration) if profile else None
     result = _wrk(
         f"http://127.0.0.1:{port}{PATH}",
@@ -288,11 +291,13 @@ def _measure(
         connections=args.connections,
     )
     cpu = cpu_seconds(server) - before
+    waited = runqueue_seconds(server) - waited
     if spy is not None:
         spy.wait(timeout=args.duration + 30)
     result["cpu_seconds"] = cpu
     result["cpu_us_per_request"] = cpu * 1e6 / max(result["requests"], 1)
     result["cpu_busy"] = cpu / (result["duration_us"] / 1e6)
+    result["cpu_denied"] = waited / (result["duration_us"] / 1e6)
     return result
 
 
@@ -353,12 +358,15 @@ def _report(
         f"rounds={args.rounds} duration={args.duration}s connections={args.connections} "
         f"body={args.body_bytes} B; {where}; wrk and the sink on core 1; medians of the rounds"
     )
-    print(f"{'':8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>11} {'busy':>6}")
+    print(
+        f"{'':8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>11} {'busy':>6}"
+        f" {'no CPU':>7}"
+    )
     for name in ("bare", "ingest"):
         print(
             f"{name:8} {best(name, 'rps'):>10.0f} {best(name, 'p50_us') / 1000:>8.2f} "
             f"{best(name, 'p99_us') / 1000:>8.2f} {best(name, 'cpu_us_per_request'):>11.0f} "
-            f"{best(name, 'cpu_busy'):>6.0%}"
+            f"{best(name, 'cpu_busy'):>6.0%} {best(name, 'cpu_denied'):>7.0%}"
         )
     print(f"ratio ingest/bare: {best('ingest', 'rps') / best('bare', 'rps'):.2f}")
     print(f"failed requests: {failures}")
@@ -372,6 +380,7 @@ def _report(
             print(
                 f"  {name} round {i}: {r['rps']:.0f} req/s p99 {r['p99_us'] / 1000:.2f} ms, "
                 f"{r['cpu_us_per_request']:.0f} µs CPU/request, server {r['cpu_busy']:.0%} busy"
+                f" and {r['cpu_denied']:.0%} ready but waiting for a CPU"
             )
 
 
