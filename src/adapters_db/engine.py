@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from integration_core.errors import ConfigurationError
 
@@ -116,9 +116,10 @@ def create_engine(
     )
 
 
-def is_postgres(engine: AsyncEngine) -> bool:
-    """Tell whether *engine* talks to PostgreSQL (else SQLite)."""
-    return engine.dialect.name == "postgresql"
+def is_postgres(bind: AsyncEngine | AsyncConnection) -> bool:
+    """Tell whether *bind* (an engine or one of its connections) talks to PostgreSQL (else
+    SQLite)."""
+    return bind.dialect.name == "postgresql"
 
 
 def for_writing(engine: AsyncEngine) -> AsyncEngine:

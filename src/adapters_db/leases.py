@@ -40,6 +40,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters_db.engine import is_postgres
+
 # For the claim's transaction only (is_local). Only this knob: ``enable_sort = off`` would add
 # 1e10 to every plan's cost where a sort is unavoidable (the scheduled claims) and so cross
 # ``jit_above_cost`` (140 ms of JIT compilation for an empty claim, measured).
@@ -94,6 +96,6 @@ async def claim_rows(
 ) -> Sequence[RowMapping]:
     """Run the *claim* statement of :func:`lease_due` in *conn*'s transaction and return the
     leased rows; on PostgreSQL its plan walks an index (see the module's docstring)."""
-    if conn.dialect.name == "postgresql":
+    if is_postgres(conn):
         await conn.execute(_INDEX_WALK)
     return (await conn.execute(claim, params)).mappings().all()
