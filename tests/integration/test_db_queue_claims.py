@@ -10,15 +10,17 @@ what a claim sent, inside one transaction, and read PostgreSQL's own account of 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters_db.events import SqlEventStore
 from adapters_db.inbox import SqlEventInbox
+
+from .sql_statements import plan_nodes, recorded_statements
 
 BACKLOG = 20_000
 LIMIT = 10
@@ -37,12 +39,6 @@ _PENDING_EVENTS = text(
     " FROM generate_series(1, :rows) AS g"
 )
 _ALL_DELIVERED = text("UPDATE events SET status = 'delivered', delivered_at = now()")
-
-
-def _nodes(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    yield node
-    for child in node.get("Plans", ()):
-        yield from _nodes(child)
 
 
 async def _replay(
@@ -66,22 +62,6 @@ async def _replay(
     return plans
 
 
-class _Recorder:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self.statements: list[tuple[str, Any]] = []
-
-    def __enter__(self) -> _Recorder:
-        event.listen(self.engine.sync_engine, "before_cursor_execute", self._record)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        event.remove(self.engine.sync_engine, "before_cursor_execute", self._record)
-
-    def _record(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        self.statements.append((statement, parameters))
-
-
 async def test_a_spool_claim_walks_the_pending_index_and_stops_at_its_limit(
     postgres_engine: AsyncEngine,
 ) -> None:
@@ -89,14 +69,14 @@ async def test_a_spool_claim_walks_the_pending_index_and_stops_at_its_limit(
         await conn.execute(_PENDING_DELIVERIES, {"rows": BACKLOG})
     inbox = SqlEventInbox(engine=postgres_engine, group_commit=False)
     try:
-        with _Recorder(postgres_engine) as recorder:
+        with recorded_statements(postgres_engine) as statements:
             claimed = await inbox.claim_spooled(now=datetime.now(UTC), limit=LIMIT, lease=LEASE)
     finally:
         await inbox.aclose()
 
     assert [d.id for d in claimed] == [f"in_{n:06d}" for n in range(1, LIMIT + 1)]
-    [plan] = await _replay(postgres_engine, recorder.statements)
-    scans = [node for node in _nodes(plan) if "Scan" in node["Node Type"]]
+    [plan] = await _replay(postgres_engine, statements)
+    scans = [node for node in plan_nodes(plan) if "Scan" in node["Node Type"]]
     assert not [s for s in scans if "Bitmap" in s["Node Type"]], scans
     read = max(s["Actual Rows"] + s.get("Rows Removed by Filter", 0) for s in scans)
     assert read <= 2 * LIMIT, f"the claim read {read} rows of a backlog of {BACKLOG}"
@@ -111,11 +91,11 @@ async def test_an_empty_outbox_poll_does_not_revisit_settled_events(
     outbox = SqlEventStore(engine=postgres_engine, group_commit=False)
     assert await outbox.claim_due(now=datetime.now(UTC), limit=LIMIT, lease=LEASE) == []
 
-    with _Recorder(postgres_engine) as recorder:
+    with recorded_statements(postgres_engine) as statements:
         assert await outbox.claim_due(now=datetime.now(UTC), limit=LIMIT, lease=LEASE) == []
 
-    [plan] = await _replay(postgres_engine, recorder.statements)
-    nodes = list(_nodes(plan))
+    [plan] = await _replay(postgres_engine, statements)
+    nodes = list(plan_nodes(plan))
     assert not [n for n in nodes if "Bitmap" in n["Node Type"]], nodes
     touched = plan["Shared Hit Blocks"] + plan["Shared Read Blocks"]
     # The settled events' heap alone is several hundred pages: a poll that visits it is O(table).

@@ -12,12 +12,14 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters_db.events import SqlEventStore
 from adapters_db.inbox import SqlEventInbox
 from integration_core.events import QueueStats
+
+from .sql_statements import plan_nodes, recorded_statements
 
 DONE = 10_000
 # 5 pending, 2 dead (failed), the rest done, in each table.
@@ -44,11 +46,8 @@ async def _fill(engine: AsyncEngine) -> None:
         await conn.execute(text("ANALYZE events, inbound_events"))
 
 
-def _scans(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    if "Scan" in node["Node Type"]:
-        yield node
-    for child in node.get("Plans", ()):
-        yield from _scans(child)
+def _scans(plan: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    return (node for node in plan_nodes(plan) if "Scan" in node["Node Type"])
 
 
 def _rows_read(plan: Mapping[str, Any]) -> float:
@@ -75,16 +74,8 @@ async def test_the_gauges_read_only_pending_and_dead_rows(
     gauges: Callable[[AsyncEngine], Callable[[], Awaitable[QueueStats]]],
 ) -> None:
     await _fill(postgres_engine)
-    statements: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        statements.append((statement, parameters))
-
-    event.listen(postgres_engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(postgres_engine) as statements:
         stats = await gauges(postgres_engine)()
-    finally:
-        event.remove(postgres_engine.sync_engine, "before_cursor_execute", record)
 
     assert (stats.pending, stats.dead) == (5, 2)
     assert statements

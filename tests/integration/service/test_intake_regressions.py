@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters_http.app import create_app
@@ -29,6 +28,8 @@ from integration_core.webhooks import routing_secret_token
 from integration_service.container import Container, build_services, engine_of, resolve, shutdown
 from integration_service.server import migrate_until_done
 from integration_service.settings import Settings
+
+from ..sql_statements import recorded_statements
 
 ROOT = "/api/v1/integrations/webhooks"
 PLATFORM_SECRET = Secret("platform-wide-meta-secret")
@@ -243,11 +244,6 @@ async def test_one_poisoned_delivery_among_concurrent_ones_changes_no_other_answ
 async def test_an_unverified_request_issues_no_sql_statement(world: World) -> None:
     own = await world.connect(Channel.WHATSAPP, "111", app_secret="own-secret")
     engine = await engine_of(world.container)
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(str(args[2]))
-
     body = json.dumps(
         {
             "entry": [
@@ -263,8 +259,7 @@ async def test_an_unverified_request_issues_no_sql_statement(world: World) -> No
             f"{ROOT}/whatsapp/{own.id}", data=genuine, headers=signed(genuine, Secret("own-secret"))
         )
     ).status == 200
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements(engine) as statements:
         forged = signed(body, Secret("forged"))
         shared = await world.client.post(f"{ROOT}/whatsapp", data=body, headers=forged)
         on_own_route = await world.client.post(
@@ -273,8 +268,6 @@ async def test_an_unverified_request_issues_no_sql_statement(world: World) -> No
         malformed_id = await world.client.post(
             f"{ROOT}/whatsapp/int_%00x", data=body, headers=forged
         )
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
 
     assert (shared.status, on_own_route.status, malformed_id.status) == (401, 401, 401)
     assert statements == []
