@@ -259,6 +259,8 @@ async def test_an_unverified_request_issues_no_sql_statement(world: World) -> No
             f"{ROOT}/whatsapp/{own.id}", data=genuine, headers=signed(genuine, Secret("own-secret"))
         )
     ).status == 200
+    inbox = await resolve(world.container.inbox)
+    spooled = (await inbox.spool_stats()).pending
     with recorded_statements(engine) as statements:
         forged = signed(body, Secret("forged"))
         shared = await world.client.post(f"{ROOT}/whatsapp", data=body, headers=forged)
@@ -271,3 +273,5 @@ async def test_an_unverified_request_issues_no_sql_statement(world: World) -> No
 
     assert (shared.status, on_own_route.status, malformed_id.status) == (401, 401, 401)
     assert statements == []
+    # The spool's append on PostgreSQL is a COPY on psycopg connections SQLAlchemy never sees.
+    assert (await inbox.spool_stats()).pending == spooled, "nothing was appended"
